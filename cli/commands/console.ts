@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+
+// Placeholder until this verb lands (owner: see issue). Replace this whole file.
+export function register(program: Command): void {
+  program
+    .command('console')
+    .description('(not yet available)')
+    .allowUnknownOption()
+    .action(() => {
+      process.stderr.write('tiercast console: not available yet\n');
+      process.exitCode = 2;
+    });
+}

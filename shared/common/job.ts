@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.ts';
+import { LadderSchema } from './ladder-schema.ts';
+
+/** The job model every tier shares: the CLI, the agent, Lambda, Fargate and the console. */
+
+export const JOB_SCHEMA_VERSION = 1 as const;
+
+export const STAGES = [
+  'queued',
+  'downloading',
+  'analyzing',
+  'encoding',
+  'packaging',
+  'uploading',
+  'finalizing',
+  'done',
+  'failed',
+] as const;
+export type Stage = (typeof STAGES)[number];
+export const TERMINAL_STAGES: readonly Stage[] = ['done', 'failed'];
+
+export const TIERS = ['local', 'lambda', 'lambda-enhanced', 'fargate', 'fargate-spot', 'ec2'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const OUTPUT_FORMATS = ['hls', 'dash'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Job ids are safe as path and key segments everywhere. */
+export const JobIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'job id: 1-64 of A-Z a-z 0-9 _ -, not starting with - or _');
+
+const IsoDate = z.iso.datetime();
+
+export const JobSpecSchema = z.object({
+  schemaVersion: z.literal(JOB_SCHEMA_VERSION),
+  id: JobIdSchema,
+  createdAt: IsoDate,
+  input: z.object({
+    /** Key of the source in the object store. */
+    key: z.string().min(1).max(1024),
+    /** The operator's original file name (display only; never used as a path). */
+    name: z.string().min(1).max(1024),
+    sizeBytes: z.number().int().nonnegative(),
+  }),
+  /** What the router used; filled at dispatch from a probe when available. */
+  media: z
+    .object({
+      durationSec: z.number().nonnegative(),
+      width: z.number().int().nonnegative(),
+      height: z.number().int().nonnegative(),
+      fps: z.number().nonnegative(),
+    })
+    .nullable()
+    .default(null),
+  /** The resolved ladder (not a name), so every worker encodes exactly what was dispatched. */
+  ladder: LadderSchema,
+  formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).default(['hls', 'dash']),
+  priority: z.number().int().min(1).max(10).default(5),
+  requestedTier: z.union([z.literal('auto'), z.enum(TIERS)]).default('auto'),
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+});
+export type JobSpec = z.infer<typeof JobSpecSchema>;
+export type JobSpecInput = z.input<typeof JobSpecSchema>;
+
+export const JobErrorSchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+});
+export type JobError = z.infer<typeof JobErrorSchema>;
+
+export const JobStatusSchema = z.object({
+  schemaVersion: z.literal(JOB_SCHEMA_VERSION),
+  id: JobIdSchema,
+  stage: z.enum(STAGES),
+  /** 0..1 within the whole job. */
+  progress: z.number().min(0).max(1),
+  tier: z.enum(TIERS).nullable(),
+  /** Human-readable routing reason for the current tier. */
+  tierReason: z.string().nullable().default(null),
+  attempts: z.number().int().nonnegative(),
+  createdAt: IsoDate,
+  updatedAt: IsoDate,
+  startedAt: IsoDate.nullable(),
+  finishedAt: IsoDate.nullable(),
+  /** Who is working on it (host/pid, Lambda request id, ECS task ARN). */
+  worker: z.string().nullable().default(null),
+  error: JobErrorSchema.nullable(),
+  estimatedCostUsd: z.number().nonnegative().nullable().default(null),
+  costUsd: z.number().nonnegative().nullable().default(null),
+  /** Date of the price table the cost figures come from. */
+  priceDate: z.string().nullable().default(null),
+  history: z
+    .array(
+      z.object({
+        at: IsoDate,
+        stage: z.enum(STAGES),
+        tier: z.enum(TIERS).nullable(),
+        note: z.string().optional(),
+      }),
+    )
+    .default([]),
+});
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+/** The body of a queue message: only a pointer, the ledger holds the truth. */
+export const JobMessageSchema = z.object({
+  schemaVersion: z.literal(JOB_SCHEMA_VERSION),
+  jobId: JobIdSchema,
+});
+export type JobMessage = z.infer<typeof JobMessageSchema>;
+
+/** outputs/<id>/manifest.json, written last: its presence is what "published" means. */
+export const OutputManifestSchema = z.object({
+  schemaVersion: z.literal(JOB_SCHEMA_VERSION),
+  jobId: JobIdSchema,
+  publishedAt: IsoDate,
+  /** Attempt that produced it; a re-run writes a new manifest only after a complete new set of files. */
+  attempt: z.number().int().nonnegative(),
+  files: z.array(z.object({ path: z.string(), sizeBytes: z.number().int().nonnegative(), sha256: z.string() })),
+  hls: z.string().nullable(),
+  dash: z.string().nullable(),
+  poster: z.string().nullable(),
+  thumbnails: z.string().nullable(),
+  report: z.string(),
+});
+export type OutputManifest = z.infer<typeof OutputManifestSchema>;
+
+/** Object-store keys of the ledger. One place, so every tier agrees. */
+export const ledgerKeys = {
+  jobsPrefix: 'jobs/',
+  spec: (id: string) => `jobs/${id}/job.json`,
+  status: (id: string) => `jobs/${id}/status.json`,
+  outputPrefix: (id: string) => `outputs/${id}/`,
+  manifest: (id: string) => `outputs/${id}/manifest.json`,
+  inputPrefix: 'inputs/',
+} as const;

@@ -1,0 +1,66 @@
+/** What Tiercast knows about a source after probing it. Durations in seconds, sizes in bytes, bitrates in b/s. */
+
+export interface Rational {
+  readonly num: number;
+  readonly den: number;
+}
+
+export type ColorTransfer = 'sdr' | 'pq' | 'hlg';
+export type FieldOrder = 'progressive' | 'tff' | 'bff' | 'unknown';
+
+export interface VideoStreamInfo {
+  /** ffprobe stream index (use as `0:<index>` in ffmpeg maps). */
+  readonly index: number;
+  readonly codec: string;
+  readonly profile: string | null;
+  /** Stored (coded) dimensions, before rotation. */
+  readonly width: number;
+  readonly height: number;
+  /** Rotation to apply for display, clockwise degrees: 0, 90, 180 or 270. */
+  readonly rotation: 0 | 90 | 180 | 270;
+  /** Display dimensions: rotation and sample aspect ratio applied. */
+  readonly displayWidth: number;
+  readonly displayHeight: number;
+  readonly sampleAspectRatio: Rational;
+  /** Display aspect ratio as a number (width / height, after rotation). */
+  readonly displayAspectRatio: number;
+  readonly rFrameRate: Rational;
+  readonly avgFrameRate: Rational;
+  /** Best estimate of the frame rate in frames per second. */
+  readonly fps: number;
+  readonly variableFrameRate: boolean;
+  readonly pixelFormat: string;
+  readonly bitDepth: number;
+  readonly colorTransfer: ColorTransfer;
+  readonly colorPrimaries: string | null;
+  readonly colorSpace: string | null;
+  readonly colorRange: 'tv' | 'pc' | null;
+  readonly fieldOrder: FieldOrder;
+  readonly interlaced: boolean;
+  readonly frameCount: number | null;
+  readonly bitrate: number | null;
+  readonly durationSec: number | null;
+}
+
+export interface AudioStreamInfo {
+  readonly index: number;
+  readonly codec: string;
+  readonly channels: number;
+  readonly channelLayout: string | null;
+  readonly sampleRate: number;
+  readonly bitrate: number | null;
+  readonly language: string | null;
+}
+
+export interface MediaInfo {
+  readonly container: string;
+  readonly containerLongName: string | null;
+  readonly durationSec: number;
+  readonly sizeBytes: number;
+  readonly bitrate: number | null;
+  /** The main video stream (not a cover image or a one-frame still), or null. */
+  readonly video: VideoStreamInfo | null;
+  readonly videoStreamCount: number;
+  readonly audio: readonly AudioStreamInfo[];
+  readonly warnings: readonly string[];
+}
