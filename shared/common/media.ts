@@ -40,6 +40,29 @@ export interface VideoStreamInfo {
   readonly frameCount: number | null;
   readonly bitrate: number | null;
   readonly durationSec: number | null;
+  /** Frames the container header declares (nb_frames), when it says. */
+  readonly headerFrameCount?: number | null;
+  /** Dolby Vision configuration present (the base layer is what Tiercast decodes). */
+  readonly dolbyVision?: boolean;
+  /** What a short decode of the first packets showed (probeFile only; parseProbe alone leaves it undefined). */
+  readonly sample?: FrameSample;
+}
+
+/** A short read of the main video stream's first packets, decoding them. */
+export interface FrameSample {
+  /** Packets read (at most the sample limit). */
+  readonly packets: number;
+  /** Frames that decoded from those packets. */
+  readonly decodedFrames: number;
+  /** The whole stream was read (it has fewer packets than the limit). */
+  readonly complete: boolean;
+  /** Decoded frames flagged interlaced. */
+  readonly interlacedFrames: number;
+  /** Shortest and longest gap between consecutive presentation timestamps, seconds. */
+  readonly minFrameGapSec: number | null;
+  readonly maxFrameGapSec: number | null;
+  /** First distinct decoder complaints (ffprobe stderr), for error messages. */
+  readonly decoderErrors: readonly string[];
 }
 
 export interface AudioStreamInfo {
