@@ -1,0 +1,80 @@
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSqsJobQueue } from '../../cloud/sqs-queue.ts';
+import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
+
+let fx: Fauxqs;
+beforeAll(async () => {
+  fx = await startFauxqs();
+});
+afterAll(async () => {
+  await fx?.stop();
+});
+
+let n = 0;
+async function queues(opts: { visibilityTimeout?: number; maxReceiveCount?: number } = {}) {
+  n += 1;
+  const dlq = await fx.createQueue(`dlq-${n}`);
+  const normal = await fx.createQueue(`normal-${n}`, { dlq, maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeout: opts.visibilityTimeout ?? 30 });
+  const high = await fx.createQueue(`high-${n}`, { dlq, maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeout: opts.visibilityTimeout ?? 30 });
+  return { dlq, normal, high, queue: createSqsJobQueue({ client: fx.client, queueUrls: { high, normal } }) };
+}
+
+describe('createSqsJobQueue (fauxqs)', () => {
+  it('sends, receives with a receive count, and deletes', async () => {
+    const { queue } = await queues();
+    const { messageId } = await queue.send('{"x":1}');
+    const [m] = await queue.receive({ maxMessages: 10, waitSeconds: 1 });
+    expect(m).toMatchObject({ id: messageId, body: '{"x":1}', receiveCount: 1, queue: 'normal' });
+    expect(await queue.depth()).toEqual({ visible: 0, inFlight: 1 });
+    await queue.delete(m!);
+    expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('routes priority >= 8 to the high queue and polls it first', async () => {
+    const { queue } = await queues();
+    await queue.send('normal', { priority: 5 });
+    await queue.send('high', { priority: 9 });
+    const first = await queue.receive({ maxMessages: 10, waitSeconds: 1 });
+    expect(first.map((m) => [m.body, m.queue])).toEqual([['high', 'high']]);
+    const second = await queue.receive({ maxMessages: 10, waitSeconds: 1 });
+    expect(second.map((m) => [m.body, m.queue])).toEqual([['normal', 'normal']]);
+  });
+
+  it('changeVisibility 0 makes a message visible again with a higher receive count', async () => {
+    const { queue } = await queues();
+    await queue.send('again');
+    const [m] = await queue.receive({ maxMessages: 1, waitSeconds: 1 });
+    expect(await queue.receive({ maxMessages: 1, waitSeconds: 0 })).toEqual([]);
+    await queue.changeVisibility(m!, 0);
+    const [m2] = await queue.receive({ maxMessages: 1, waitSeconds: 1 });
+    expect(m2).toMatchObject({ id: m!.id, receiveCount: 2 });
+  });
+
+  it('ends a long poll at once when the signal aborts', async () => {
+    const { queue } = await queues();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    const started = Date.now();
+    expect(await queue.receive({ maxMessages: 1, waitSeconds: 20, signal: ac.signal })).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('a message received maxReceiveCount times lands in the DLQ through the redrive policy', async () => {
+    const { queue, dlq } = await queues({ maxReceiveCount: 2 });
+    await queue.send('poison');
+    for (let i = 1; i <= 2; i++) {
+      const [m] = await queue.receive({ maxMessages: 1, waitSeconds: 1 });
+      expect(m!.receiveCount).toBe(i);
+      await queue.changeVisibility(m!, 0);
+    }
+    expect(await queue.receive({ maxMessages: 1, waitSeconds: 0 })).toEqual([]);
+    const dead = await fx.client.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1 }));
+    expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
+  });
+
+  it('turns SDK failures into QUEUE_ERROR', async () => {
+    const queue = createSqsJobQueue({ client: fx.client, queueUrls: { normal: `${fx.endpoint}/000000000000/missing-queue` } });
+    await expect(queue.send('x')).rejects.toMatchObject({ code: 'QUEUE_ERROR' });
+  });
+});
