@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'CAPACITY_UNAVAILABLE',
   'THROTTLED',
   'INTERNAL',
+  'INVALID_REQUEST',
+  'FORBIDDEN',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -67,6 +69,8 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   CAPACITY_UNAVAILABLE: { title: 'Capacity unavailable', retryable: true, escalate: false },
   THROTTLED: { title: 'Throttled', retryable: true, escalate: false },
   INTERNAL: { title: 'Internal error', retryable: false, escalate: false },
+  INVALID_REQUEST: { title: 'Invalid request', retryable: false, escalate: false },
+  FORBIDDEN: { title: 'Not allowed', retryable: false, escalate: false },
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {
