@@ -1,0 +1,499 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { TiercastError, toTiercastError } from '../shared/common/errors.ts';
+import { JobMessageSchema, type OutputManifest } from '../shared/common/job.ts';
+import type { JobQueue, QueueMessage } from '../shared/common/job-queue.ts';
+import type { MetricsSink } from '../shared/common/metrics-query.ts';
+import type { Logger } from '../shared/node/log.ts';
+import type { ObjectStore } from '../shared/node/object-store.ts';
+import { sweepWorkRoot, claimWorkDir } from './work-dirs.ts';
+
+/**
+ * The one worker loop: the EC2 agent and the console's local tier both run it (in-process for the console).
+ *
+ * Message lifecycle (the promises of issue 4):
+ * - received -> visibility extended every heartbeatSec while the job runs (cleared in finally);
+ * - executeJob ok (outputs published, status written) -> deleted; only then;
+ * - non-retryable failure -> final (executeJob wrote status failed) -> deleted;
+ * - retryable failure -> visible again after an exponential delay by receive count; after maxReceives the queue's
+ *   redrive (SQS) or the local queue's dead letters take it;
+ * - not a job message -> logged with the reason and dead-lettered (local queue) or released at once so the SQS redrive
+ *   moves it to the DLQ after maxReceives quick receives; deleted if it still comes back, never retried forever;
+ * - stop: no more polling, running jobs get graceMs to finish, then are aborted and their messages made visible at once.
+ * Like BullMQ's close(), stop() is idempotent and runs every cleanup step even if one throws.
+ */
+
+export type AgentTier = 'ec2' | 'local';
+
+export interface ExecuteJobArgs {
+  readonly jobId: string;
+  readonly store: ObjectStore;
+  readonly ledger: unknown;
+  readonly tier: AgentTier;
+  readonly workRoot: string;
+  readonly worker: string;
+  readonly signal: AbortSignal;
+  readonly deadline?: number;
+  readonly onProgress?: (progress: unknown) => void;
+  readonly log: Logger;
+  readonly metrics: MetricsSink;
+}
+export type ExecuteJobResult = { ok: true; manifest: OutputManifest; report: unknown } | { ok: false; error: TiercastError };
+export type ExecuteJobFn = (args: ExecuteJobArgs) => Promise<ExecuteJobResult>;
+
+export interface WorkerOptions {
+  readonly queue: JobQueue;
+  readonly store: ObjectStore;
+  readonly ledger: unknown;
+  readonly tier: AgentTier;
+  readonly concurrency: number;
+  readonly workRoot: string;
+  /** Polling pauses while free space in workRoot is below this. */
+  readonly minFreeDiskBytes: number;
+  readonly visibilityTimeoutSec: number;
+  /** Must be shorter than visibilityTimeoutSec. */
+  readonly heartbeatSec: number;
+  /** Long-poll wait, at most 20 (SQS's limit). */
+  readonly waitSeconds: number;
+  /** Receives after which a message is the dead-letter queue's (match the SQS redrive maxReceiveCount). */
+  readonly maxReceives: number;
+  readonly graceMs: number;
+  readonly log: Logger;
+  readonly metrics: MetricsSink;
+  /** The job executor; tests inject wrappers. */
+  readonly execute: ExecuteJobFn;
+  /** Who is working (written into job status); default `<host>/<pid>`. */
+  readonly workerId?: string;
+  /** Retry delay: baseSec * 2^(receiveCount-1), at most maxSec. */
+  readonly retryBackoff?: { readonly baseSec?: number; readonly maxSec?: number };
+  /** Free bytes in a folder; default statfs. Injectable so tests can simulate a full disk. */
+  readonly freeDiskBytes?: (dir: string) => Promise<number>;
+  readonly onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { type: 'job-started'; jobId: string; messageId: string; receiveCount: number; running: number }
+  | { type: 'job-finished'; jobId: string; messageId: string; outcome: JobOutcome; code?: string }
+  | { type: 'invalid-message'; messageId: string; reason: string }
+  | { type: 'poll-error'; error: TiercastError }
+  | { type: 'disk-low'; freeBytes: number };
+
+export type JobOutcome = 'done' | 'failed' | 'retry' | 'released';
+
+export interface WorkerStatus {
+  readonly state: 'idle' | 'polling' | 'paused-disk' | 'full' | 'draining' | 'stopped';
+  readonly running: ReadonlyArray<{ jobId: string; messageId: string; startedAt: string; receiveCount: number }>;
+  readonly concurrency: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly retried: number;
+  readonly released: number;
+  readonly invalid: number;
+  readonly pollErrors: number;
+  /** Epoch ms of the last poll that reached the queue, or null. */
+  readonly lastPollOkAt: number | null;
+  readonly lastPollErrorAt: number | null;
+  readonly startedAt: number | null;
+}
+
+export interface Worker {
+  /** Starts polling; resolves once the start-up sweep is done and the loop runs. */
+  start(): Promise<void>;
+  /** Graceful stop; a second call with a shorter grace (e.g. 0 on a second signal) aborts running jobs at once. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+  status(): WorkerStatus;
+  /** Work until a poll finds the queue empty and no job runs, then stop. */
+  once(): Promise<void>;
+}
+
+const NumbersSchema = z
+  .object({
+    concurrency: z.number().int().min(1).max(256),
+    minFreeDiskBytes: z.number().int().nonnegative(),
+    visibilityTimeoutSec: z.number().int().min(1).max(43_200),
+    heartbeatSec: z.number().positive(),
+    waitSeconds: z.number().int().min(0).max(20),
+    maxReceives: z.number().int().min(1).max(1000),
+    graceMs: z.number().int().nonnegative(),
+    tier: z.enum(['ec2', 'local']),
+    workRoot: z.string().min(1),
+  })
+  .refine((o) => o.heartbeatSec < o.visibilityTimeoutSec, {
+    message: 'must be shorter than visibilityTimeoutSec, or the message reappears while its job runs',
+    path: ['heartbeatSec'],
+  });
+
+/** Throws CONFIG_INVALID naming the first bad field. */
+export function validateWorkerOptions(options: Omit<WorkerOptions, 'execute'> & { execute?: unknown }): void {
+  const r = NumbersSchema.safeParse(options);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.join('.') || 'options';
+    throw new TiercastError('CONFIG_INVALID', `agent option ${field}: ${issue.message} (got ${JSON.stringify((options as unknown as Record<string, unknown>)[field])})`, {
+      details: { field },
+    });
+  }
+  for (const k of ['queue', 'store', 'log', 'metrics'] as const) {
+    if (!options[k]) throw new TiercastError('CONFIG_INVALID', `agent option ${k} is required`, { details: { field: k } });
+  }
+}
+
+export async function statfsFree(dir: string): Promise<number> {
+  const s = await fs.statfs(dir);
+  return s.bavail * s.bsize;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+interface RunningJob {
+  readonly jobId: string;
+  readonly message: QueueMessage;
+  readonly startedAt: number;
+  readonly abort: AbortController;
+  interrupted: boolean;
+  readonly done: Promise<void>;
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  validateWorkerOptions(options);
+  const { queue, log, tier, concurrency } = options;
+  const workerId = options.workerId ?? `${os.hostname()}/${process.pid}`;
+  const baseSec = options.retryBackoff?.baseSec ?? 10;
+  const maxSec = options.retryBackoff?.maxSec ?? 900;
+  const freeDisk = options.freeDiskBytes ?? statfsFree;
+  const emit = (e: WorkerEvent) => {
+    try {
+      options.onEvent?.(e);
+    } catch {
+      /* an observer never breaks the loop */
+    }
+  };
+
+  const running = new Map<string, RunningJob>();
+  const counters = { done: 0, failed: 0, retried: 0, released: 0, invalid: 0, pollErrors: 0 };
+  let state: WorkerStatus['state'] = 'idle';
+  let lastPollOkAt: number | null = null;
+  let lastPollErrorAt: number | null = null;
+  let startedAt: number | null = null;
+  const pollAbort = new AbortController();
+  let loop: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+  let abortRunningNow: (() => void) | null = null;
+  let slotFreed: (() => void) | null = null;
+  let agentDir: string | null = null;
+
+  const waitForSlot = () =>
+    new Promise<void>((resolve) => {
+      slotFreed = resolve;
+    });
+
+  async function prepare(): Promise<void> {
+    mkdirSync(options.workRoot, { recursive: true });
+    const swept = await sweepWorkRoot(options.workRoot, log);
+    if (swept.length) log.info({ swept }, 'removed work folders left by a crashed agent');
+    agentDir = await claimWorkDir(options.workRoot);
+  }
+
+  async function release(job: RunningJob, seconds: number): Promise<void> {
+    try {
+      await queue.changeVisibility(job.message, seconds);
+    } catch (err) {
+      log.warn({ jobId: job.jobId, messageId: job.message.id, err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'could not change message visibility; it returns after its visibility timeout');
+    }
+  }
+
+  async function handleInvalid(message: QueueMessage, reason: string): Promise<void> {
+    counters.invalid += 1;
+    emit({ type: 'invalid-message', messageId: message.id, reason });
+    log.error({ messageId: message.id, receiveCount: message.receiveCount, reason, body: message.body.slice(0, 200) }, `INVALID_JOB: queue message ${message.id} is not a job message: ${reason}`);
+    const q = queue as JobQueue & { deadLetter?: (m: QueueMessage, reason: string) => Promise<void> };
+    try {
+      if (typeof q.deadLetter === 'function') {
+        await q.deadLetter(message, `INVALID_JOB: ${reason}`);
+      } else if (message.receiveCount > options.maxReceives) {
+        // The queue has no redrive policy (or a higher one): drop it rather than loop for ever.
+        log.error({ messageId: message.id }, 'invalid message received more than maxReceives times; deleting it');
+        await queue.delete(message);
+      } else {
+        // SQS: make it visible at once; the redrive policy moves it to the DLQ after maxReceiveCount receives.
+        await queue.changeVisibility(message, 0);
+      }
+    } catch (err) {
+      log.warn({ messageId: message.id, err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'could not dispose of an invalid message');
+    }
+  }
+
+  async function runJob(message: QueueMessage, jobId: string, abort: AbortController, self: () => RunningJob): Promise<void> {
+    const jobLog = log.child({ jobId, messageId: message.id, receiveCount: message.receiveCount });
+    const heartbeatMs = options.heartbeatSec * 1000;
+    const heartbeat = setInterval(() => {
+      queue.changeVisibility(message, options.visibilityTimeoutSec).catch((err: unknown) => {
+        jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'heartbeat: could not extend visibility');
+      });
+    }, heartbeatMs);
+    heartbeat.unref?.();
+    const jobDir = path.join(agentDir!, `job-${jobId}-${randomBytes(3).toString('hex')}`);
+    let outcome: JobOutcome = 'failed';
+    let code: string | undefined;
+    try {
+      await fs.mkdir(jobDir, { recursive: true });
+      jobLog.info('job started');
+      let result: ExecuteJobResult;
+      try {
+        result = await options.execute({
+          jobId,
+          store: options.store,
+          ledger: options.ledger,
+          tier,
+          workRoot: jobDir,
+          worker: workerId,
+          signal: abort.signal,
+          log: jobLog,
+          metrics: options.metrics,
+        });
+      } catch (err) {
+        // executeJob reports failures as values; a throw is a bug or an infrastructure fault, so retry it.
+        result = { ok: false, error: toTiercastError(err, 'INTERNAL') };
+        (result.error as { thrown?: boolean }).thrown = true;
+      }
+      clearInterval(heartbeat);
+      const job = self();
+      if (result.ok) {
+        await queue.delete(message).catch((err: unknown) => {
+          // The outputs and status are written; a second delivery finds the manifest and finishes at once.
+          jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'job done but its message could not be deleted');
+        });
+        outcome = 'done';
+        jobLog.info({ manifestFiles: result.manifest.files.length }, 'job done');
+        return;
+      }
+      const error = result.error;
+      code = error.code;
+      if (job.interrupted) {
+        outcome = 'released';
+        jobLog.warn({ code: error.code }, 'job interrupted by stop; message released for another worker');
+        await release(job, 0);
+      } else if (error.retryable || (error as { thrown?: boolean }).thrown) {
+        if (message.receiveCount >= options.maxReceives) {
+          outcome = 'failed';
+          jobLog.error({ code: error.code, err: error.toJSON() }, `${error.toString()} (attempt ${message.receiveCount} of ${options.maxReceives}: the dead-letter queue takes it next)`);
+          await release(job, 0);
+        } else {
+          outcome = 'retry';
+          const delay = Math.min(maxSec, baseSec * 2 ** (message.receiveCount - 1));
+          jobLog.warn({ code: error.code, err: error.toJSON(), retryInSec: delay }, `${error.toString()} (will retry)`);
+          await release(job, delay);
+        }
+      } else {
+        outcome = 'failed';
+        jobLog.error({ code: error.code, err: error.toJSON() }, error.toString());
+        await queue.delete(message).catch((err: unknown) => {
+          jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'failed job: message could not be deleted');
+        });
+      }
+    } finally {
+      clearInterval(heartbeat);
+      await fs.rm(jobDir, { recursive: true, force: true }).catch((err: unknown) => {
+        jobLog.warn({ err: String(err) }, `could not remove the job folder ${jobDir}`);
+      });
+      if (outcome === 'done') counters.done += 1;
+      else if (outcome === 'failed') counters.failed += 1;
+      else if (outcome === 'retry') counters.retried += 1;
+      else counters.released += 1;
+      emit({ type: 'job-finished', jobId, messageId: message.id, outcome, ...(code ? { code } : {}) });
+    }
+  }
+
+  function startJob(message: QueueMessage): void {
+    let parsed: ReturnType<typeof JobMessageSchema.safeParse>;
+    try {
+      parsed = JobMessageSchema.safeParse(JSON.parse(message.body));
+    } catch (err) {
+      void handleInvalid(message, `body is not JSON (${(err as Error).message})`);
+      return;
+    }
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      void handleInvalid(message, `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return;
+    }
+    const jobId = parsed.data.jobId;
+    const abort = new AbortController();
+    let job: RunningJob;
+    const done = runJob(message, jobId, abort, () => job)
+      .catch((err: unknown) => {
+        log.error({ jobId, err: String(err) }, 'worker: unexpected error around a job');
+      })
+      .finally(() => {
+        running.delete(message.id);
+        const wake = slotFreed;
+        slotFreed = null;
+        wake?.();
+      });
+    job = { jobId, message, startedAt: Date.now(), abort, interrupted: false, done };
+    running.set(message.id, job);
+    emit({ type: 'job-started', jobId, messageId: message.id, receiveCount: message.receiveCount, running: running.size });
+  }
+
+  async function pollLoop(mode: 'forever' | 'once'): Promise<void> {
+    let errorDelayMs = 1000;
+    while (!stopping) {
+      const free = concurrency - running.size;
+      if (free <= 0) {
+        state = 'full';
+        await waitForSlot();
+        continue;
+      }
+      let freeBytes: number;
+      try {
+        freeBytes = await freeDisk(options.workRoot);
+      } catch {
+        freeBytes = Number.POSITIVE_INFINITY;
+      }
+      if (freeBytes < options.minFreeDiskBytes) {
+        if (state !== 'paused-disk') {
+          log.warn({ freeBytes, minFreeDiskBytes: options.minFreeDiskBytes }, 'free disk below threshold: polling paused');
+          emit({ type: 'disk-low', freeBytes });
+        }
+        state = 'paused-disk';
+        if (mode === 'once' && running.size === 0) break;
+        await Promise.race([sleep(5000, pollAbort.signal), running.size ? waitForSlot() : new Promise(() => {})]);
+        continue;
+      }
+      state = 'polling';
+      let messages: QueueMessage[];
+      try {
+        messages = await queue.receive({
+          maxMessages: Math.min(10, free),
+          waitSeconds: options.waitSeconds,
+          visibilityTimeoutSeconds: options.visibilityTimeoutSec,
+          signal: pollAbort.signal,
+        });
+        lastPollOkAt = Date.now();
+        errorDelayMs = 1000;
+      } catch (err) {
+        if (pollAbort.signal.aborted) break;
+        const error = toTiercastError(err, 'QUEUE_ERROR');
+        counters.pollErrors += 1;
+        lastPollErrorAt = Date.now();
+        emit({ type: 'poll-error', error });
+        log.error({ err: error.toJSON() }, `poll failed: ${error.toString()}`);
+        await sleep(errorDelayMs, pollAbort.signal);
+        errorDelayMs = Math.min(30_000, errorDelayMs * 2);
+        continue;
+      }
+      if (stopping) {
+        // Received while stop began: hand them straight back.
+        await Promise.all(messages.map((m) => queue.changeVisibility(m, 0).catch(() => {})));
+        break;
+      }
+      for (const m of messages) startJob(m);
+      if (mode === 'once' && messages.length === 0) {
+        if (running.size === 0) break;
+        await Promise.race([...running.values()].map((j) => j.done));
+      }
+    }
+  }
+
+  async function begin(mode: 'forever' | 'once'): Promise<void> {
+    if (loop) throw new TiercastError('INTERNAL', 'worker already started');
+    if (stopping) throw new TiercastError('INTERNAL', 'worker was stopped');
+    startedAt = Date.now();
+    await prepare();
+    log.info({ tier, concurrency, workRoot: options.workRoot, visibilityTimeoutSec: options.visibilityTimeoutSec, heartbeatSec: options.heartbeatSec }, 'agent worker started');
+    loop = pollLoop(mode).catch((err: unknown) => {
+      log.fatal({ err: String(err) }, 'worker poll loop crashed');
+    });
+  }
+
+  async function stop(stopOptions: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = stopOptions.graceMs ?? options.graceMs;
+    if (stopping) {
+      if (graceMs === 0) abortRunningNow?.();
+      return stopping;
+    }
+    let resolveStopping!: () => void;
+    stopping = new Promise<void>((r) => {
+      resolveStopping = r;
+    });
+    const p = stopping;
+    state = 'draining';
+    const failures: unknown[] = [];
+    const step = async (name: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(err);
+        log.error({ step: name, err: String(err) }, 'worker stop: a cleanup step failed; continuing');
+      }
+    };
+    await step('stop polling', () => {
+      pollAbort.abort();
+      const wake = slotFreed;
+      slotFreed = null;
+      wake?.();
+    });
+    await step('poll loop', () => loop);
+    await step('drain running jobs', async () => {
+      if (running.size === 0) return;
+      log.info({ running: [...running.values()].map((j) => j.jobId), graceMs }, 'waiting for running jobs to finish');
+      let timer: NodeJS.Timeout | undefined;
+      const abortAll = () => {
+        for (const job of running.values()) {
+          if (job.abort.signal.aborted) continue;
+          job.interrupted = true;
+          job.abort.abort(new TiercastError('INTERRUPTED', 'the agent is stopping; the job will be retried by another worker'));
+        }
+      };
+      abortRunningNow = abortAll;
+      const allDone = Promise.all([...running.values()].map((j) => j.done));
+      if (graceMs === 0) abortAll();
+      else timer = setTimeout(abortAll, graceMs);
+      await allDone;
+      clearTimeout(timer);
+    });
+    await step('remove work folder', async () => {
+      if (agentDir) await fs.rm(agentDir, { recursive: true, force: true });
+    });
+    state = 'stopped';
+    log.info({ ...counters }, 'agent worker stopped');
+    resolveStopping();
+    return p;
+  }
+
+  return {
+    start: () => begin('forever'),
+    async once() {
+      await begin('once');
+      await loop;
+      await stop();
+    },
+    stop,
+    status() {
+      return {
+        state,
+        running: [...running.values()].map((j) => ({ jobId: j.jobId, messageId: j.message.id, startedAt: new Date(j.startedAt).toISOString(), receiveCount: j.message.receiveCount })),
+        concurrency,
+        ...counters,
+        lastPollOkAt,
+        lastPollErrorAt,
+        startedAt,
+      };
+    },
+  };
+}
