@@ -14,6 +14,7 @@ import path from 'node:path';
  * It runs in a child Node process because its paginated listing encrypts continuation tokens with DES, which
  * Node 20's OpenSSL 3 only has with --openssl-legacy-provider; a child also keeps its logger's process-wide
  * exception handlers out of the test runner, and keeps its memory apart from the process being measured.
+ * The child adds ListParts and AbortMultipartUpload, which s3rver lacks (see CHILD).
  */
 export interface S3rverHandle {
   readonly endpoint: string;
@@ -34,6 +35,43 @@ const server = new S3rver({
   silent: true,
   directory: process.env.S3RVER_DIR,
   configureBuckets: [{ name: process.env.S3RVER_BUCKET }],
+});
+// s3rver 3.7.1 lacks ListParts and AbortMultipartUpload (GET/DELETE ?uploadId answer MethodNotAllowed); resumable
+// uploads need both, so they are filled in here from s3rver's own upload folder (part files + .md5 files).
+const fs = require('node:fs');
+const path = require('node:path');
+const xml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+server.middleware.unshift(async (ctx, next) => {
+  const m = new RegExp('^/([^/]+)/(.+)$').exec(ctx.path);
+  if (!m || typeof ctx.query.uploadId !== 'string' || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return next();
+  const [, bucket, key] = m;
+  const uploadId = ctx.query.uploadId;
+  const dir = path.join(server.store.getResourcePath(bucket, undefined, 'uploads'), path.basename(uploadId));
+  if (!fs.existsSync(dir)) {
+    ctx.status = 404;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>' + xml(uploadId) + '</UploadId></Error>';
+    return;
+  }
+  if (ctx.method === 'DELETE') {
+    fs.rmSync(dir, { recursive: true, force: true });
+    ctx.status = 204;
+    return;
+  }
+  const marker = Number(ctx.query['part-number-marker'] || 0);
+  const maxParts = Math.min(Number(ctx.query['max-parts'] || 1000), 1000);
+  const numbers = fs.readdirSync(dir).filter((n) => /^[0-9]+$/.test(n) && fs.existsSync(path.join(dir, n + '.md5')))
+    .map(Number).filter((n) => n > marker).sort((a, b) => a - b);
+  const page = numbers.slice(0, maxParts);
+  const truncated = numbers.length > page.length;
+  const parts = page.map((n) => {
+    const st = fs.statSync(path.join(dir, String(n)));
+    const md5 = fs.readFileSync(path.join(dir, n + '.md5'), 'utf8');
+    return '<Part><PartNumber>' + n + '</PartNumber><LastModified>' + st.mtime.toISOString() + '</LastModified><ETag>"' + md5 + '"</ETag><Size>' + st.size + '</Size></Part>';
+  }).join('');
+  ctx.status = 200;
+  ctx.type = 'application/xml';
+  ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>' + xml(bucket) + '</Bucket><Key>' + xml(decodeURIComponent(key)) + '</Key><UploadId>' + xml(uploadId) + '</UploadId><PartNumberMarker>' + marker + '</PartNumberMarker>' + (truncated ? '<NextPartNumberMarker>' + page[page.length - 1] + '</NextPartNumberMarker>' : '') + '<MaxParts>' + maxParts + '</MaxParts><IsTruncated>' + truncated + '</IsTruncated>' + parts + '</ListPartsResult>';
 });
 server.run().then(
   (addr) => process.send({ port: addr.port }),
@@ -105,8 +143,8 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
 }
 
 /**
- * A tiny HTTP proxy in front of s3rver that answers `503 SlowDown` (S3's XML error) to the first attempt of
- * selected requests, to prove retries keep an upload intact. `shouldFail` sees each request once per attempt.
+ * A tiny HTTP proxy in front of s3rver that answers S3 XML errors (by default `503 SlowDown`) to selected requests,
+ * e.g. the first attempt of some parts, to prove retries keep an upload intact. `shouldFail` sees every attempt.
  */
 export interface FaultProxy {
   readonly endpoint: string;
@@ -117,9 +155,12 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
+/** What to answer instead of forwarding: true means 503 SlowDown. */
+export type InjectedFault = boolean | { readonly status: number; readonly code: string; readonly message?: string };
+
 export async function startFaultProxy(
   target: string,
-  shouldFail: (req: { method: string; url: string; attempt: number }) => boolean,
+  shouldFail: (req: { method: string; url: string; attempt: number }) => InjectedFault,
 ): Promise<FaultProxy> {
   const upstream = new URL(target);
   const attempts = new Map<string, number>();
@@ -130,13 +171,15 @@ export async function startFaultProxy(
     seen.push(id);
     const attempt = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, attempt);
-    if (shouldFail({ method: req.method ?? 'GET', url: req.url ?? '/', attempt })) {
+    const fault = shouldFail({ method: req.method ?? 'GET', url: req.url ?? '/', attempt });
+    if (fault) {
+      const { status, code, message } = fault === true ? { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' } : fault;
       injected.push(id);
       req.resume();
       req.on('end', () => {
-        res.writeHead(503, { 'content-type': 'application/xml' });
+        res.writeHead(status, { 'content-type': 'application/xml' });
         res.end(
-          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>' +
+          `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message ?? code}</Message>` +
             `<RequestId>${randomBytes(8).toString('hex')}</RequestId></Error>`,
         );
       });

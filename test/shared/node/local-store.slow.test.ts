@@ -1,0 +1,40 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createLocalStore, compareKeys } from '../../../shared/node/local-store.ts';
+import { objectStoreContract } from '../../contract/object-store.contract.ts';
+
+objectStoreContract('local folder', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'tiercast-local-store-'));
+  return {
+    store: createLocalStore(root),
+    bytewiseListing: true,
+    presignedHttp: false,
+    async teardown() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('local store specifics', () => {
+  it('never shows temporary files in listings and keeps keys inside the root', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'tiercast-local-store-'));
+    try {
+      const store = createLocalStore(root);
+      await store.put('a/b', 'x');
+      writeFileSync(path.join(root, 'a', '.~tc.b.deadbeef'), 'partial');
+      const keys: string[] = [];
+      for await (const m of store.list('')) keys.push(m.key);
+      expect(keys).toEqual(['a/b']);
+      await expect(store.put('a/.~tc.b.x', 'y')).rejects.toMatchObject({ code: 'STORE_ERROR' });
+      expect(readdirSync(root)).toEqual(['a']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('orders keys by UTF-8 bytes like S3', () => {
+    expect(['b', 'a/b', 'a-b', 'a.b', '\u{1F600}', '\uFFFD'].sort(compareKeys)).toEqual(['a-b', 'a.b', 'a/b', 'b', '\uFFFD', '\u{1F600}']);
+  });
+});
