@@ -1,13 +1,78 @@
 import type { Command } from 'commander';
+import type { FittedLadder } from '../../shared/common/ladder-schema.ts';
+import type { MediaInfo } from '../../shared/common/media.ts';
+import { formatBitrate, reportFailure } from './probe.ts';
 
-// Placeholder until this verb lands (owner: see issue). Replace this whole file.
+function formatFitted(file: string, info: MediaInfo, fitted: FittedLadder): string {
+  const v = info.video!;
+  const lines: string[] = [];
+  lines.push(
+    `Ladder "${fitted.ladder}" fitted to ${file} (${v.displayWidth}x${v.displayHeight}, ${Math.round(v.fps * 1000) / 1000} fps` +
+      `${v.variableFrameRate ? ' VFR' : ''}, ${formatBitrate(v.bitrate)}, ${info.durationSec.toFixed(2)} s)`,
+  );
+  lines.push(`Preset ${fitted.preset} (${fitted.presetReason}); segments ${fitted.segmentSeconds} s`);
+  lines.push('');
+  const header = ['RUNG', 'SIZE', 'FPS', 'BITRATE', 'MAXRATE', 'BUFSIZE', 'PROFILE', 'NOTES'];
+  const rows = fitted.rungs.map((r) => [
+    r.name,
+    `${r.width}x${r.height}`,
+    String(r.fps),
+    formatBitrate(r.videoBitrate),
+    formatBitrate(r.maxrate),
+    formatBitrate(r.bufsize),
+    r.profile,
+    r.notes.join('; '),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  for (const row of [header, ...rows]) lines.push(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  lines.push('');
+  lines.push(`Audio: ${fitted.audio ? `AAC stereo ${formatBitrate(fitted.audio.bitrate)}, ${fitted.audio.sampleRate} Hz` : 'none (the source has no audio; video-only ladder)'}`);
+  for (const d of fitted.dropped) lines.push(`Dropped ${d.name}: ${d.reason}`);
+  for (const w of info.warnings) lines.push(`Warning: ${w}`);
+  return lines.join('\n');
+}
+
 export function register(program: Command): void {
   program
     .command('ladder')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('tiercast ladder: not available yet\n');
-      process.exitCode = 2;
+    .description('Show the ABR ladder fitted to a file: rung sizes, rates, fps, preset, and why rungs were dropped')
+    .argument('<file>', 'the media file (use -- before a name that starts with a dash)')
+    .option('--ladder <name|file>', 'a built-in ladder (default, reference, mobile), a saved one, or a ladder JSON file', 'default')
+    .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
+    .option('--json', 'print one JSON document on stdout')
+    .addHelpText('after', '\nExamples:\n  tiercast ladder input.mp4\n  tiercast ladder input.mp4 --ladder reference --json\n  tiercast ladder input.mp4 --ladder ./my-ladder.json\n\nExit codes: 0 fitted, 1 the file cannot be used, 2 usage or configuration error (unknown ladder, invalid ladder file).')
+    .action(async (file: string, opts: { json?: boolean; ladder: string; preset?: string }) => {
+      const json = opts.json === true;
+      try {
+        const [{ loadLadder }, { fitLadder }, { probeFile }, { LadderSchema }] = await Promise.all([
+          import('../../shared/node/ladder-files.ts'),
+          import('../../shared/common/ladders.ts'),
+          import('../../shared/node/probe.ts'),
+          import('../../shared/common/ladder-schema.ts'),
+        ]);
+        // Configuration first: a bad --ladder or --preset is a usage error whatever the file is.
+        const ladder = await loadLadder(opts.ladder);
+        let preset: string | null = null;
+        if (opts.preset !== undefined) {
+          const parsed = LadderSchema.shape.preset.safeParse(opts.preset);
+          if (!parsed.success || parsed.data === null) {
+            const { TiercastError } = await import('../../shared/common/errors.ts');
+            throw new TiercastError('CONFIG_INVALID', `--preset "${opts.preset}" is not an x264 preset (ultrafast ... veryslow)`);
+          }
+          preset = parsed.data;
+        }
+        const info = await probeFile(file);
+        const fitted = fitLadder(info, ladder, { preset });
+        if (json) {
+          const v = info.video!;
+          const source = { width: v.displayWidth, height: v.displayHeight, fps: v.fps, variableFrameRate: v.variableFrameRate, videoBitrate: v.bitrate, durationSec: info.durationSec, audio: info.audio.length > 0 };
+          process.stdout.write(`${JSON.stringify({ schemaVersion: 1, verb: 'ladder', file, ok: true, source, fitted, warnings: info.warnings }, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${formatFitted(file, info, fitted)}\n`);
+        }
+        process.exitCode = 0;
+      } catch (err) {
+        reportFailure(err, file, json, 'ladder');
+      }
     });
 }

@@ -169,7 +169,8 @@ const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 function fpsFactor(fps: number): number {
   if (fps > 30) return (fps / 30) ** FPS_BITRATE_EXPONENT;
-  if (fps < 24) return Math.max(0.5, (fps / 24) ** FPS_BITRATE_EXPONENT);
+  // 23.976 is film rate, inside the band.
+  if (fps < 23.9) return Math.max(0.5, (fps / 24) ** FPS_BITRATE_EXPONENT);
   return 1;
 }
 

@@ -206,6 +206,18 @@ describe('fitLadder', () => {
       sizes: ['768x576', '640x480', '480x360'],
     },
     {
+      name: '23.976 fps film is inside the 24-30 band, 15 fps screen capture gets fewer bits',
+      src: { w: 1280, h: 720, fps: 23.976 },
+      sizes: ['1280x720', '854x480', '640x360'],
+      check: (l) => {
+        expect(l.rungs[0]!.videoBitrate).toBe(5_000_000);
+        expect(l.rungs[0]!.fps).toBe(23.976);
+        const slow = fitLadder(media({ w: 1280, h: 720, fps: 15 }), reference);
+        expect(slow.rungs[0]!.videoBitrate).toBeLessThan(4_000_000);
+        expect(slow.rungs[0]!.videoBitrate).toBeGreaterThan(3_000_000);
+      },
+    },
+    {
       name: 'no audio: a video-only ladder',
       src: { w: 1280, h: 720, audio: false },
       sizes: ['1280x720', '854x480', '640x360'],
