@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseProbe } from '../../../shared/common/probe-parse.ts';
+import { probeFile } from '../../../shared/node/probe.ts';
+import { sharedClip, sharedClips, type SharedClip } from '../../helpers/media.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-probe-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ffmpeg = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+
+describe('probeFile on the shared clips (real ffprobe)', () => {
+  const expected: Record<Exclude<SharedClip, 'corruptVp9'>, { display: [number, number]; codec: string; rotation: number; depth: number; transfer: string; vfr: boolean; interlaced: boolean; audio: string[] }> = {
+    roadtrip10bit: { display: [426, 240], codec: 'vp9', rotation: 0, depth: 10, transfer: 'sdr', vfr: false, interlaced: false, audio: [] },
+    rooftopHdr10: { display: [720, 1280], codec: 'av1', rotation: 0, depth: 10, transfer: 'pq', vfr: false, interlaced: false, audio: ['aac:stereo'] },
+    pixelVfr: { display: [768, 1024], codec: 'hevc', rotation: 90, depth: 8, transfer: 'sdr', vfr: true, interlaced: false, audio: [] },
+    iphoneHlg: { display: [720, 1280], codec: 'hevc', rotation: 90, depth: 10, transfer: 'hlg', vfr: false, interlaced: false, audio: ['aac:stereo'] },
+    portrait4k60: { display: [2160, 3840], codec: 'h264', rotation: 90, depth: 8, transfer: 'sdr', vfr: false, interlaced: false, audio: ['aac:stereo'] },
+    bbbInterlaced: { display: [1920, 1080], codec: 'mpeg2video', rotation: 0, depth: 8, transfer: 'sdr', vfr: false, interlaced: true, audio: ['ac3:5.1(side)'] },
+  };
+
+  it.each(Object.entries(expected))('%s', async (clip, want) => {
+    const file = sharedClip(clip as SharedClip);
+    const info = await probeFile(file);
+    const v = info.video!;
+    expect({
+      display: [v.displayWidth, v.displayHeight], codec: v.codec, rotation: v.rotation, depth: v.bitDepth, transfer: v.colorTransfer,
+      vfr: v.variableFrameRate, interlaced: v.interlaced, audio: info.audio.map((a) => `${a.codec}:${a.channelLayout}`),
+    }).toEqual(want);
+    expect(v.sample!.decodedFrames).toBeGreaterThan(0);
+    expect(info.sizeBytes).toBe(statSync(file).size);
+    // The recorded fixture still describes this ffprobe's view of the clip (re-record with test/fixtures/ffprobe/record.ts).
+    const fixture = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../fixtures/ffprobe', sharedClips[clip as SharedClip].replace(/\.[^.]+$/, '.json')), 'utf8'));
+    const fromFixture = parseProbe(fixture, info.sizeBytes).video!;
+    expect({ ...v, sample: undefined, variableFrameRate: fromFixture.variableFrameRate, fps: fromFixture.fps }).toEqual({ ...fromFixture, sample: undefined });
+  });
+
+  it('the iPhone clip warns that 5 frames are declared but 4 decode', async () => {
+    const info = await probeFile(sharedClip('iphoneHlg'));
+    expect(info.warnings).toContain('the header declares 5 frames but only 4 decode');
+  });
+});
+
+describe('probeFile classifies broken inputs', () => {
+  it('missing file -> INPUT_NOT_FOUND', async () => {
+    await expect(probeFile(path.join(dir, 'nope.mp4'))).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND', message: 'nope.mp4: no such file' });
+  });
+
+  it('a folder -> INPUT_NOT_FOUND', async () => {
+    await expect(probeFile(dir)).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
+  });
+
+  it('0 bytes -> INPUT_EMPTY', async () => {
+    const f = path.join(dir, 'empty.mp4');
+    writeFileSync(f, '');
+    await expect(probeFile(f)).rejects.toMatchObject({ code: 'INPUT_EMPTY' });
+  });
+
+  it('a text file renamed .mp4 -> NOT_MEDIA with ffprobe\'s reason', async () => {
+    const f = path.join(dir, 'notes.mp4');
+    writeFileSync(f, 'these are my notes, not a video\n'.repeat(20));
+    await expect(probeFile(f)).rejects.toMatchObject({ code: 'NOT_MEDIA', message: expect.stringMatching(/^notes\.mp4: ffprobe cannot read it as media \(.+\)$/) });
+  });
+
+  it('audio only -> NO_VIDEO_STREAM', async () => {
+    const f = path.join(dir, 'tone.m4a');
+    ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:duration=0.5', '-c:a', 'aac', f]);
+    await expect(probeFile(f)).rejects.toMatchObject({ code: 'NO_VIDEO_STREAM', message: expect.stringMatching(/audio stream/) });
+  });
+
+  it('audio with cover art -> NO_VIDEO_STREAM (the cover is not a video)', async () => {
+    const cover = path.join(dir, 'cover.png');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x64:duration=0.04', '-frames:v', '1', cover]);
+    const f = path.join(dir, 'song.mp3');
+    ffmpeg(['-f', 'lavfi', '-i', 'sine=duration=0.5', '-i', cover, '-map', '0:a', '-map', '1:v', '-c:v', 'png', '-disposition:v', 'attached_pic', f]);
+    await expect(probeFile(f)).rejects.toMatchObject({ code: 'NO_VIDEO_STREAM' });
+    await expect(probeFile(cover)).rejects.toMatchObject({ code: 'NO_VIDEO_STREAM', message: expect.stringMatching(/still image/) });
+  });
+
+  it('a container whose video never decodes -> DECODE_FAILED with the decoder\'s reason', async () => {
+    await expect(probeFile(sharedClip('corruptVp9'))).rejects.toMatchObject({
+      code: 'DECODE_FAILED',
+      message: 'corrupt_vp9_invalid_bitstream.webm: no video frame could be decoded (ffprobe: Invalid sync code)',
+    });
+  });
+
+  it('a truncated MP4 (moov at the end, cut off) -> NOT_MEDIA', async () => {
+    const whole = path.join(dir, 'whole.mp4');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', whole]);
+    const cut = path.join(dir, 'cut.mp4');
+    writeFileSync(cut, readFileSync(whole).subarray(0, Math.floor(statSync(whole).size / 2)));
+    await expect(probeFile(cut)).rejects.toMatchObject({ code: 'NOT_MEDIA' });
+  });
+
+  it('names with a leading dash, spaces, unicode and shell syntax are read as files', async () => {
+    const odd = path.join(dir, '-i $(touch pwned) é 🎬.mp4');
+    copyFileSync(sharedClip('portrait4k60'), odd);
+    const info = await probeFile(odd);
+    expect(info.video!.displayHeight).toBe(3840);
+    expect(() => statSync(path.join(process.cwd(), 'pwned'))).toThrow();
+  });
+
+  it('an aborted signal -> CANCELLED', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(probeFile(sharedClip('rooftopHdr10'), { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+});
