@@ -1,0 +1,108 @@
+/** report.json of one transcode job: what was made, measured, and how long each stage took. */
+
+export const TRANSCODE_REPORT_SCHEMA_VERSION = 1 as const;
+
+export interface RenditionReport {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** RFC 6381 codecs string read from the init segment, e.g. avc1.64001f. */
+  readonly codecs: string;
+  readonly profile: string;
+  readonly level: string;
+  /** Bits per second: what the ladder asked for, and what the segments measure. */
+  readonly targetBitrate: number;
+  readonly maxrate: number;
+  readonly bitrateAvg: number;
+  readonly bitratePeak: number;
+  readonly sizeBytes: number;
+  readonly durationSec: number;
+  readonly segments: number;
+  /** HLS media playlist (relative to the output folder). */
+  readonly playlist: string;
+  readonly representationId: number;
+}
+
+export interface AudioReport {
+  readonly codecs: string;
+  readonly channels: number;
+  readonly sampleRate: number;
+  readonly targetBitrate: number;
+  readonly bitrateAvg: number;
+  readonly bitratePeak: number;
+  readonly sizeBytes: number;
+  readonly durationSec: number;
+  readonly segments: number;
+  readonly playlist: string;
+  readonly representationId: number;
+}
+
+export interface StageTimes {
+  readonly analyzingSec: number;
+  readonly encodingSec: number;
+  /** Verification and playlist writing (packaging itself happens inside the encode). */
+  readonly packagingSec: number;
+  readonly finalizingSec: number;
+  readonly totalSec: number;
+}
+
+export interface TranscodeReport {
+  readonly schemaVersion: typeof TRANSCODE_REPORT_SCHEMA_VERSION;
+  readonly createdAt: string;
+  readonly input: {
+    readonly name: string;
+    readonly sizeBytes: number;
+    readonly container: string;
+    readonly durationSec: number;
+    readonly video: {
+      readonly codec: string;
+      readonly width: number;
+      readonly height: number;
+      readonly displayWidth: number;
+      readonly displayHeight: number;
+      readonly rotation: number;
+      readonly fps: number;
+      readonly variableFrameRate: boolean;
+      readonly pixelFormat: string;
+      readonly bitDepth: number;
+      readonly colorTransfer: string;
+      readonly interlaced: boolean;
+    };
+    readonly audio: { readonly codec: string; readonly channels: number; readonly channelLayout: string | null } | null;
+  };
+  readonly ladder: {
+    readonly name: string;
+    readonly preset: string;
+    readonly presetReason: string;
+    readonly segmentSeconds: number;
+    readonly dropped: readonly { readonly name: string; readonly reason: string }[];
+  };
+  readonly formats: readonly ('hls' | 'dash')[];
+  /** File names relative to the output folder; null when that format or asset was not asked for. */
+  readonly files: {
+    readonly hlsMaster: string | null;
+    readonly dashManifest: string | null;
+    readonly poster: string | null;
+    readonly sprite: string | null;
+    readonly thumbnailsVtt: string | null;
+  };
+  readonly renditions: readonly RenditionReport[];
+  readonly audio: AudioReport | null;
+  readonly verification: {
+    /** Duration the source header declares, and what the encode decoded. */
+    readonly expectedDurationSec: number;
+    readonly decodedDurationSec: number;
+    readonly toleranceSec: number;
+    readonly keyframesAligned: boolean;
+    readonly maxSegmentSec: number;
+  };
+  readonly stages: StageTimes;
+  /** Encode speed relative to real time. */
+  readonly speed: number | null;
+  readonly sourceFixes: readonly string[];
+  readonly warnings: readonly string[];
+  readonly ffmpeg: { readonly version: string; readonly tonemapMethod: string };
+  /** The ffmpeg argument array that produced the outputs (work-folder paths shown as <out>). */
+  readonly command: readonly string[];
+}

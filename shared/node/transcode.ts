@@ -1,0 +1,403 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { TiercastError, toTiercastError } from '../common/errors.ts';
+import {
+  buildLadderCommand,
+  hlsMasterPlaylist,
+  MASTER_NAME,
+  thumbnailsVtt,
+  vodMediaPlaylist,
+  type LadderCommand,
+  type PackageFormat,
+} from '../common/ffmpeg-args.ts';
+import type { Ladder } from '../common/ladder-schema.ts';
+import { fitLadder } from '../common/ladders.ts';
+import type { MediaInfo } from '../common/media.ts';
+import { TRANSCODE_REPORT_SCHEMA_VERSION, type TranscodeReport } from '../common/transcode-report.ts';
+import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
+import { runFfmpeg } from './ffmpeg-runner.ts';
+import { probeFile } from './probe.ts';
+import { durationTolerance, OutputVerifyError, verifyOutputs, type VerifyResult } from './verify.ts';
+
+export type { TranscodeReport } from '../common/transcode-report.ts';
+
+export type TranscodeStage = 'analyzing' | 'encoding' | 'packaging' | 'finalizing';
+
+export interface TranscodeProgress {
+  readonly stage: TranscodeStage;
+  /** 0..100 over the whole job (analyzing 0-5, encoding 5-90, packaging 90-98, finalizing 98-100). */
+  readonly percent: number;
+  readonly speed?: number;
+  readonly fps?: number;
+}
+
+export interface TranscodeOptions {
+  readonly input: string;
+  /** Final folder. Must not exist, or is replaced as a whole once the new output is verified. */
+  readonly outDir: string;
+  readonly ladder: Ladder;
+  readonly formats?: readonly PackageFormat[];
+  /** x264 preset override; null/undefined chooses by duration (or the ladder's own preset). */
+  readonly preset?: string | null;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+  readonly onProgress?: (progress: TranscodeProgress) => void;
+  /** Parent of the temporary work folder; default: beside outDir (same filesystem, so publishing is a rename). */
+  readonly workDir?: string;
+  readonly log?: Logger;
+  /** Poster and thumbnail sprite (default on). */
+  readonly thumbnails?: boolean;
+}
+
+export const REPORT_NAME = 'report.json';
+
+const STAGE_RANGE: Record<TranscodeStage, [number, number]> = {
+  analyzing: [0, 5],
+  encoding: [5, 90],
+  packaging: [90, 98],
+  finalizing: [98, 100],
+};
+
+/**
+ * The transcode core every tier calls (CLI, agent, Lambda, Fargate, console): probe, fit, one ffmpeg process,
+ * verify, write playlists and report.json, then publish outDir by rename. On any failure the work folder is
+ * removed and outDir is left as it was.
+ */
+export async function transcodeFile(options: TranscodeOptions): Promise<TranscodeReport> {
+  const started = performance.now();
+  const formats: readonly PackageFormat[] = options.formats && options.formats.length ? [...new Set(options.formats)] : ['hls', 'dash'];
+  const outDir = path.resolve(options.outDir);
+  const log = options.log;
+  const report = (stage: TranscodeStage, fraction: number, extra: { speed?: number; fps?: number } = {}) => {
+    const [a, b] = STAGE_RANGE[stage];
+    const percent = Math.round((a + (b - a) * Math.min(1, Math.max(0, fraction))) * 10) / 10;
+    try {
+      options.onProgress?.({ stage, percent, ...extra });
+    } catch {
+      // Progress listeners never break the job.
+    }
+  };
+  const checkAbort = () => {
+    if (options.signal?.aborted) throw new TiercastError('CANCELLED', 'transcode cancelled', { cause: options.signal.reason });
+  };
+  const deadline = options.timeoutMs && options.timeoutMs > 0 ? Date.now() + options.timeoutMs : null;
+  const remainingMs = () => {
+    if (deadline === null) return undefined;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TiercastError('TIMEOUT', `transcode did not finish within ${Math.round(options.timeoutMs! / 1000)} s`);
+    return left;
+  };
+
+  // Analyzing: ffmpeg, the source (probeFile decodes a short sample, so a corrupt file fails here as
+  // DECODE_FAILED rather than as a confusing encode error), the fitted ladder.
+  report('analyzing', 0);
+  const install = await resolveFfmpeg();
+  checkAbort();
+  const media = await probeFile(options.input, { signal: options.signal });
+  const video = media.video!;
+  const fitted = fitLadder(media, options.ladder, { preset: options.preset ?? options.ladder.preset ?? null });
+  if (fitted.rungs.length === 0) throw new TiercastError('UNSUPPORTED_INPUT', `${path.basename(options.input)}: no rung of ladder ${options.ladder.name} fits this source`);
+  const analyzingSec = (performance.now() - started) / 1000;
+  report('analyzing', 1);
+  checkAbort();
+
+  const workParent = path.resolve(options.workDir ?? path.dirname(outDir));
+  await mkdir(workParent, { recursive: true });
+  await mkdir(path.dirname(outDir), { recursive: true });
+  const work = await mkdtemp(path.join(workParent, '.tiercast-work-'));
+  log?.debug({ work, outDir }, 'transcode work folder');
+  try {
+    const cmd = buildLadderCommand({
+      source: path.resolve(options.input),
+      media,
+      ladder: fitted,
+      outDir: work,
+      formats,
+      caps: install,
+      poster: options.thumbnails !== false,
+      thumbnails: options.thumbnails !== false,
+    });
+    const expectedSec = video.durationSec ?? media.durationSec;
+
+    // Encoding and packaging in one process.
+    const encodeStarted = performance.now();
+    let lastSpeed: number | null = null;
+    report('encoding', 0);
+    await runFfmpeg(cmd.args, {
+      bin: install.ffmpeg,
+      signal: options.signal,
+      timeoutMs: remainingMs(),
+      durationSec: expectedSec,
+      onProgress: (p) => {
+        if (p.speed !== null) lastSpeed = p.speed;
+        report('encoding', (p.percent ?? 0) / 100, { ...(p.speed !== null ? { speed: p.speed } : {}), ...(p.fps !== null ? { fps: p.fps } : {}) });
+      },
+    });
+    const encodingSec = (performance.now() - encodeStarted) / 1000;
+    checkAbort();
+
+    // Packaging: verify what ffmpeg wrote, then the playlists Tiercast owns.
+    const packagingStarted = performance.now();
+    report('packaging', 0);
+    const verified = await verifyOutputs({ dir: work, outputs: cmd.outputs, expectedDurationSec: expectedSec, ffprobe: install.ffprobe, signal: options.signal });
+    await checkDuration(verified, expectedSec, media, options.input, install, options.signal);
+    const warnings = [...media.warnings, ...cmd.warnings];
+    const audioTrack = verified.tracks.find((t) => t.kind === 'audio');
+    if (audioTrack && Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
+      warnings.push(`audio lasts ${audioTrack.durationSec.toFixed(2)} s, video ${verified.decodedDurationSec.toFixed(2)} s`);
+    }
+    await writePackaging(work, cmd, verified, formats);
+    const posterOk = cmd.outputs.poster ? await exists(path.join(work, cmd.outputs.poster.file)) : false;
+    const spriteOk = cmd.outputs.thumbnails ? await exists(path.join(work, cmd.outputs.thumbnails.file)) : false;
+    if (cmd.outputs.poster && !posterOk) warnings.push('no poster frame was written');
+    if (cmd.outputs.thumbnails && !spriteOk) warnings.push('no thumbnail sprite was written');
+    if (spriteOk && cmd.outputs.thumbnails) {
+      await writeFile(path.join(work, cmd.outputs.thumbnails.vttFile), thumbnailsVtt(cmd.outputs.thumbnails, verified.decodedDurationSec));
+    }
+    const packagingSec = (performance.now() - packagingStarted) / 1000;
+    report('packaging', 1);
+    checkAbort();
+
+    // Finalizing: report.json, then publish by rename.
+    const finalizingStarted = performance.now();
+    report('finalizing', 0);
+    const result = buildReport({
+      input: options.input,
+      media,
+      cmd,
+      fitted,
+      formats,
+      verified,
+      expectedSec,
+      warnings,
+      install,
+      work,
+      files: {
+        hlsMaster: formats.includes('hls') ? MASTER_NAME : null,
+        dashManifest: formats.includes('dash') ? cmd.outputs.manifest : null,
+        poster: posterOk ? cmd.outputs.poster!.file : null,
+        sprite: spriteOk ? cmd.outputs.thumbnails!.file : null,
+        thumbnailsVtt: spriteOk ? cmd.outputs.thumbnails!.vttFile : null,
+      },
+      speed: lastSpeed,
+      stages: { analyzingSec, encodingSec, packagingSec, finalizingSec: 0, totalSec: 0 },
+    });
+    const finalizingSec = (performance.now() - finalizingStarted) / 1000;
+    const totalSec = (performance.now() - started) / 1000;
+    const final: TranscodeReport = { ...result, stages: { analyzingSec: r3(analyzingSec), encodingSec: r3(encodingSec), packagingSec: r3(packagingSec), finalizingSec: r3(finalizingSec), totalSec: r3(totalSec) } };
+    await writeFile(path.join(work, REPORT_NAME), JSON.stringify(final, null, 2) + '\n');
+    checkAbort();
+    await publish(work, outDir);
+    report('finalizing', 1);
+    log?.info({ outDir, renditions: final.renditions.length, encodingSec: final.stages.encodingSec }, 'transcode published');
+    return final;
+  } catch (err) {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    if (options.signal?.aborted && !(err instanceof TiercastError && err.code === 'CANCELLED')) {
+      throw new TiercastError('CANCELLED', 'transcode cancelled', { cause: err });
+    }
+    throw toTiercastError(err, 'ENCODE_FAILED');
+  }
+}
+
+function r3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The output must last as long as the source says. When it is short, a packet scan of the source (no decoding)
+ * decides whose fault it is: a source whose packets stop early is truncated (INPUT_TRUNCATED); a source that is
+ * whole means the encode lost frames (OUTPUT_VERIFY_FAILED).
+ */
+async function checkDuration(verified: VerifyResult, expectedSec: number, media: MediaInfo, input: string, install: FfmpegInstall, signal?: AbortSignal): Promise<void> {
+  const got = verified.decodedDurationSec;
+  if (got >= expectedSec - verified.toleranceSec) return;
+  const name = path.basename(input);
+  const readable = await sourcePacketSpan(install.ffprobe, input, media.video!.index, signal).catch(() => null);
+  if (readable !== null && readable < expectedSec - durationTolerance(expectedSec)) {
+    throw new TiercastError(
+      'INPUT_TRUNCATED',
+      `${name}: the file holds ${readable.toFixed(2)} s of video but its header declares ${expectedSec.toFixed(2)} s (incomplete upload or copy?)`,
+      { details: { expectedSec, readableSec: readable, outputSec: got } },
+    );
+  }
+  throw new OutputVerifyError(`output lasts ${got.toFixed(2)} s but the source lasts ${expectedSec.toFixed(2)} s (tolerance ${verified.toleranceSec.toFixed(2)} s)`, {
+    expectedSec,
+    outputSec: got,
+  });
+}
+
+/** Seconds from the first to the end of the last video packet, read without decoding. */
+export function sourcePacketSpan(ffprobe: string, input: string, streamIndex: number, signal?: AbortSignal): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      ffprobe,
+      ['-v', 'error', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0', `file:${path.resolve(input)}`],
+      { maxBuffer: 256 * 1024 * 1024, signal, windowsHide: true },
+      (err, stdout) => {
+        if (err) return reject(err);
+        let min = Infinity;
+        let max = -Infinity;
+        for (const line of stdout.split('\n')) {
+          const [pts, dts, dur] = line.split(',');
+          const t = Number(pts !== undefined && pts !== '' && pts !== 'N/A' ? pts : dts);
+          if (!Number.isFinite(t)) continue;
+          const d = Number(dur);
+          min = Math.min(min, t);
+          max = Math.max(max, t + (Number.isFinite(d) ? d : 0));
+        }
+        resolve(Number.isFinite(min) ? max - min : 0);
+      },
+    );
+  });
+}
+
+async function writePackaging(work: string, cmd: LadderCommand, verified: VerifyResult, formats: readonly PackageFormat[]): Promise<void> {
+  const o = cmd.outputs;
+  if (formats.includes('hls')) {
+    for (const t of verified.tracks) {
+      const file = path.join(work, t.playlist);
+      await writeFile(file, vodMediaPlaylist(await readFile(file, 'utf8')));
+    }
+    const audio = verified.tracks.find((t) => t.kind === 'audio') ?? null;
+    const master = hlsMasterPlaylist({
+      renditions: o.renditions.map((r) => {
+        const t = verified.tracks.find((x) => x.kind === 'video' && x.representationId === r.representationId)!;
+        return { playlist: r.playlist, width: r.width, height: r.height, fps: r.fps, codecs: t.codecs, bitratePeak: t.bitratePeak, bitrateAvg: t.bitrateAvg };
+      }),
+      audio: audio ? { playlist: audio.playlist, codecs: audio.codecs, bitratePeak: audio.bitratePeak, bitrateAvg: audio.bitrateAvg, channels: 2 } : null,
+    });
+    await writeFile(path.join(work, MASTER_NAME), master);
+  } else {
+    for (const name of await readdir(work)) if (name.endsWith('.m3u8')) await unlink(path.join(work, name));
+  }
+  if (!formats.includes('dash')) await unlink(path.join(work, o.manifest));
+}
+
+/** Rename the verified work folder into place; an existing outDir is moved aside first and removed after. */
+async function publish(work: string, outDir: string): Promise<void> {
+  let aside: string | null = null;
+  try {
+    await stat(outDir);
+    aside = `${outDir}.tiercast-old-${process.pid}-${Date.now()}`;
+    await rename(outDir, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TiercastError('INTERNAL', `cannot replace ${outDir}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    await rename(work, outDir);
+  } catch (err) {
+    if (aside) await rename(aside, outDir).catch(() => undefined);
+    throw new TiercastError('INTERNAL', `cannot publish ${outDir}: ${(err as Error).message}`, { cause: err });
+  }
+  if (aside) await rm(aside, { recursive: true, force: true });
+}
+
+function buildReport(a: {
+  input: string;
+  media: MediaInfo;
+  cmd: LadderCommand;
+  fitted: ReturnType<typeof fitLadder>;
+  formats: readonly PackageFormat[];
+  verified: VerifyResult;
+  expectedSec: number;
+  warnings: string[];
+  install: FfmpegInstall;
+  work: string;
+  files: TranscodeReport['files'];
+  speed: number | null;
+  stages: TranscodeReport['stages'];
+}): TranscodeReport {
+  const v = a.media.video!;
+  const au = a.media.audio[0] ?? null;
+  const audioTrack = a.verified.tracks.find((t) => t.kind === 'audio');
+  const o = a.cmd.outputs;
+  return {
+    schemaVersion: TRANSCODE_REPORT_SCHEMA_VERSION,
+    createdAt: new Date().toISOString(),
+    input: {
+      name: path.basename(a.input),
+      sizeBytes: a.media.sizeBytes,
+      container: a.media.container,
+      durationSec: a.media.durationSec,
+      video: {
+        codec: v.codec,
+        width: v.width,
+        height: v.height,
+        displayWidth: v.displayWidth,
+        displayHeight: v.displayHeight,
+        rotation: v.rotation,
+        fps: r3(v.fps),
+        variableFrameRate: v.variableFrameRate,
+        pixelFormat: v.pixelFormat,
+        bitDepth: v.bitDepth,
+        colorTransfer: v.colorTransfer,
+        interlaced: v.interlaced,
+      },
+      audio: au ? { codec: au.codec, channels: au.channels, channelLayout: au.channelLayout } : null,
+    },
+    ladder: { name: a.fitted.ladder, preset: a.fitted.preset, presetReason: a.fitted.presetReason, segmentSeconds: a.fitted.segmentSeconds, dropped: a.fitted.dropped },
+    formats: [...a.formats],
+    files: a.files,
+    renditions: o.renditions.map((r) => {
+      const t = a.verified.tracks.find((x) => x.kind === 'video' && x.representationId === r.representationId)!;
+      return {
+        name: r.name,
+        width: r.width,
+        height: r.height,
+        fps: r3(r.fps.num / r.fps.den),
+        codecs: t.codecs,
+        profile: t.profile ?? r.profile,
+        level: r.level,
+        targetBitrate: r.videoBitrate,
+        maxrate: r.maxrate,
+        bitrateAvg: t.bitrateAvg,
+        bitratePeak: t.bitratePeak,
+        sizeBytes: t.sizeBytes,
+        durationSec: r3(t.durationSec),
+        segments: t.segments.length,
+        playlist: r.playlist,
+        representationId: r.representationId,
+      };
+    }),
+    audio:
+      audioTrack && o.audio
+        ? {
+            codecs: audioTrack.codecs,
+            channels: 2,
+            sampleRate: o.audio.sampleRate,
+            targetBitrate: o.audio.bitrate,
+            bitrateAvg: audioTrack.bitrateAvg,
+            bitratePeak: audioTrack.bitratePeak,
+            sizeBytes: audioTrack.sizeBytes,
+            durationSec: r3(audioTrack.durationSec),
+            segments: audioTrack.segments.length,
+            playlist: audioTrack.playlist,
+            representationId: audioTrack.representationId,
+          }
+        : null,
+    verification: {
+      expectedDurationSec: r3(a.expectedSec),
+      decodedDurationSec: r3(a.verified.decodedDurationSec),
+      toleranceSec: r3(a.verified.toleranceSec),
+      keyframesAligned: a.verified.keyframesAligned,
+      maxSegmentSec: r3(a.verified.maxSegmentSec),
+    },
+    stages: a.stages,
+    speed: a.speed,
+    sourceFixes: a.cmd.sourceFixes,
+    warnings: a.warnings,
+    ffmpeg: { version: a.install.version, tonemapMethod: a.install.tonemapMethod },
+    command: a.cmd.args.map((x) => x.split(a.work).join('<out>')),
+  };
+}
