@@ -193,7 +193,7 @@ type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K
 export type ConfigOverrides = DeepPartial<TiercastConfigInput>;
 
 /** Why each AWS tier is or is not available: used for `enabled` defaults and for the router's reasons. */
-export function tierReadiness(config: Omit<TiercastConfigParsed, 'tiers'> & { tiers: TiercastConfigParsed['tiers'] }): Record<Tier, string | null> {
+export function tierReadiness(config: Pick<TiercastConfigParsed, 'store' | 'queue' | 'tiers'>): Record<Tier, string | null> {
   const { lambda, fargate } = config.tiers;
   const s3 = config.store.kind === 's3' ? null : 'the store is a local folder (cloud workers need an S3 store: TIERCAST_BUCKET)';
   return {
