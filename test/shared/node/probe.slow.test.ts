@@ -47,6 +47,34 @@ describe('probeFile on the shared clips (real ffprobe)', () => {
   });
 });
 
+describe('probeFile on generated anamorphic and rotated clips', () => {
+  it('SAR 16:15 PAL in Matroska is shown 768x576', async () => {
+    const f = path.join(dir, 'pal43.mkv');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=25:duration=0.4', '-vf', 'setsar=16/15', '-c:v', 'libx264', '-preset', 'ultrafast', f]);
+    const v = (await probeFile(f)).video!;
+    expect(v.sampleAspectRatio).toEqual({ num: 16, den: 15 });
+    expect([v.displayWidth, v.displayHeight, v.rotation]).toEqual([768, 576, 0]);
+  });
+
+  it('SAR 64:45 with a display matrix: SAR first, then the turn ffmpeg itself applies', async () => {
+    const flat = path.join(dir, 'pal169.mp4');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=25:duration=0.4', '-vf', 'setsar=64/45', '-c:v', 'libx264', '-preset', 'ultrafast', flat]);
+    const turned = path.join(dir, 'pal169-turned.mp4');
+    ffmpeg(['-i', flat, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', turned]);
+    const v = (await probeFile(turned)).video!;
+    expect([v.displayWidth, v.displayHeight]).toEqual([576, 1024]);
+    // Our clockwise rotation, applied by hand to the unrotated frame, gives exactly what ffmpeg's autorotation shows.
+    const turn = { 0: 'null', 90: 'transpose=clock', 180: 'hflip,vflip', 270: 'transpose=cclock' }[v.rotation];
+    const grab = (pre: string[], vf: string) =>
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...pre, '-i', turned, '-vf', vf, '-frames:v', '1', '-pix_fmt', 'gray', '-f', 'rawvideo', '-'], { maxBuffer: 1 << 24 });
+    const auto = grab([], 'null');
+    const ours = grab(['-noautorotate'], turn);
+    expect(auto.length).toBe(576 * 720);
+    expect(ours.equals(auto)).toBe(true);
+    expect(grab(['-noautorotate'], v.rotation === 90 ? 'transpose=cclock' : 'transpose=clock').equals(auto)).toBe(false);
+  });
+});
+
 describe('probeFile classifies broken inputs', () => {
   it('missing file -> INPUT_NOT_FOUND', async () => {
     await expect(probeFile(path.join(dir, 'nope.mp4'))).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND', message: 'nope.mp4: no such file' });
