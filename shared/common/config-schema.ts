@@ -179,6 +179,9 @@ export const TiercastConfigSchema = z.strictObject({
     })
     .prefault({}),
   prices: PriceOverridesSchema.optional(),
+  /** Sections owned and validated by their component (agent/main.ts reads `agent`; the console, `console`). */
+  agent: z.record(z.string(), z.unknown()).optional(),
+  console: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** As validated; `tiers.enabled` is always filled in by loadConfig (see resolveEnabledTiers). */

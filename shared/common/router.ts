@@ -251,13 +251,19 @@ export function planTier(tier: Tier, work: Workload, sizeBytes: number, config: 
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-/** FNV-1a of the job id, as a number in [0, 1). */
+/** FNV-1a of the job id with a final mix, as a number in [0, 1). */
 export function hashUnit(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  // murmur3's finaliser: FNV alone leaves ids that differ only in the last character close together.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) / 2 ** 32;
 }
 
