@@ -1,0 +1,210 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TiercastStack } from '../../../cloud/infra/tiercast-stack.ts';
+import { stackPropsFromContext } from '../../../cloud/infra/app-context.ts';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'tiercast-cdk-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let template: Template;
+let prefixed: Template;
+beforeAll(() => {
+  const userData = path.join(tmp, 'user-data.sh');
+  writeFileSync(userData, '#!/bin/bash\necho start-the-tiercast-agent\n');
+  template = Template.fromStack(new TiercastStack(new App({ outdir: path.join(tmp, 'a') }), 'Default', { agentUserDataPath: userData }));
+  prefixed = Template.fromStack(
+    new TiercastStack(new App({ outdir: path.join(tmp, 'b') }), 'Prefixed', {
+      keyPrefix: 'tc/',
+      inputExpirationDays: 3,
+      outputsArchiveClass: 'DEEP_ARCHIVE',
+      lambdaEphemeralMb: 4096,
+      fargateEphemeralGb: 100,
+      agentUserDataPath: path.join(tmp, 'missing.sh'),
+      images: { kind: 'ecr', repositoryName: 'tiercast', lambdaTag: 'lambda-1', fargateTag: 'fargate-1' },
+    }),
+  );
+}, 120_000);
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, string>> };
+function statements(t: Template): Array<{ logicalId: string; statement: Statement }> {
+  const out: Array<{ logicalId: string; statement: Statement }> = [];
+  const resources = t.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+  for (const [logicalId, r] of Object.entries(resources)) {
+    const docs = [r.Properties?.PolicyDocument, ...((r.Properties?.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []).map((p) => p.PolicyDocument)].filter(Boolean);
+    for (const doc of docs) for (const statement of (doc as { Statement: Statement[] }).Statement) out.push({ logicalId, statement });
+  }
+  return out;
+}
+
+describe('TiercastStack', () => {
+  it('bucket: encrypted, public access blocked, TLS only, lifecycle for raw uploads and outputs', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Id: 'expire-raw-uploads', Prefix: 'inputs/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({
+            Id: 'archive-outputs',
+            Prefix: 'outputs/',
+            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }, { StorageClass: 'GLACIER', TransitionInDays: 90 }],
+          }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    prefixed.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'tc/inputs/', ExpirationInDays: 3 }),
+          Match.objectLike({ Prefix: 'tc/outputs/', Transitions: Match.arrayWith([{ StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 90 }]) }),
+        ]),
+      },
+    });
+  });
+
+  it('queues: normal and high priority, both redriving to one dead-letter queue after 3 receives', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 3);
+    const queues = template.findResources('AWS::SQS::Queue');
+    const dlqId = Object.keys(queues).find((id) => id.startsWith('DeadLetterQueue'))!;
+    expect(dlqId).toBeDefined();
+    const redriven = Object.entries(queues).filter(([, q]) => q.Properties.RedrivePolicy);
+    expect(redriven.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['HighPriorityQueue', 'JobQueue']);
+    for (const [, q] of redriven) {
+      expect(q.Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 3 });
+    }
+  });
+
+  it('two Lambda functions from one container image: 2048 MB/120 s and 3008 MB/600 s, ephemeral storage configurable, no Lambda retries', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    for (const [memory, timeout, tier] of [[2048, 120, 'lambda'], [3008, 600, 'lambda-enhanced']] as const) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        PackageType: 'Image',
+        MemorySize: memory,
+        Timeout: timeout,
+        EphemeralStorage: { Size: 2048 },
+        Environment: { Variables: Match.objectLike({ TIERCAST_TIER: tier, TIERCAST_STORE: 's3', TIERCAST_BUCKET: { Ref: Match.stringLikeRegexp('^Bucket') } }) },
+      });
+      prefixed.hasResourceProperties('AWS::Lambda::Function', { MemorySize: memory, EphemeralStorage: { Size: 4096 }, Environment: { Variables: Match.objectLike({ TIERCAST_PREFIX: 'tc/' }) } });
+    }
+    const images = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => JSON.stringify(f.Properties.Code.ImageUri));
+    expect(new Set(images).size).toBe(1);
+    template.resourcePropertiesCountIs('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 }, 2);
+    // Prebuilt images from ECR instead of assets.
+    const prefixedImage = JSON.stringify(Object.values(prefixed.findResources('AWS::Lambda::Function'))[0]!.Properties.Code.ImageUri);
+    expect(prefixedImage).toContain('/tiercast:lambda-1');
+  });
+
+  it('ECS: FARGATE and FARGATE_SPOT capacity providers, Container Insights, a 2 vCPU / 8 GB task logging to CloudWatch', () => {
+    template.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
+      CapacityProviders: Match.arrayEquals(['FARGATE', 'FARGATE_SPOT']),
+    });
+    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '2048',
+      Memory: '8192',
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      EphemeralStorage: { SizeInGiB: 50 },
+      ContainerDefinitions: [
+        Match.objectLike({
+          Name: 'tiercast',
+          StopTimeout: 120,
+          LogConfiguration: { LogDriver: 'awslogs', Options: Match.objectLike({ 'awslogs-stream-prefix': 'job' }) },
+          Environment: Match.arrayWith([{ Name: 'TIERCAST_TIER', Value: 'fargate' }]),
+        }),
+      ],
+    });
+    prefixed.hasResourceProperties('AWS::ECS::TaskDefinition', { EphemeralStorage: { SizeInGiB: 100 } });
+  });
+
+  it('agents: launch template with the agent user data, ASG, target tracking on backlog per instance', () => {
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '0', MaxSize: '4', MetricsCollection: [{ Granularity: '1Minute', Metrics: ['GroupInServiceInstances'] }] });
+    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
+    const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('start-the-tiercast-agent');
+    expect(userData).toContain('TIERCAST_QUEUE_URL_HIGH=');
+    expect(userData).not.toContain('#!/bin/bash\\necho start');
+    expect(lt.Properties.LaunchTemplateData.MetadataOptions).toMatchObject({ HttpTokens: 'required' });
+    const missing = JSON.stringify(Object.values(prefixed.findResources('AWS::EC2::LaunchTemplate'))[0]!.Properties.LaunchTemplateData.UserData);
+    expect(missing).toContain('user-data.sh was not found');
+
+    const policy = Object.values(template.findResources('AWS::AutoScaling::ScalingPolicy'))[0]!;
+    expect(policy.Properties.PolicyType).toBe('TargetTrackingScaling');
+    const metrics = policy.Properties.TargetTrackingConfiguration.CustomizedMetricSpecification.Metrics as Array<Record<string, any>>;
+    expect(metrics.filter((m) => m.ReturnData !== false)).toEqual([
+      { Id: 'backlog_per_instance', Expression: 'IF(inservice > 0, backlog / inservice, backlog)', Label: 'Visible jobs per agent', ReturnData: true },
+    ]);
+    expect(metrics.map((m) => m.MetricStat?.Metric?.MetricName).filter(Boolean)).toEqual([
+      'ApproximateNumberOfMessagesVisible', 'ApproximateNumberOfMessagesVisible', 'GroupInServiceInstances',
+    ]);
+    expect(policy.Properties.TargetTrackingConfiguration.TargetValue).toBe(2);
+  });
+
+  it('alarms: ECS CPU > 80%, Lambda errors, DLQ not empty, failure rate and p95 latency per tier', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms).toHaveLength(1 + 2 + 1 + 5 + 5);
+    const cpu = alarms.find((a) => a.Threshold === 80)!;
+    expect(cpu.ComparisonOperator).toBe('GreaterThanThreshold');
+    expect(JSON.stringify(cpu.Metrics)).toContain('ECS/ContainerInsights');
+    expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(2);
+    expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Threshold === 1)).toHaveLength(1);
+    const p95 = alarms.filter((a) => a.ExtendedStatistic === 'p95' && a.MetricName === 'JobLatencySeconds' && a.Namespace === 'Tiercast');
+    expect(p95.map((a) => a.Dimensions[0].Value).sort()).toEqual(['ec2', 'fargate', 'fargate-spot', 'lambda', 'lambda-enhanced']);
+    expect(p95.find((a) => a.Dimensions[0].Value === 'lambda')!.Threshold).toBe(100);
+    const failure = alarms.filter((a) => JSON.stringify(a.Metrics ?? []).includes('JobsFailed'));
+    expect(failure).toHaveLength(5);
+    expect(alarms.every((a) => Array.isArray(a.AlarmActions) && a.AlarmActions.length === 1)).toBe(true);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('IAM: no Allow statement has a wildcard action; the only wildcard Denies are the TLS-only guards', () => {
+    for (const t of [template, prefixed]) {
+      const all = statements(t);
+      expect(all.length).toBeGreaterThan(10);
+      for (const { logicalId, statement } of all) {
+        const actions = ([] as string[]).concat(statement.Action);
+        const wild = actions.filter((a) => a === '*' || a.includes('*'));
+        if (statement.Effect === 'Allow') expect({ logicalId, wild }).toEqual({ logicalId, wild: [] });
+        else if (wild.length) expect(statement.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+      }
+      // No role leans on AWS managed policies (their statements would escape this check).
+      for (const role of Object.values(t.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      // Resource '*' only where the API has no resource-level permissions.
+      const starResources = all.filter(({ statement }) => statement.Effect === 'Allow' && statement.Resource === '*').flatMap(({ statement }) => ([] as string[]).concat(statement.Action));
+      expect(new Set(starResources)).toEqual(new Set(['cloudwatch:GetMetricData', 'ecr:GetAuthorizationToken']));
+    }
+    // A key prefix scopes every object statement to it.
+    const objectResources = statements(prefixed)
+      .filter(({ statement }) => ([] as string[]).concat(statement.Action).includes('s3:GetObject'))
+      .map(({ statement }) => JSON.stringify(statement.Resource));
+    expect(objectResources.length).toBe(5);
+    for (const r of objectResources) expect(r).toContain('/tc/*');
+    const list = statements(prefixed).find(({ statement }) => ([] as string[]).concat(statement.Action).includes('s3:ListBucket'))!;
+    expect(list.statement.Condition).toEqual({ StringLike: { 's3:prefix': ['tc/*'] } });
+  });
+
+  it('stack outputs carry the operators\' configuration names', () => {
+    const outputs = template.toJSON().Outputs as Record<string, unknown>;
+    for (const key of ['TIERCASTBUCKET', 'TIERCASTQUEUEURL', 'TIERCASTQUEUEURLHIGH', 'LAMBDAFUNCTIONNAME', 'LAMBDAFUNCTIONNAMEENHANCED', 'ECSCLUSTERNAME', 'ECSTASKDEFINITION', 'ECSSUBNETS', 'ECSSECURITYGROUPS']) {
+      expect(outputs).toHaveProperty(key);
+    }
+  });
+});
+
+describe('cdk context', () => {
+  it('validates the tiercast context object and names the bad field', () => {
+    expect(stackPropsFromContext(undefined)).toEqual({ stackName: 'Tiercast', props: {} });
+    expect(stackPropsFromContext('{"keyPrefix":"a/","lambdaEphemeralMb":1024}').props).toEqual({ keyPrefix: 'a/', lambdaEphemeralMb: 1024 });
+    expect(() => stackPropsFromContext({ lambdaEphemeralMb: 100 })).toThrow(/tiercast\.lambdaEphemeralMb/);
+    expect(() => stackPropsFromContext({ keyPrefix: 'no-slash' })).toThrow(/tiercast\.keyPrefix/);
+    expect(() => stackPropsFromContext({ bogus: 1 })).toThrow(/CONFIG_INVALID/);
+  });
+});
