@@ -1,0 +1,96 @@
+import { memo, useRef } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import type { JobRow } from '../../../../../../shared/common/api-contract.ts';
+import { formatCost, formatElapsed } from '../../../shared/format.ts';
+import { EmptyState, Loading, ProgressBar } from '../../../shared/components/feedback.tsx';
+
+const COLUMNS = 'minmax(160px, 2fr) 110px minmax(110px, 1fr) 110px 60px 90px 110px';
+
+export function stageTone(stage: JobRow['stage']): 'ok' | 'bad' | 'run' | '' {
+  return stage === 'done' ? 'ok' : stage === 'failed' ? 'bad' : stage === 'queued' ? '' : 'run';
+}
+
+export function JobTable({ rows, loading, selectedId, onSelect }: { rows: readonly JobRow[]; loading: boolean; selectedId: string | null; onSelect(id: string): void }) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => 34,
+    overscan: 10,
+    getItemKey: (i) => rows[i]!.id,
+    initialRect: { width: 900, height: 500 },
+  });
+  if (loading) return <Loading label="Loading jobs…" />;
+  if (!rows.length) return <EmptyState>No jobs match. Dispatch files from the Upload screen, or change the filters.</EmptyState>;
+  return (
+    <div className="vtable" role="table" aria-label="Jobs" aria-rowcount={rows.length + 1}>
+      <div className="vtable-head" role="row" style={{ gridTemplateColumns: COLUMNS }}>
+        <span role="columnheader">Job</span>
+        <span role="columnheader">Stage</span>
+        <span role="columnheader">Progress</span>
+        <span role="columnheader">Tier</span>
+        <span role="columnheader" className="cell num">
+          Tries
+        </span>
+        <span role="columnheader" className="cell num">
+          Elapsed
+        </span>
+        <span role="columnheader" className="cell num">
+          Cost
+        </span>
+      </div>
+      <div className="vtable-scroll" ref={scrollRef}>
+        <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+          {virtualizer.getVirtualItems().map((v) => (
+            <JobLine key={v.key} row={rows[v.index]!} top={v.start} index={v.index} selected={rows[v.index]!.id === selectedId} onSelect={onSelect} />
+          ))}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+const JobLine = memo(function JobLine({ row, top, index, selected, onSelect }: { row: JobRow; top: number; index: number; selected: boolean; onSelect(id: string): void }) {
+  const tone = stageTone(row.stage);
+  return (
+    <div
+      className="vtable-row"
+      role="row"
+      tabIndex={0}
+      aria-rowindex={index + 2}
+      aria-selected={selected}
+      data-job-id={row.id}
+      data-stage={row.stage}
+      style={{ transform: `translateY(${top}px)`, gridTemplateColumns: COLUMNS, cursor: 'pointer' }}
+      onClick={() => onSelect(row.id)}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          onSelect(row.id);
+        }
+      }}
+    >
+      <span role="cell" className="cell" title={`${row.id} · ${row.name}`}>
+        {row.name} <span className="muted small mono">{row.id}</span>
+      </span>
+      <span role="cell" className="cell">
+        <span className={`badge ${tone}`}>{row.stage}</span>
+      </span>
+      <span role="cell" className="cell">
+        <ProgressBar value={row.progress} label={`Progress of ${row.name}`} tone={row.stage === 'done' ? 'ok' : row.stage === 'failed' ? 'bad' : undefined} />
+      </span>
+      <span role="cell" className="cell" title={row.tierReason ?? undefined}>
+        {row.tier ?? '—'}
+      </span>
+      <span role="cell" className="cell num">
+        {row.attempts}
+      </span>
+      <span role="cell" className="cell num">
+        {formatElapsed(row.elapsedSec)}
+      </span>
+      <span role="cell" className="cell num" title={row.priceDate ? `prices of ${row.priceDate}` : undefined}>
+        {formatCost(row.costUsd ?? row.estimatedCostUsd)}
+      </span>
+    </div>
+  );
+});

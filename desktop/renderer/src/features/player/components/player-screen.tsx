@@ -1,0 +1,121 @@
+import { useEffect, useMemo, useRef } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { formatBitrate, formatDuration, formatResolution } from '../../../shared/format.ts';
+import { EmptyState, ErrorBanner, Loading } from '../../../shared/components/feedback.tsx';
+import { useShaka } from '../hooks/use-shaka.ts';
+import { manifestUrl, type PlayerFormat } from '../stores/player-slice.ts';
+import { usePlayer } from '../stores/use-player.ts';
+import { SeekBar } from './seek-bar.tsx';
+
+export function PlayerScreen() {
+  const s = usePlayer(useShallow((st) => st.player));
+  const actions = usePlayer((st) => st.playerActions);
+  const video = useRef<HTMLVideoElement>(null);
+
+  useEffect(() => {
+    void actions.loadJobs();
+  }, [actions]);
+
+  const manifest = manifestUrl(s.sources, s.format);
+  const source = useMemo(
+    () => (manifest ? { url: manifest.url, thumbnailsVttUrl: s.sources?.thumbnailsVttUrl ?? null } : null),
+    [manifest?.url, s.sources?.thumbnailsVttUrl],
+  );
+  const shaka = useShaka(video, source, actions.mediaHeaders, actions.setError);
+
+  return (
+    <section className="screen" aria-labelledby="player-title">
+      <h1 id="player-title">Player</h1>
+      <div className="toolbar">
+        <label className="toolbar">
+          Job
+          <select aria-label="Finished job" value={s.jobId ?? ''} onChange={(e) => void actions.open(e.target.value || null)} disabled={!s.jobs.length}>
+            {s.jobs.map((j) => (
+              <option key={j.id} value={j.id}>
+                {j.name} · {j.id}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className="toolbar" role="radiogroup" aria-label="Format">
+          {(['hls', 'dash'] as PlayerFormat[]).map((f) => (
+            <button
+              key={f}
+              type="button"
+              role="radio"
+              aria-checked={manifest?.format === f}
+              className={`btn${manifest?.format === f ? ' primary' : ''}`}
+              disabled={!s.sources || !(f === 'hls' ? s.sources.hlsUrl : s.sources.dashUrl)}
+              onClick={() => actions.setFormat(f)}
+            >
+              {f.toUpperCase()}
+            </button>
+          ))}
+        </div>
+        <span className="spacer" />
+        <button type="button" className="btn" onClick={() => void actions.loadJobs()}>
+          Refresh list
+        </button>
+      </div>
+      {s.error && <ErrorBanner error={s.error} onDismiss={() => actions.setError(null)} />}
+      {s.jobsLoading ? (
+        <Loading label="Loading finished jobs…" />
+      ) : !s.jobs.length ? (
+        <EmptyState>No finished jobs yet. Dispatch files on the Jobs screen; finished jobs can be played here in HLS or DASH.</EmptyState>
+      ) : (
+        <div className="player-layout">
+          <div>
+            {s.loading && <Loading label="Loading outputs…" />}
+            <video ref={video} className="player-video" controls={false} muted playsInline autoPlay data-testid="video" poster={s.sources?.posterUrl ?? undefined} />
+            <SeekBar
+              currentTime={shaka.stats?.currentTime ?? 0}
+              duration={shaka.stats?.duration || s.sources?.durationSec || 0}
+              onSeek={(t) => {
+                if (video.current) video.current.currentTime = t;
+              }}
+              thumbnailAt={shaka.thumbnailAt}
+            />
+            <div className="toolbar" style={{ marginTop: 8 }}>
+              <button type="button" className="btn" onClick={() => void (video.current?.paused ? video.current.play() : video.current?.pause())}>
+                Play / pause
+              </button>
+              <span className="mono">
+                {formatDuration(shaka.stats?.currentTime ?? 0)} / {formatDuration(shaka.stats?.duration ?? s.sources?.durationSec ?? 0)}
+              </span>
+            </div>
+          </div>
+          <aside className="card">
+            <h2 className="small">Quality</h2>
+            <ul className="variant-list" aria-label="Variants" data-testid="variants">
+              <li>
+                <button type="button" className="btn" aria-pressed={shaka.abr} onClick={() => shaka.setAbr(true)}>
+                  Automatic (ABR)
+                </button>
+              </li>
+              {shaka.variants.map((v) => (
+                <li key={v.id}>
+                  <button type="button" className="btn" data-variant={v.id} aria-pressed={!shaka.abr && v.active} onClick={() => shaka.selectVariant(v.id)}>
+                    {formatResolution(v.width, v.height)} · {formatBitrate(v.bandwidth)} {v.active && <span className="badge run">playing</span>}
+                  </button>
+                </li>
+              ))}
+            </ul>
+            <h2 className="small">Stats</h2>
+            <dl className="kv" data-testid="stats">
+              <dt>Estimated bandwidth</dt>
+              <dd>{formatBitrate(shaka.stats?.estimatedBandwidth)}</dd>
+              <dt>Stream bandwidth</dt>
+              <dd>{formatBitrate(shaka.stats?.streamBandwidth)}</dd>
+              <dt>Resolution</dt>
+              <dd>{formatResolution(shaka.stats?.width, shaka.stats?.height)}</dd>
+              <dt>Dropped frames</dt>
+              <dd>
+                {shaka.stats ? `${shaka.stats.droppedFrames} of ${shaka.stats.decodedFrames}` : '—'}
+              </dd>
+            </dl>
+          </aside>
+        </div>
+      )}
+    </section>
+  );
+}

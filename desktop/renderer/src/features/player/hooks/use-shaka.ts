@@ -1,0 +1,201 @@
+import { useEffect, useRef, useState, type RefObject } from 'react';
+import shaka from 'shaka-player/dist/shaka-player.compiled.js';
+import type { UiError } from '../../../shared/errors.ts';
+
+export interface VariantView {
+  readonly id: number;
+  readonly width: number | null;
+  readonly height: number | null;
+  readonly bandwidth: number;
+  readonly codecs: string | null;
+  readonly active: boolean;
+}
+
+export interface PlaybackStats {
+  readonly estimatedBandwidth: number;
+  readonly streamBandwidth: number;
+  readonly width: number;
+  readonly height: number;
+  readonly droppedFrames: number;
+  readonly decodedFrames: number;
+  readonly currentTime: number;
+  readonly duration: number;
+}
+
+export interface ThumbnailView {
+  readonly uri: string;
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  readonly sheetWidth: number;
+  readonly sheetHeight: number;
+}
+
+export interface ShakaControls {
+  readonly variants: readonly VariantView[];
+  readonly abr: boolean;
+  readonly stats: PlaybackStats | null;
+  readonly ready: boolean;
+  setAbr(enabled: boolean): void;
+  selectVariant(id: number): void;
+  thumbnailAt(time: number): Promise<ThumbnailView | null>;
+}
+
+let polyfilled = false;
+
+function uiError(err: unknown): UiError {
+  const e = err as { code?: number; category?: number; message?: string } | null;
+  if (e && typeof e.code === 'number') {
+    // shaka's numeric codes: 1xxx network, 3xxx media, 4xxx manifest (see shaka.util.Error.Code).
+    const cls = Math.floor(e.code / 1000);
+    return {
+      code: cls === 1 ? 'STORE_ERROR' : cls === 3 ? 'DECODE_FAILED' : 'INTERNAL',
+      message: `playback failed (shaka error ${e.code}${cls === 1 ? ': a manifest or segment could not be fetched' : cls === 4 ? ': the manifest could not be parsed' : ''})`,
+    };
+  }
+  return { code: 'INTERNAL', message: e?.message ?? String(err) };
+}
+
+/**
+ * One shaka Player bound to a <video>: loads `url`, lists variants, switches between ABR and a fixed variant,
+ * samples stats every second and serves seek-bar thumbnails from the job's WebVTT sprite track.
+ */
+export function useShaka(
+  videoRef: RefObject<HTMLVideoElement | null>,
+  source: { url: string; thumbnailsVttUrl: string | null } | null,
+  mediaHeaders: () => Record<string, string>,
+  onError: (e: UiError | null) => void,
+): ShakaControls {
+  const playerRef = useRef<shaka.Player | null>(null);
+  const thumbTrack = useRef<number | null>(null);
+  const [variants, setVariants] = useState<VariantView[]>([]);
+  const [abr, setAbrState] = useState(true);
+  const [stats, setStats] = useState<PlaybackStats | null>(null);
+  const [ready, setReady] = useState(false);
+  const headersRef = useRef(mediaHeaders);
+  headersRef.current = mediaHeaders;
+  const errRef = useRef(onError);
+  errRef.current = onError;
+
+  const readVariants = () => {
+    const p = playerRef.current;
+    if (!p) return;
+    // One entry per video variant (audio-only duplicates collapse by size and bandwidth).
+    const seen = new Set<string>();
+    const list = p
+      .getVariantTracks()
+      .filter((t) => {
+        const k = `${t.width}x${t.height}@${t.videoBandwidth ?? t.bandwidth}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      })
+      .map((t) => ({ id: t.id, width: t.width, height: t.height, bandwidth: t.bandwidth, codecs: t.codecs, active: t.active }))
+      .sort((a, b) => b.bandwidth - a.bandwidth);
+    setVariants(list);
+  };
+
+  useEffect(() => {
+    const video = videoRef.current;
+    if (!video || !source) return;
+    if (!polyfilled) {
+      shaka.polyfill.installAll();
+      polyfilled = true;
+    }
+    if (!shaka.Player.isBrowserSupported()) {
+      errRef.current({ code: 'UNSUPPORTED_INPUT', message: 'this browser lacks Media Source Extensions; shaka-player cannot play here' });
+      return;
+    }
+    let disposed = false;
+    const player = new shaka.Player();
+    playerRef.current = player;
+    thumbTrack.current = null;
+    setReady(false);
+    setVariants([]);
+    setStats(null);
+    setAbrState(true);
+    player.getNetworkingEngine()?.registerRequestFilter((_type, request) => {
+      // Only our own origin gets the token.
+      if (request.uris.every((u) => new URL(u, window.location.href).origin === window.location.origin)) Object.assign(request.headers, headersRef.current());
+    });
+    player.addEventListener('error', (e) => errRef.current(uiError((e as unknown as { detail: unknown }).detail)));
+    player.addEventListener('variantchanged', readVariants);
+    player.addEventListener('adaptation', readVariants);
+    player.addEventListener('trackschanged', readVariants);
+    (async () => {
+      try {
+        await player.attach(video);
+        await player.load(new URL(source.url, window.location.href).toString());
+        if (disposed) return;
+        errRef.current(null);
+        readVariants();
+        setReady(true);
+        if (source.thumbnailsVttUrl) {
+          try {
+            const t = await player.addThumbnailsTrack(new URL(source.thumbnailsVttUrl, window.location.href).toString(), 'text/vtt');
+            thumbTrack.current = t.id;
+          } catch {
+            // Thumbnails are a nicety: playback goes on without them.
+          }
+        }
+      } catch (err) {
+        if (!disposed) errRef.current(uiError(err));
+      }
+    })();
+    return () => {
+      disposed = true;
+      playerRef.current = null;
+      void player.destroy();
+    };
+  }, [videoRef, source?.url, source?.thumbnailsVttUrl]);
+
+  useEffect(() => {
+    if (!ready) return;
+    const timer = setInterval(() => {
+      const p = playerRef.current;
+      const v = videoRef.current;
+      if (!p || !v) return;
+      const s = p.getStats();
+      setStats({
+        estimatedBandwidth: s.estimatedBandwidth,
+        streamBandwidth: s.streamBandwidth,
+        width: s.width,
+        height: s.height,
+        droppedFrames: s.droppedFrames,
+        decodedFrames: s.decodedFrames,
+        currentTime: v.currentTime,
+        duration: Number.isFinite(v.duration) ? v.duration : 0,
+      });
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [ready, videoRef]);
+
+  return {
+    variants,
+    abr,
+    stats,
+    ready,
+    setAbr(enabled) {
+      playerRef.current?.configure({ abr: { enabled } });
+      setAbrState(enabled);
+    },
+    selectVariant(id) {
+      const p = playerRef.current;
+      const track = p?.getVariantTracks().find((t) => t.id === id);
+      if (!p || !track) return;
+      p.configure({ abr: { enabled: false } });
+      setAbrState(false);
+      p.selectVariantTrack(track, true);
+      readVariants();
+    },
+    async thumbnailAt(time) {
+      const p = playerRef.current;
+      if (!p || thumbTrack.current === null) return null;
+      const t = await p.getThumbnails(thumbTrack.current, time);
+      const uri = t?.uris[0];
+      if (!t || !uri) return null;
+      return { uri, x: t.positionX, y: t.positionY, width: t.width, height: t.height, sheetWidth: t.imageWidth, sheetHeight: t.imageHeight };
+    },
+  };
+}
