@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { TiercastError, toTiercastError } from '../shared/common/errors.ts';
-import { JobMessageSchema, type OutputManifest } from '../shared/common/job.ts';
+import { JobMessageSchema, type JobStatus, type OutputManifest } from '../shared/common/job.ts';
 import type { JobQueue, QueueMessage } from '../shared/common/job-queue.ts';
 import type { MetricsSink } from '../shared/common/metrics-query.ts';
+import type { JobLedger } from '../shared/node/ledger.ts';
 import type { Logger } from '../shared/node/log.ts';
 import type { ObjectStore } from '../shared/node/object-store.ts';
 import { sweepWorkRoot, claimWorkDir } from './work-dirs.ts';
@@ -32,13 +33,13 @@ export type AgentTier = 'ec2' | 'local';
 export interface ExecuteJobArgs {
   readonly jobId: string;
   readonly store: ObjectStore;
-  readonly ledger: unknown;
+  readonly ledger: JobLedger;
   readonly tier: AgentTier;
   readonly workRoot: string;
   readonly worker: string;
   readonly signal: AbortSignal;
   readonly deadline?: number;
-  readonly onProgress?: (progress: unknown) => void;
+  readonly onProgress?: (status: JobStatus) => void;
   readonly log: Logger;
   readonly metrics: MetricsSink;
 }
@@ -48,7 +49,7 @@ export type ExecuteJobFn = (args: ExecuteJobArgs) => Promise<ExecuteJobResult>;
 export interface WorkerOptions {
   readonly queue: JobQueue;
   readonly store: ObjectStore;
-  readonly ledger: unknown;
+  readonly ledger: JobLedger;
   readonly tier: AgentTier;
   readonly concurrency: number;
   readonly workRoot: string;
@@ -288,10 +289,32 @@ export function createWorker(options: WorkerOptions): Worker {
         outcome = 'released';
         jobLog.warn({ code: error.code }, 'job interrupted by stop; message released for another worker');
         await release(job, 0);
-      } else if (error.retryable || (error as { thrown?: boolean }).thrown) {
-        if (message.receiveCount >= options.maxReceives) {
+      } else {
+        // The ledger is the truth about whether another attempt may run: executeJob puts a job whose error is
+        // retryable and whose attempts remain back to `queued`, anything else to `failed`.
+        const stage = await Promise.resolve()
+          .then(() => options.ledger.getStatus(jobId))
+          .then((st) => st.stage)
+          .catch(() => null);
+        const retry = stage === 'queued' || (stage !== 'failed' && stage !== 'done' && (error.retryable || (error as { thrown?: boolean }).thrown === true));
+        if (!retry) {
           outcome = 'failed';
-          jobLog.error({ code: error.code, err: error.toJSON() }, `${error.toString()} (attempt ${message.receiveCount} of ${options.maxReceives}: the dead-letter queue takes it next)`);
+          jobLog.error({ code: error.code, err: error.toJSON() }, error.toString());
+          await queue.delete(message).catch((err: unknown) => {
+            jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'failed job: message could not be deleted');
+          });
+        } else if (message.receiveCount >= options.maxReceives) {
+          // Last receive: the dead-letter queue takes the message next, so nobody will run the job again.
+          outcome = 'failed';
+          jobLog.error({ code: error.code, err: error.toJSON() }, `${error.toString()} (received ${message.receiveCount} times: to the dead-letter queue)`);
+          await options.ledger
+            .updateStatus(jobId, {
+              stage: 'failed',
+              error: { code: error.code, message: error.message },
+              finishedAt: new Date().toISOString(),
+              note: `dead-lettered after ${message.receiveCount} receives`,
+            })
+            .catch((err: unknown) => jobLog.warn({ err: String(err) }, 'could not record the final failure in the ledger'));
           await release(job, 0);
         } else {
           outcome = 'retry';
@@ -299,12 +322,6 @@ export function createWorker(options: WorkerOptions): Worker {
           jobLog.warn({ code: error.code, err: error.toJSON(), retryInSec: delay }, `${error.toString()} (will retry)`);
           await release(job, delay);
         }
-      } else {
-        outcome = 'failed';
-        jobLog.error({ code: error.code, err: error.toJSON() }, error.toString());
-        await queue.delete(message).catch((err: unknown) => {
-          jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'failed job: message could not be deleted');
-        });
       }
     } finally {
       clearInterval(heartbeat);

@@ -7,7 +7,8 @@ import { createWorker, validateWorkerOptions, type ExecuteJobFn, type WorkerOpti
 import { TiercastError } from '../../shared/common/errors.ts';
 import { noopMetrics } from '../../shared/common/metrics-query.ts';
 import { createLocalQueue, type LocalJobQueue } from '../../shared/node/local-queue.ts';
-import type { ObjectStore } from '../../shared/node/object-store.ts';
+import { createLedger } from '../../shared/node/ledger.ts';
+import { createLocalStore } from '../../shared/node/local-store.ts';
 
 /** The worker loop with an injected executor: queue semantics, concurrency, stop. The real executor: *.slow tests. */
 
@@ -23,10 +24,13 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function options(execute: ExecuteJobFn, over: Partial<WorkerOptions> = {}): WorkerOptions {
+  // A real ledger over an empty store: the injected executors below never create jobs, so every status read says
+  // JOB_NOT_FOUND and the worker falls back to the error's own retryable flag.
+  const store = createLocalStore(path.join(root || os.tmpdir(), 'store'));
   return {
     queue,
-    store: {} as ObjectStore,
-    ledger: {},
+    store,
+    ledger: createLedger(store),
     tier: 'local',
     concurrency: 2,
     workRoot: root ? path.join(root, 'work') : '',
