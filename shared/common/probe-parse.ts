@@ -20,6 +20,15 @@ export const PROBE_ARGS: readonly string[] = ['-v', 'error', '-print_format', 'j
 /** Packets of the main video stream read (and decoded) by the frame sample: enough to see VFR, small enough for 4K. */
 export const FRAME_SAMPLE_PACKETS = 60;
 
+/**
+ * Packets to sample for a picture size: 60 up to 1080p, fewer above (decoding 60 4K frames costs seconds of CPU),
+ * never under 24 so a VFR pattern still shows.
+ */
+export function samplePacketsFor(width: number, height: number): number {
+  const pixels = Math.max(1, width * height);
+  return Math.max(24, Math.min(FRAME_SAMPLE_PACKETS, Math.round((FRAME_SAMPLE_PACKETS * 1920 * 1080) / pixels)));
+}
+
 /** ffprobe arguments for the frame sample of one stream; the file path goes last. */
 export function frameSampleArgs(streamIndex: number, packets: number = FRAME_SAMPLE_PACKETS): readonly string[] {
   return [

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import type { MediaInfo } from '../common/media.ts';
-import { applyFrameSample, FRAME_SAMPLE_PACKETS, frameSampleArgs, parseFrameSample, parseProbe, PROBE_ARGS } from '../common/probe-parse.ts';
+import { applyFrameSample, frameSampleArgs, parseFrameSample, parseProbe, PROBE_ARGS, samplePacketsFor } from '../common/probe-parse.ts';
 import { resolveFfmpeg } from './ffmpeg-locate.ts';
 
 const PROBE_TIMEOUT_MS = 60_000;
@@ -51,7 +51,7 @@ function stderrReason(stderr: string, file: string): string {
 
 /**
  * Describes a media file: ffprobe's format/stream description, then a short decode of the main video stream's
- * first packets (VFR, interlacing and decodability seen in real frames, not only in headers). Errors:
+ * first packets (24-60 by picture size: VFR, interlacing and decodability seen in real frames, not only in headers). Errors:
  * INPUT_NOT_FOUND, INPUT_EMPTY, NOT_MEDIA (ffprobe cannot read it), NO_VIDEO_STREAM (audio-only, cover or still
  * image), DECODE_FAILED (a video stream exists but not one frame of it decodes), FFMPEG_MISSING, CANCELLED, TIMEOUT.
  */
@@ -93,14 +93,15 @@ export async function probeFile(file: string, options: { signal?: AbortSignal } 
     });
   }
 
-  const sampled = await runProbe(ffprobe, [...frameSampleArgs(info.video.index), target], options.signal);
+  const limit = samplePacketsFor(info.video.width, info.video.height);
+  const sampled = await runProbe(ffprobe, [...frameSampleArgs(info.video.index, limit), target], options.signal);
   let sampleJson: unknown = null;
   try {
     sampleJson = JSON.parse(sampled.stdout);
   } catch {
     // Treated as an empty sample below.
   }
-  const sample = parseFrameSample(sampleJson, FRAME_SAMPLE_PACKETS, sampled.stderr);
+  const sample = parseFrameSample(sampleJson, limit, sampled.stderr);
   if (sample.packets > 0 && sample.decodedFrames === 0) {
     const why = sample.decoderErrors[0] ?? stderrReason(sampled.stderr, target);
     throw new TiercastError('DECODE_FAILED', `${name}: no video frame could be decoded (ffprobe: ${why})`, {

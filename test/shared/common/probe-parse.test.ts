@@ -11,6 +11,7 @@ import {
   parseProbe,
   parseRational,
   rotationOf,
+  samplePacketsFor,
 } from '../../../shared/common/probe-parse.ts';
 import { sharedClips, type SharedClip } from '../../helpers/media.ts';
 
@@ -23,7 +24,8 @@ function describeClip(clip: SharedClip, withSample = true): MediaInfo {
   const json = JSON.parse(load(clip, '.json')) as { format: { size: string } };
   const info = parseProbe(json, Number(json.format.size));
   if (!withSample || !info.video) return info;
-  return applyFrameSample(info, parseFrameSample(JSON.parse(load(clip, '.frames.json')), 60, load(clip, '.frames.stderr.txt')));
+  const limit = samplePacketsFor(info.video.width, info.video.height);
+  return applyFrameSample(info, parseFrameSample(JSON.parse(load(clip, '.frames.json')), limit, load(clip, '.frames.stderr.txt')));
 }
 
 describe('parseProbe on the recorded shared clips (properties from ../shared/media/SOURCES.md)', () => {
@@ -197,6 +199,13 @@ describe('parseProbe edge cases', () => {
   it.each([
     ['tt', 'tff'], ['tb', 'tff'], ['bb', 'bff'], ['bt', 'bff'], ['progressive', 'progressive'], [undefined, 'unknown'],
   ])('field order %s is %s', (f, want) => expect(fieldOrderOf(f)).toBe(want));
+
+  it('samples 60 packets up to 1080p and fewer, at least 24, above', () => {
+    expect(samplePacketsFor(1920, 1080)).toBe(60);
+    expect(samplePacketsFor(426, 240)).toBe(60);
+    expect(samplePacketsFor(3840, 2160)).toBe(24);
+    expect(samplePacketsFor(2560, 1440)).toBe(34);
+  });
 
   it('parses rationals and rejects zero ones', () => {
     expect(parseRational('30000/1001')).toEqual({ num: 30000, den: 1001 });
