@@ -99,6 +99,14 @@ export function lastErrorLine(stderr: string): string {
   return (errorish ?? lines.at(-1) ?? '').slice(0, 300);
 }
 
+/** The decoder's own complaint (`Invalid sync code`), without the `[vp9 @ 0x...]` prefix. */
+export function decodeErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const hit = [...lines].reverse().find((l) => /^\[[^\]]+\]/.test(l) && DECODE_PATTERNS.some((p) => p.test(l)))
+    ?? [...lines].reverse().find((l) => DECODE_PATTERNS.some((p) => p.test(l)));
+  return (hit ?? '').replace(/^\[[^\]]+\]\s*/, '').slice(0, 300);
+}
+
 export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions = {}): Promise<RunFfmpegResult> {
   const bin = options.bin ?? 'ffmpeg';
   const command = [bin, ...RUNNER_PREFIX, ...args];
@@ -194,7 +202,7 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions = {
         reject(new FfmpegProcessError('TIMEOUT', `ffmpeg did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`, facts));
       } else {
         const code = classifyFfmpegFailure(tail);
-        const why = lastErrorLine(tail) || (signal ? `killed by ${signal}` : `exit code ${exitCode}`);
+        const why = (code === 'DECODE_FAILED' ? decodeErrorLine(tail) : lastErrorLine(tail)) || (signal ? `killed by ${signal}` : `exit code ${exitCode}`);
         const what = code === 'DECODE_FAILED' ? 'the input could not be decoded' : code === 'OUT_OF_MEMORY' ? 'ffmpeg ran out of memory' : 'ffmpeg failed';
         reject(new FfmpegProcessError(code, `${what} (ffmpeg: ${why})`, facts));
       }
