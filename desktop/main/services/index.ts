@@ -1,0 +1,582 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createWorker, type ExecuteJobFn, type Worker } from '../../../agent/worker.ts';
+import { createS3Client, createS3Store } from '../../../cloud/s3-store.ts';
+import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
+import { PANEL_KINDS } from '../../../shared/common/api-contract.ts';
+import { MIB, type TiercastConfig } from '../../../shared/common/config-schema.ts';
+import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
+import { JOB_SCHEMA_VERSION, type JobSpec, type Tier } from '../../../shared/common/job.ts';
+import type { Ladder } from '../../../shared/common/ladder-schema.ts';
+import { DEFAULT_LADDER_NAME, fitLadder } from '../../../shared/common/ladders.ts';
+import type { MediaInfo } from '../../../shared/common/media.ts';
+import type { MetricsSource } from '../../../shared/common/metrics-query.ts';
+import { routeJob } from '../../../shared/common/router.ts';
+import { loadConfig, saveConfig } from '../../../shared/node/config.ts';
+import { homePaths } from '../../../shared/node/data-home.ts';
+import { resolveFfmpeg } from '../../../shared/node/ffmpeg-locate.ts';
+import { listLadders, loadLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
+import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { createLocalMetricsSink, createLocalMetricsSource } from '../../../shared/node/local-metrics.ts';
+import { createLocalQueue } from '../../../shared/node/local-queue.ts';
+import { createLocalStore } from '../../../shared/node/local-store.ts';
+import type { Logger } from '../../../shared/node/log.ts';
+import type { ObjectStore } from '../../../shared/node/object-store.ts';
+import { probeFile } from '../../../shared/node/probe.ts';
+import { createEventBus, type Handlers } from '../api-dispatch.ts';
+import { createMediaResolver } from '../media.ts';
+import { createFileRegistry } from './files.ts';
+import { createJobsService, type RouteDecision } from './jobs.ts';
+import { createPreviewService, type PreviewFn } from './preview.ts';
+import { configPatchOf, consoleSettings, settingsView } from './settings.ts';
+import type { ConsoleServices } from './types.ts';
+import { createUploadManager } from './uploads.ts';
+
+/**
+ * The console's composition root, as plain Node (no Electron): the handler for every contract call, the event bus,
+ * the media resolver and the web-only staging of dropped files. Both transports (IPC and HTTP) use exactly this.
+ *
+ * The local tier runs the agent's own worker loop (agent/worker.ts) in-process over the local queue and the
+ * configured store; there is no second worker implementation.
+ */
+
+export interface ServicesOptions {
+  readonly home: string;
+  readonly config: TiercastConfig;
+  readonly log: Logger;
+  readonly configPath?: string;
+  readonly version?: string;
+  /** Run the in-process local worker (default true). */
+  readonly localWorker?: boolean;
+  readonly uploadConcurrency?: number;
+  readonly probeConcurrency?: number;
+  /** The job executor the local worker runs; default the shared core's executeJob. */
+  readonly execute?: ExecuteJobFn;
+  /** Hands a job to a cloud tier (Lambda, ECS, SQS); default cloud/dispatch. */
+  readonly dispatchRemote?: (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec; config: TiercastConfig }) => Promise<void>;
+  readonly preview?: PreviewFn;
+  readonly metricsSource?: (config: TiercastConfig) => MetricsSource;
+}
+
+export function consoleDirs(home: string) {
+  const root = path.join(home, 'console');
+  return { root, preview: path.join(root, 'preview'), staging: path.join(root, 'staging') };
+}
+
+export function buildStore(config: TiercastConfig, home: string): ObjectStore {
+  const paths = homePaths(home);
+  if (config.store.kind === 'local') return createLocalStore(config.store.root ?? paths.store);
+  const s = config.store;
+  const client = createS3Client({
+    ...(s.region ? { region: s.region } : {}),
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    forcePathStyle: s.forcePathStyle,
+    ...(config.aws.profile ? { profile: config.aws.profile } : {}),
+  });
+  return createS3Store({
+    client,
+    bucket: s.bucket,
+    prefix: s.prefix,
+    resumeDir: path.join(paths.uploads, 's3'),
+    partSizeBytes: s.partSizeMb * MIB,
+    concurrency: s.uploadConcurrency,
+  });
+}
+
+function routeSummary(decision: RouteDecision & { seconds?: number | null }): RouteSummary {
+  return {
+    tier: decision.tier,
+    reason: decision.reason.slice(0, 2000),
+    estimatedCostUsd: decision.estimatedCostUsd,
+    priceDate: decision.priceDate,
+    estimatedSeconds: decision.seconds ?? null,
+  };
+}
+
+const sanitizeSegment = (s: string) =>
+  s
+    .normalize('NFC')
+    .replace(/[\\/\0:*?"<>|]+/g, '_')
+    .replace(/^\.+/, '_')
+    .slice(0, 200);
+
+export async function createServices(options: ServicesOptions): Promise<ConsoleServices> {
+  const { home, log } = options;
+  const paths = homePaths(home);
+  const dirs = consoleDirs(home);
+  await Promise.all([dirs.preview, dirs.staging, paths.uploads].map((d) => fsp.mkdir(d, { recursive: true })));
+  let config = options.config;
+  let store = buildStore(config, home);
+  let ledger: JobLedger = createLedger(store);
+  const events = createEventBus(log);
+  const queue = createLocalQueue(paths.queue);
+  const metricsSink = createLocalMetricsSink(paths.metrics);
+  let selectedLadder = DEFAULT_LADDER_NAME;
+
+  const ladderFor = async (name: string): Promise<Ladder> => loadLadder(name, { home });
+
+  function decide(input: { sizeBytes: number; media: MediaInfo | null; ladder: Ladder; requested: 'auto' | Tier; jobId?: string }) {
+    const fitted = input.media?.video ? fitLadder(input.media, input.ladder) : input.ladder;
+    const v = input.media?.video;
+    const route = routeJob(
+      {
+        sizeBytes: input.sizeBytes,
+        media: input.media && v ? { durationSec: input.media.durationSec, width: v.displayWidth, height: v.displayHeight, fps: v.fps } : null,
+        ladder: fitted,
+        requestedTier: input.requested,
+        ...(input.jobId ? { jobId: input.jobId } : {}),
+      },
+      config,
+    );
+    return { tier: route.tier, reason: route.reason, estimatedCostUsd: route.estimate.costUsd, priceDate: route.estimate.priceDate, seconds: route.estimate.seconds };
+  }
+
+  const files = createFileRegistry({
+    probe: (file, o) => probeFile(file, o),
+    route: async ({ sizeBytes, media, name }) =>
+      routeSummary(decide({ sizeBytes, media, ladder: await ladderFor(selectedLadder), requested: 'auto', jobId: `r${name.length}${sizeBytes}` })),
+    maxInputBytes: () => consoleSettings(config).maxInputBytes,
+    ...(options.probeConcurrency ? { concurrency: options.probeConcurrency } : {}),
+    onUpdate: (update) => events.emit('files.updated', update),
+    log,
+  });
+
+  const uploads = await createUploadManager({
+    store: () => store,
+    stateDir: paths.uploads,
+    concurrency: options.uploadConcurrency ?? 3,
+    onChange: (changed, totals) => events.emit('uploads.progress', { uploads: changed, totals }),
+    log,
+  });
+
+  const sendJob = async (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec }) => {
+    if (job.tier === 'local') {
+      await queue.send(JSON.stringify({ schemaVersion: JOB_SCHEMA_VERSION, jobId: job.jobId }), { priority: job.priority });
+      return;
+    }
+    if (!options.dispatchRemote) {
+      throw new TiercastError('DISPATCH_FAILED', `the ${job.tier} tier cannot be reached from this console (no cloud dispatcher configured)`);
+    }
+    await options.dispatchRemote({ ...job, config });
+  };
+
+  const jobs = createJobsService({
+    ledger: () => ledger,
+    route: (input) => decide(input),
+    send: sendJob,
+    onUpdate: (rows) => events.emit('jobs.updated', { jobs: rows }),
+    log,
+  });
+  jobs.start();
+
+  let worker: Worker | null = null;
+  async function startWorker(): Promise<void> {
+    if (options.localWorker === false || !options.execute) return;
+    worker = createWorker({
+      queue,
+      store,
+      ledger,
+      tier: 'local',
+      concurrency: config.tiers.local.concurrency,
+      workRoot: paths.work,
+      minFreeDiskBytes: 512 * MIB,
+      visibilityTimeoutSec: 120,
+      heartbeatSec: 30,
+      waitSeconds: 1,
+      maxReceives: 3,
+      graceMs: 3000,
+      log: log.child({ component: 'local-worker' }),
+      metrics: metricsSink,
+      execute: options.execute,
+      retryBackoff: { baseSec: 2, maxSec: 60 },
+    });
+    await worker.start();
+  }
+  await startWorker();
+
+  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? null, onProgress: (p) => events.emit('preview.progress', p) });
+  const media = createMediaResolver({ store: () => store, previewDir: dirs.preview });
+
+  function metricsSource(): MetricsSource {
+    if (options.metricsSource) return options.metricsSource(config);
+    return createLocalMetricsSource(paths.metrics);
+  }
+
+  async function playerOf(jobId: string) {
+    const manifest = await ledger.readManifest(jobId);
+    if (!manifest) throw new TiercastError('JOB_NOT_FOUND', `job ${jobId} has no published outputs yet`);
+    const url = (rel: string | null) => (rel ? `/media/outputs/${encodeURIComponent(jobId)}/${rel.split('/').map(encodeURIComponent).join('/')}` : null);
+    let report: Record<string, unknown> | null = null;
+    try {
+      report = JSON.parse((await store.getBuffer(`outputs/${jobId}/${manifest.report}`)).toString('utf8')) as Record<string, unknown>;
+    } catch {
+      report = null;
+    }
+    return { manifest, report, url };
+  }
+
+  async function ready(fileIds: readonly string[]) {
+    await files.idle();
+    return fileIds.map((id) => {
+      const item = files.get(id);
+      if (item) return { id, item };
+      const up = uploads.get(id);
+      return { id, item: undefined, upload: up };
+    });
+  }
+
+  const handlers: Handlers = {
+    async 'app.info'(_req, ctx) {
+      let ffmpeg;
+      try {
+        const f = await resolveFfmpeg();
+        ffmpeg = {
+          found: true as const,
+          version: f.version.slice(0, 256),
+          source: f.source,
+          hasLibvmaf: f.hasLibvmaf,
+          canTonemap: f.canTonemap,
+          encoders: ['libx264', 'libx265', 'libvpx-vp9', 'libsvtav1', 'aac', 'libopus'].filter((e) => f.encoders.has(e)),
+        };
+      } catch (err) {
+        const e = toTiercastError(err, 'FFMPEG_MISSING');
+        ffmpeg = { found: false as const, error: { code: e.code, message: e.message.slice(0, 4000) } };
+      }
+      return {
+        version: options.version ?? '0.1.0',
+        transport: ctx.transport,
+        platform: process.platform,
+        ffmpeg,
+        store: { kind: store.kind, location: store.location },
+        metricsSource: metricsSource().kind,
+        tiersEnabled: [...config.tiers.enabled],
+        dataHome: home,
+      };
+    },
+
+    async 'files.add'(req) {
+      return files.add(req.paths);
+    },
+    async 'files.list'() {
+      return { items: files.list() };
+    },
+    async 'files.remove'(req) {
+      return { removed: files.remove(req.ids) };
+    },
+    async 'files.reroute'(req) {
+      if (req.ladder) {
+        await ladderFor(req.ladder);
+        selectedLadder = req.ladder;
+      }
+      return { items: await files.reroute(req.ids) };
+    },
+
+    async 'uploads.start'(req) {
+      const sources = [];
+      for (const id of req.ids) {
+        const item = files.get(id);
+        if (!item) throw new TiercastError('INPUT_NOT_FOUND', `no file with id ${id}`);
+        if (item.state !== 'ready') continue;
+        sources.push({ fileId: id, path: item.path, name: item.name, sizeBytes: item.sizeBytes });
+      }
+      uploads.start(sources);
+      return uploads.list();
+    },
+    async 'uploads.pause'(req) {
+      uploads.pause(req.ids);
+      return uploads.list();
+    },
+    async 'uploads.resume'(req) {
+      uploads.resume(req.ids);
+      return uploads.list();
+    },
+    async 'uploads.cancel'(req) {
+      uploads.cancel(req.ids);
+      return uploads.list();
+    },
+    async 'uploads.retry'(req) {
+      uploads.retry(req.ids);
+      return uploads.list();
+    },
+    async 'uploads.list'() {
+      return uploads.list();
+    },
+
+    async 'ladders.list'() {
+      const listing = await listLadders({ home });
+      const ladders: LadderSummary[] = [];
+      for (const l of listing) {
+        let rungs: LadderSummary['rungs'] = [];
+        try {
+          rungs = (await ladderFor(l.name)).rungs.map((r) => ({ name: r.name, shortEdge: r.shortEdge, videoBitrate: r.videoBitrate }));
+        } catch {
+          rungs = [];
+        }
+        ladders.push({ name: l.name, description: l.description.slice(0, 500), builtin: l.origin === 'builtin', rungs });
+      }
+      return { ladders, defaultLadder: DEFAULT_LADDER_NAME };
+    },
+    async 'ladders.get'(req) {
+      const listing = await listLadders({ home });
+      const entry = listing.find((l) => l.name === req.name);
+      if (!entry) throw new TiercastError('CONFIG_INVALID', `unknown ladder "${req.name}"`);
+      return { ladder: await ladderFor(req.name), builtin: entry.origin === 'builtin' };
+    },
+    async 'ladders.save'(req) {
+      await saveLadder(req.ladder, { home, overwrite: true });
+      return { ladder: await ladderFor(req.ladder.name) };
+    },
+    async 'ladders.delete'(req) {
+      const listing = await listLadders({ home });
+      const entry = listing.find((l) => l.name === req.name);
+      if (!entry) return { deleted: false };
+      if (entry.origin === 'builtin' || !entry.file) throw new TiercastError('CONFIG_INVALID', `"${req.name}" is a built-in ladder and cannot be deleted`);
+      await fsp.rm(entry.file, { force: true });
+      return { deleted: true };
+    },
+
+    async 'preview.run'(req) {
+      let input: string;
+      let info: MediaInfo | undefined;
+      if (req.fileId) {
+        const item = files.get(req.fileId);
+        if (!item) throw new TiercastError('INPUT_NOT_FOUND', `no file with id ${req.fileId}`);
+        if (item.state === 'problem') throw new TiercastError(item.problem!.code, item.problem!.message);
+        input = item.path;
+        info = files.media(req.fileId);
+      } else {
+        input = path.resolve(req.path!);
+      }
+      info ??= await probeFile(input);
+      return preview.run({ runId: req.runId, input, media: info, ladder: req.ladder, startSec: req.startSec, durationSec: req.durationSec });
+    },
+    async 'preview.cancel'(req) {
+      return { cancelled: preview.cancel(req.runId) };
+    },
+
+    async 'jobs.dispatch'(req) {
+      const ladder = await ladderFor(req.ladder);
+      const entries = await ready(req.fileIds);
+      const results: Array<Awaited<ReturnType<typeof jobs.dispatch>>[number]> = [];
+      const toUpload = [];
+      for (const e of entries) {
+        if (!e.item) {
+          results.push({ fileId: e.id, jobId: null, tier: null, reason: null, error: { code: 'INPUT_NOT_FOUND', message: `no file with id ${e.id}` } });
+        } else if (e.item.state !== 'ready' || !files.media(e.id)) {
+          results.push({ fileId: e.id, jobId: null, tier: null, reason: null, error: e.item.problem ?? { code: 'INVALID_REQUEST', message: `${e.item.name} is not ready` } });
+        } else {
+          toUpload.push(e.item);
+        }
+      }
+      uploads.start(toUpload.map((i) => ({ fileId: i.id, path: i.path, name: i.name, sizeBytes: i.sizeBytes })));
+      const uploaded = await Promise.all(
+        toUpload.map(async (item) => {
+          try {
+            const u = await uploads.whenDone(item.id);
+            return { item, key: u.key, error: null };
+          } catch (err) {
+            const e = toTiercastError(err, 'STORE_ERROR');
+            return { item, key: null, error: { code: e.code, message: e.message.slice(0, 4000) } };
+          }
+        }),
+      );
+      for (const u of uploaded) if (u.error) results.push({ fileId: u.item.id, jobId: null, tier: null, reason: null, error: u.error });
+      const inputs = uploaded
+        .filter((u) => u.key !== null)
+        .map((u) => ({ fileId: u.item.id, name: u.item.name, key: u.key!, sizeBytes: u.item.sizeBytes, media: files.media(u.item.id)! }));
+      results.push(
+        ...(await jobs.dispatch(inputs, {
+          tier: req.tier,
+          ladder,
+          ...(req.formats ? { formats: req.formats } : {}),
+          ...(req.priority ? { priority: req.priority } : {}),
+        })),
+      );
+      return { results };
+    },
+    async 'jobs.list'(req) {
+      return jobs.list(req);
+    },
+    async 'jobs.get'(req) {
+      const detail = await jobs.get(req.id);
+      let outputs: JobDetail['outputs'] = null;
+      let report: JobDetail['report'] = null;
+      if (detail.status.stage === 'done') {
+        try {
+          const p = await playerOf(req.id);
+          report = p.report as JobDetail['report'];
+          outputs = {
+            hlsUrl: p.url(p.manifest.hls),
+            dashUrl: p.url(p.manifest.dash),
+            posterUrl: p.url(p.manifest.poster),
+            files: p.manifest.files.length,
+            totalBytes: p.manifest.files.reduce((a, f) => a + f.sizeBytes, 0),
+          };
+        } catch {
+          outputs = null;
+        }
+      }
+      const { status: _status, ...rest } = detail;
+      return { ...rest, report, outputs };
+    },
+    async 'jobs.retry'(req) {
+      return { job: await jobs.retry(req.id) };
+    },
+    async 'jobs.cancel'(req) {
+      return { job: await jobs.cancel(req.id) };
+    },
+
+    async 'metrics.query'(req) {
+      const source = metricsSource();
+      const panels = req.panels ?? [...PANEL_KINDS];
+      const range = { from: req.from, to: req.to, periodSec: req.periodSec };
+      const results = await Promise.all(panels.map((p) => source.query(p, range)));
+      return { source: source.kind, panels: results.map((r) => ({ ...r, series: r.series.map((s) => ({ ...s, points: [...s.points] })), thresholds: [...r.thresholds] })) };
+    },
+
+    async 'player.sources'(req) {
+      const { manifest, report, url } = await playerOf(req.jobId);
+      const renditions = Array.isArray(report?.renditions) ? (report.renditions as Array<Record<string, unknown>>) : [];
+      const input = report?.input as { durationSec?: unknown } | undefined;
+      return {
+        jobId: req.jobId,
+        hlsUrl: url(manifest.hls),
+        dashUrl: url(manifest.dash),
+        thumbnailsVttUrl: url(manifest.thumbnails),
+        posterUrl: url(manifest.poster),
+        variants: renditions.slice(0, 20).map((r) => ({
+          name: String(r.name ?? '').slice(0, 64),
+          width: Number(r.width) || 0,
+          height: Number(r.height) || 0,
+          bandwidth: Number(r.bitratePeak ?? r.maxrate ?? r.targetBitrate) || 0,
+          codecs: String(r.codecs ?? '').slice(0, 256),
+        })),
+        durationSec: typeof input?.durationSec === 'number' ? input.durationSec : null,
+      };
+    },
+
+    async 'settings.get'() {
+      return { settings: settingsView(config, home, options.configPath) };
+    },
+    async 'settings.save'(req) {
+      const before = store.location;
+      await saveConfig(home, configPatchOf(req.patch));
+      config = await loadConfig({ home, ...(options.configPath ? { configPath: options.configPath } : {}) });
+      if (store.location !== buildStore(config, home).location || before !== store.location) {
+        store = buildStore(config, home);
+        ledger = createLedger(store);
+        if (worker) {
+          await worker.stop();
+          worker = null;
+          await startWorker();
+        }
+        void jobs.refreshAll();
+      }
+      return { settings: settingsView(config, home, options.configPath) };
+    },
+    async 'settings.testConnection'(req) {
+      const checks = [];
+      const candidate: TiercastConfig = req.patch?.store
+        ? ({
+            ...config,
+            store:
+              req.patch.store.kind === 's3'
+                ? {
+                    kind: 's3',
+                    bucket: req.patch.store.bucket,
+                    prefix: req.patch.store.prefix,
+                    forcePathStyle: config.store.kind === 's3' ? config.store.forcePathStyle : Boolean(req.patch.store.endpoint),
+                    partSizeMb: 16,
+                    uploadConcurrency: 4,
+                    ...(req.patch.store.endpoint ? { endpoint: req.patch.store.endpoint } : {}),
+                    ...((req.patch.aws?.region ?? config.aws.region) ? { region: (req.patch.aws?.region ?? config.aws.region)! } : {}),
+                  }
+                : { kind: 'local', root: req.patch.store.path },
+          } as TiercastConfig)
+        : config;
+      const t0 = Date.now();
+      try {
+        const s = buildStore(candidate, home);
+        const probeKey = `console-check/${randomBytes(6).toString('hex')}.txt`;
+        await s.put(probeKey, 'tiercast connection test\n', { contentType: 'text/plain' });
+        await s.head(probeKey);
+        await s.delete(probeKey);
+        checks.push({ name: 'store', ok: true, message: `wrote, read and deleted a test object in ${s.location}`, elapsedMs: Date.now() - t0 });
+      } catch (err) {
+        const e = toTiercastError(err, 'STORE_ERROR');
+        checks.push({ name: 'store', ok: false, message: `${e.code}: ${e.message}`.slice(0, 2000), elapsedMs: Date.now() - t0 });
+      }
+      const t1 = Date.now();
+      try {
+        const f = await resolveFfmpeg();
+        checks.push({ name: 'ffmpeg', ok: true, message: `ffmpeg ${f.version} (${f.source})`.slice(0, 2000), elapsedMs: Date.now() - t1 });
+      } catch (err) {
+        checks.push({ name: 'ffmpeg', ok: false, message: toTiercastError(err).message.slice(0, 2000), elapsedMs: Date.now() - t1 });
+      }
+      return { ok: checks.every((c) => c.ok), checks };
+    },
+  };
+
+  async function stageUpload(input: { name: string; relativeDir: string; body: Readable; declaredSize: number | null }): Promise<{ path: string }> {
+    const max = consoleSettings(config).maxInputBytes;
+    const name = sanitizeSegment(input.name.trim());
+    if (!name) throw new TiercastError('INVALID_REQUEST', 'a staged file needs a name');
+    if (input.declaredSize !== null && input.declaredSize > max) {
+      throw new TiercastError('INPUT_TOO_LARGE', `${name}: ${input.declaredSize} bytes is over the ${max}-byte limit`);
+    }
+    const rel = input.relativeDir
+      .split(/[\\/]+/)
+      .filter((s) => s && s !== '.' && s !== '..')
+      .map(sanitizeSegment)
+      .slice(0, 32);
+    const dir = path.join(dirs.staging, `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, ...rel);
+    await fsp.mkdir(dir, { recursive: true });
+    const file = path.join(dir, name);
+    let seen = 0;
+    const cap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        if (seen > max) done(new TiercastError('INPUT_TOO_LARGE', `${name}: over the ${max}-byte limit`));
+        else done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(input.body, cap, createWriteStream(file, { flags: 'wx' }));
+    } catch (err) {
+      await fsp.rm(file, { force: true });
+      throw toTiercastError(err, 'STORE_ERROR');
+    }
+    return { path: file };
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    handlers,
+    events,
+    media,
+    stageUpload,
+    close() {
+      closing ??= (async () => {
+        const steps: Array<() => Promise<unknown> | unknown> = [
+          () => preview.close(),
+          () => files.close(),
+          () => jobs.close(),
+          () => uploads.close(),
+          () => worker?.stop(),
+        ];
+        for (const step of steps) {
+          try {
+            await step();
+          } catch (err) {
+            log.warn({ err }, 'console shutdown step failed');
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,335 @@
+import { randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
+import type { ApiErrorBody, JobDetail, JobRow } from '../../../shared/common/api-contract.ts';
+import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
+import { JOB_SCHEMA_VERSION, TERMINAL_STAGES, type JobSpec, type JobStatus, type OutputFormat, type Stage, type Tier } from '../../../shared/common/job.ts';
+import type { Ladder } from '../../../shared/common/ladder-schema.ts';
+import type { MediaInfo } from '../../../shared/common/media.ts';
+import type { JobLedger } from '../../../shared/node/ledger.ts';
+import type { Logger } from '../../../shared/node/log.ts';
+
+/**
+ * Jobs as the console sees them: dispatch (upload if needed, route, create in the ledger, hand to a tier), and a
+ * live table read from the ledger (local folder or S3). The table is a cache: a full listing at start and every
+ * minute (jobs created elsewhere, e.g. by the CLI), and the unfinished jobs re-read every second; only rows that
+ * changed go out on `jobs.updated`.
+ */
+
+export interface DispatchInput {
+  readonly fileId: string;
+  readonly name: string;
+  readonly key: string;
+  readonly sizeBytes: number;
+  readonly media: MediaInfo;
+}
+
+export interface RouteDecision {
+  readonly tier: Tier;
+  readonly reason: string;
+  readonly estimatedCostUsd: number | null;
+  readonly priceDate: string | null;
+}
+
+export interface JobsServiceOptions {
+  readonly ledger: () => JobLedger;
+  /** Decides the tier of a new (or retried) job. */
+  readonly route: (input: { sizeBytes: number; media: MediaInfo | null; ladder: Ladder; requested: 'auto' | Tier; jobId: string }) => RouteDecision;
+  /** Hands a created job to its tier (local queue, Lambda, ECS, SQS). Throws DISPATCH_FAILED and friends. */
+  readonly send: (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec }) => Promise<void>;
+  readonly onUpdate: (rows: JobRow[]) => void;
+  readonly log?: Pick<Logger, 'warn' | 'info'>;
+  readonly activePollMs?: number;
+  readonly fullRefreshMs?: number;
+}
+
+export function newJobId(): string {
+  return `j${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+}
+
+interface SpecSummary {
+  readonly name: string;
+  readonly ladder: string;
+  readonly input: JobSpec['input'];
+  readonly formats: readonly OutputFormat[];
+}
+
+const errorBody = (err: unknown): ApiErrorBody => {
+  const e = toTiercastError(err);
+  return { code: e.code, message: e.message.slice(0, 4000) };
+};
+
+export function jobRow(status: JobStatus, spec: SpecSummary | undefined, nowMs = Date.now()): JobRow {
+  const started = status.startedAt ? Date.parse(status.startedAt) : null;
+  const finished = status.finishedAt ? Date.parse(status.finishedAt) : null;
+  return {
+    id: status.id,
+    name: spec?.name ?? status.id,
+    stage: status.stage,
+    progress: status.progress,
+    tier: status.tier,
+    tierReason: status.tierReason?.slice(0, 2000) ?? null,
+    attempts: status.attempts,
+    createdAt: status.createdAt,
+    updatedAt: status.updatedAt,
+    startedAt: status.startedAt,
+    finishedAt: status.finishedAt,
+    elapsedSec: started === null ? null : Math.max(0, ((finished ?? nowMs) - started) / 1000),
+    estimatedCostUsd: status.estimatedCostUsd,
+    costUsd: status.costUsd,
+    priceDate: status.priceDate,
+    ladder: spec?.ladder ?? '',
+    error: status.error ? { code: status.error.code, message: status.error.message.slice(0, 4000) } : null,
+  };
+}
+
+const isTerminal = (s: Stage) => TERMINAL_STAGES.includes(s);
+
+export interface JobsService {
+  dispatch(
+    inputs: readonly DispatchInput[],
+    options: { tier: 'auto' | Tier; ladder: Ladder; formats?: readonly OutputFormat[]; priority?: number },
+  ): Promise<Array<{ fileId: string; jobId: string | null; tier: Tier | null; reason: string | null; error: ApiErrorBody | null }>>;
+  list(filter: { stage?: Stage | 'active'; tier?: Tier; search?: string; limit: number; cursor?: string }): {
+    jobs: JobRow[];
+    nextCursor: string | null;
+    total: number;
+    counts: Partial<Record<Stage, number>>;
+  };
+  get(id: string): Promise<Omit<JobDetail, 'outputs' | 'report'> & { status: JobStatus }>;
+  retry(id: string): Promise<JobRow>;
+  cancel(id: string): Promise<JobRow>;
+  refreshAll(): Promise<void>;
+  refreshActive(): Promise<void>;
+  start(): void;
+  close(): void;
+}
+
+export function createJobsService(options: JobsServiceOptions): JobsService {
+  const rows = new Map<string, JobRow>();
+  const statuses = new Map<string, JobStatus>();
+  const specs = new Map<string, SpecSummary>();
+  const readLimit = pLimit(16);
+  let timers: NodeJS.Timeout[] = [];
+  let refreshing: Promise<void> | null = null;
+  let activeBusy = false;
+
+  async function specOf(id: string): Promise<SpecSummary | undefined> {
+    const cached = specs.get(id);
+    if (cached) return cached;
+    try {
+      const spec = await options.ledger().getSpec(id);
+      const summary = { name: spec.input.name, ladder: spec.ladder.name, input: spec.input, formats: spec.formats };
+      specs.set(id, summary);
+      return summary;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function upsert(status: JobStatus, spec: SpecSummary | undefined, changed: JobRow[]): JobRow {
+    const prev = statuses.get(status.id);
+    statuses.set(status.id, status);
+    const row = jobRow(status, spec);
+    rows.set(status.id, row);
+    if (!prev || prev.updatedAt !== status.updatedAt || prev.stage !== status.stage || prev.progress !== status.progress) changed.push(row);
+    return row;
+  }
+
+  function emit(changed: JobRow[]): void {
+    for (let i = 0; i < changed.length; i += 1000) options.onUpdate(changed.slice(i, i + 1000));
+  }
+
+  async function refreshAll(): Promise<void> {
+    refreshing ??= (async () => {
+      const changed: JobRow[] = [];
+      const pending: Promise<void>[] = [];
+      try {
+        for await (const status of options.ledger().listJobs()) {
+          pending.push(readLimit(async () => void upsert(status, await specOf(status.id), changed)));
+          if (changed.length >= 500) emit(changed.splice(0));
+        }
+        await Promise.all(pending);
+      } catch (err) {
+        options.log?.warn({ err: (err as Error).message }, 'job listing failed');
+      }
+      emit(changed);
+    })().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  async function refreshActive(): Promise<void> {
+    if (activeBusy) return;
+    activeBusy = true;
+    try {
+      const changed: JobRow[] = [];
+      const active = [...statuses.values()].filter((s) => !isTerminal(s.stage)).map((s) => s.id);
+      await Promise.all(
+        active.map((id) =>
+          readLimit(async () => {
+            try {
+              upsert(await options.ledger().getStatus(id), await specOf(id), changed);
+            } catch {
+              // A job deleted from the store meanwhile: the next full refresh drops nothing, the row simply stays.
+            }
+          }),
+        ),
+      );
+      emit(changed);
+    } finally {
+      activeBusy = false;
+    }
+  }
+
+  async function dispatchOne(
+    input: DispatchInput,
+    opts: { tier: 'auto' | Tier; ladder: Ladder; formats?: readonly OutputFormat[]; priority?: number },
+  ) {
+    const jobId = newJobId();
+    const decision = options.route({ sizeBytes: input.sizeBytes, media: input.media, ladder: opts.ladder, requested: opts.tier, jobId });
+    const v = input.media.video!;
+    const priority = opts.priority ?? 5;
+    const { spec, status } = await options.ledger().createJob(
+      {
+        schemaVersion: JOB_SCHEMA_VERSION,
+        id: jobId,
+        createdAt: new Date().toISOString(),
+        input: { key: input.key, name: input.name, sizeBytes: input.sizeBytes },
+        media: { durationSec: input.media.durationSec, width: v.displayWidth, height: v.displayHeight, fps: Number.isFinite(v.fps) ? v.fps : 0 },
+        ladder: opts.ladder,
+        formats: opts.formats ? [...opts.formats] : ['hls', 'dash'],
+        priority,
+        requestedTier: opts.tier,
+      },
+      { tier: decision.tier, tierReason: decision.reason, estimatedCostUsd: decision.estimatedCostUsd, priceDate: decision.priceDate },
+    );
+    specs.set(jobId, { name: spec.input.name, ladder: spec.ladder.name, input: spec.input, formats: spec.formats });
+    const changed: JobRow[] = [];
+    upsert(status, specs.get(jobId), changed);
+    emit(changed);
+    try {
+      await options.send({ jobId, tier: decision.tier, priority, spec });
+    } catch (err) {
+      const e = toTiercastError(err, 'DISPATCH_FAILED');
+      const failed = await options.ledger().updateStatus(jobId, {
+        stage: 'failed',
+        error: { code: e.code, message: e.message },
+        finishedAt: new Date().toISOString(),
+        note: 'dispatch failed',
+      });
+      const c: JobRow[] = [];
+      upsert(failed, specs.get(jobId), c);
+      emit(c);
+      throw e;
+    }
+    return { jobId, decision };
+  }
+
+  const service: JobsService = {
+    async dispatch(inputs, opts) {
+      const results = [];
+      for (const input of inputs) {
+        try {
+          const { jobId, decision } = await dispatchOne(input, opts);
+          results.push({ fileId: input.fileId, jobId, tier: decision.tier, reason: decision.reason.slice(0, 2000), error: null });
+        } catch (err) {
+          results.push({ fileId: input.fileId, jobId: null, tier: null, reason: null, error: errorBody(err) });
+        }
+      }
+      return results;
+    },
+    list(filter) {
+      const search = filter.search?.trim().toLowerCase();
+      const counts: Partial<Record<Stage, number>> = {};
+      const matching: JobRow[] = [];
+      for (const row of rows.values()) {
+        counts[row.stage] = (counts[row.stage] ?? 0) + 1;
+        if (filter.stage === 'active' ? isTerminal(row.stage) : filter.stage && row.stage !== filter.stage) continue;
+        if (filter.tier && row.tier !== filter.tier) continue;
+        if (search && !row.id.toLowerCase().includes(search) && !row.name.toLowerCase().includes(search)) continue;
+        matching.push(row);
+      }
+      matching.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+      const offset = filter.cursor && /^\d+$/.test(filter.cursor) ? Number(filter.cursor) : 0;
+      const now = Date.now();
+      const page = matching.slice(offset, offset + filter.limit).map((r) => {
+        const s = statuses.get(r.id);
+        return s && !isTerminal(s.stage) ? jobRow(s, specs.get(r.id), now) : r;
+      });
+      const next = offset + filter.limit;
+      return { jobs: page, nextCursor: next < matching.length ? String(next) : null, total: matching.length, counts };
+    },
+    async get(id) {
+      const ledger = options.ledger();
+      const status = await ledger.getStatus(id);
+      const spec = await specOf(id);
+      const changed: JobRow[] = [];
+      const row = upsert(status, spec, changed);
+      emit(changed);
+      return {
+        status,
+        job: row,
+        history: status.history.slice(-1000).map((h) => ({ at: h.at, stage: h.stage, tier: h.tier, ...(h.note ? { note: h.note.slice(0, 2000) } : {}) })),
+        input: spec?.input ?? { key: '', name: id, sizeBytes: 0 },
+        formats: spec ? [...spec.formats] : [],
+      };
+    },
+    async retry(id) {
+      const ledger = options.ledger();
+      const [status, spec] = await Promise.all([ledger.getStatus(id), ledger.getSpec(id)]);
+      if (status.stage !== 'failed') throw new TiercastError('INVALID_REQUEST', `job ${id} is ${status.stage}; only failed jobs can be retried`);
+      const decision = options.route({
+        sizeBytes: spec.input.sizeBytes,
+        media: null,
+        ladder: spec.ladder,
+        requested: status.tier ?? 'auto',
+        jobId: id,
+      });
+      const tier = status.tier ?? decision.tier;
+      const queued = await ledger.updateStatus(id, {
+        stage: 'queued',
+        progress: 0,
+        error: null,
+        finishedAt: null,
+        tier,
+        note: 'retried from the console',
+      });
+      const changed: JobRow[] = [];
+      upsert(queued, await specOf(id), changed);
+      emit(changed);
+      await options.send({ jobId: id, tier, priority: spec.priority, spec });
+      return rows.get(id)!;
+    },
+    async cancel(id) {
+      const ledger = options.ledger();
+      const status = await ledger.getStatus(id);
+      if (isTerminal(status.stage)) throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${status.stage}`);
+      const cancelled = await ledger.updateStatus(id, {
+        stage: 'failed',
+        error: { code: 'CANCELLED', message: 'cancelled from the console' },
+        finishedAt: new Date().toISOString(),
+        note: 'cancelled from the console',
+      });
+      const changed: JobRow[] = [];
+      upsert(cancelled, await specOf(id), changed);
+      emit(changed);
+      return rows.get(id)!;
+    },
+    refreshAll,
+    refreshActive,
+    start() {
+      void refreshAll();
+      const a = setInterval(() => void refreshActive(), options.activePollMs ?? 1000);
+      const b = setInterval(() => void refreshAll(), options.fullRefreshMs ?? 60_000);
+      a.unref();
+      b.unref();
+      timers = [a, b];
+    },
+    close() {
+      for (const t of timers) clearInterval(t);
+      timers = [];
+    },
+  };
+  return service;
+}
