@@ -205,7 +205,8 @@ export function tierReadiness(config: Pick<TiercastConfigParsed, 'store' | 'queu
     'lambda-enhanced':
       s3 ?? (lambda.enhancedFunctionName ? null : 'no enhanced Lambda function configured (LAMBDA_FUNCTION_NAME_ENHANCED)'),
     fargate: s3 ?? fargateMissing(fargate),
-    'fargate-spot': s3 ?? fargateMissing(fargate),
+    'fargate-spot':
+      s3 ?? fargateMissing(fargate) ?? (fargate.arch === 'arm64' ? 'Fargate Spot runs only x86_64 tasks (tiers.fargate.arch is arm64)' : null),
     ec2: s3 ?? (config.queue.kind === 'sqs' ? null : 'no agent queue configured (TIERCAST_QUEUE_URL)'),
   };
 }

@@ -1,7 +1,7 @@
 import { tierReadiness, tierSpeed, type TiercastConfig } from './config-schema.ts';
 import { estimateCost, pricesFor, type CostBreakdown, type StorageUse } from './cost.ts';
 import { ERROR_CODE_INFO, TiercastError, type ErrorCode } from './errors.ts';
-import { TIERS, type Tier } from './job.ts';
+import { TIERS, type JobSpec, type Tier } from './job.ts';
 import type { FittedLadder, Ladder } from './ladder-schema.ts';
 import { choosePreset } from './ladders.ts';
 
@@ -422,4 +422,25 @@ export function monthlyCost(
     }
   }
   return { totalUsd, computeUsd, byTier, priceDate: pricesFor(config).table.date };
+}
+
+/** Routes a job spec as stored in the ledger (the fitted ladder, when the caller has it, sharpens the prediction). */
+export function routeSpec(
+  spec: JobSpec,
+  config: RouterConfig,
+  options: { fitted?: FittedLadder; previousFailure?: RouteInput['previousFailure']; random?: () => number } = {},
+): Route {
+  return routeJob(
+    {
+      sizeBytes: spec.input.sizeBytes,
+      media: spec.media,
+      ladder: options.fitted ?? spec.ladder,
+      requestedTier: spec.requestedTier,
+      jobId: spec.id,
+      formatCount: spec.formats.length,
+      ...(options.previousFailure ? { previousFailure: options.previousFailure } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    },
+    config,
+  );
 }
