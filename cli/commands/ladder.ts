@@ -36,13 +36,23 @@ export function register(program: Command): void {
   program
     .command('ladder')
     .description('Show the ABR ladder fitted to a file: rung sizes, rates, fps, preset, and why rungs were dropped')
-    .argument('<file>', 'the media file (use -- before a name that starts with a dash)')
+    .argument('[file]', 'the media file (use -- before a name that starts with a dash)')
+    .option('--list', 'list the built-in and saved ladders instead')
     .option('--ladder <name|file>', 'a built-in ladder (default, reference, mobile), a saved one, or a ladder JSON file', 'default')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
     .option('--json', 'print one JSON document on stdout')
-    .addHelpText('after', '\nExamples:\n  tiercast ladder input.mp4\n  tiercast ladder input.mp4 --ladder reference --json\n  tiercast ladder input.mp4 --ladder ./my-ladder.json\n\nExit codes: 0 fitted, 1 the file cannot be used, 2 usage or configuration error (unknown ladder, invalid ladder file).')
-    .action(async (file: string, opts: { json?: boolean; ladder: string; preset?: string }) => {
+    .addHelpText('after', '\nExamples:\n  tiercast ladder input.mp4\n  tiercast ladder input.mp4 --ladder reference --json\n  tiercast ladder input.mp4 --ladder ./my-ladder.json\n  tiercast ladder --list\n\nExit codes: 0 fitted, 1 the file cannot be used, 2 usage or configuration error (unknown ladder, invalid ladder file).')
+    .action(async (file: string | undefined, opts: { json?: boolean; ladder: string; preset?: string; list?: boolean }, cmd: Command) => {
       const json = opts.json === true;
+      if (opts.list) {
+        const { listLadders } = await import('../../shared/node/ladder-files.ts');
+        const ladders = await listLadders();
+        if (json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, verb: 'ladder', ok: true, ladders }, null, 2)}\n`);
+        else for (const l of ladders) process.stdout.write(`${l.name.padEnd(12)} ${l.origin.padEnd(8)} ${l.rungs.join(' ')}  ${l.description}\n`);
+        process.exitCode = 0;
+        return;
+      }
+      if (file === undefined) cmd.error("error: missing required argument 'file' (or use --list)", { exitCode: 2 });
       try {
         const [{ loadLadder }, { fitLadder }, { probeFile }, { LadderSchema }] = await Promise.all([
           import('../../shared/node/ladder-files.ts'),

@@ -98,6 +98,21 @@ describe('tiercast ladder', () => {
     expect(r.stdout).toMatch(/Dropped big: would upscale/);
   });
 
+  it('--list shows built-in and saved ladders from the data home; a bad --preset is a usage error', async () => {
+    const { saveLadder } = await import('../../shared/node/ladder-files.ts');
+    await saveLadder({ name: 'house', rungs: [{ name: 'only', shortEdge: 480, videoBitrate: 1_000_000, maxrate: 1_100_000, bufsize: 1_500_000 }] }, { home });
+    const r = await tiercast('ladder', '--list', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).ladders.map((l: { name: string; origin: string }) => `${l.origin}:${l.name}`)).toEqual([
+      'builtin:default', 'builtin:reference', 'builtin:mobile', 'saved:house',
+    ]);
+    const fitted = await tiercast('ladder', sharedClip('rooftopHdr10'), '--ladder', 'house', '--preset', 'slow', '--json');
+    expect(JSON.parse(fitted.stdout).fitted).toMatchObject({ ladder: 'house', preset: 'slow', rungs: [{ name: 'only', width: 480, height: 854 }] });
+    const bad = await tiercast('ladder', sharedClip('rooftopHdr10'), '--preset', 'warp9');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^CONFIG_INVALID: --preset "warp9" is not an x264 preset/m);
+  });
+
   it('an unknown ladder or an invalid ladder file is a configuration error (exit 2) naming the problem', async () => {
     const unknown = await tiercast('ladder', sharedClip('roadtrip10bit'), '--ladder', 'nope', '--json');
     expect(unknown.code).toBe(2);
