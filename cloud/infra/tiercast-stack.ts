@@ -223,7 +223,15 @@ export class TiercastStack extends Stack {
         memorySize: size.memoryMb,
         timeout: Duration.seconds(size.timeoutSec),
         ephemeralStorageSize: Size.mebibytes(ephemeralMb),
-        environment: { ...workerEnv, TIERCAST_TIER: tier, TIERCAST_HOME: '/tmp/tiercast' },
+        // The handler checks free /tmp and prices its run from these; the configuration must match the function.
+        environment: {
+          ...workerEnv,
+          TIERCAST_TIER: tier,
+          TIERCAST_HOME: '/tmp/tiercast',
+          TIERCAST_LAMBDA_EPHEMERAL_MB: String(ephemeralMb),
+          TIERCAST_LAMBDA_TIMEOUT_SEC: String(LAMBDA_STANDARD.timeoutSec),
+          TIERCAST_LAMBDA_ENHANCED_TIMEOUT_SEC: String(LAMBDA_ENHANCED.timeoutSec),
+        },
         role,
         logGroup,
         // The router owns retries (and escalates a tier up); Lambda's own async retries would rerun the same job
@@ -264,10 +272,11 @@ export class TiercastStack extends Stack {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'Pulls the Tiercast image and writes its log group',
     });
+    const fargateEphemeralGb = props.fargateEphemeralGb ?? 50;
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: FARGATE_TASK.cpu,
       memoryLimitMiB: FARGATE_TASK.memoryMiB,
-      ephemeralStorageGiB: props.fargateEphemeralGb ?? 50,
+      ephemeralStorageGiB: fargateEphemeralGb,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       taskRole,
       executionRole,
@@ -282,7 +291,7 @@ export class TiercastStack extends Stack {
       essential: true,
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'job', logGroup: taskLogs }),
       // The dispatcher sets TIERCAST_JOB_ID (and TIERCAST_TIER=fargate-spot on Spot) as container overrides.
-      environment: { ...workerEnv, TIERCAST_TIER: 'fargate', TIERCAST_HOME: '/work/tiercast' },
+      environment: { ...workerEnv, TIERCAST_TIER: 'fargate', TIERCAST_HOME: '/work/tiercast', TIERCAST_FARGATE_EPHEMERAL_GB: String(fargateEphemeralGb) },
       // Spot gives two minutes' notice: let the entry point use it to requeue the job before SIGKILL.
       stopTimeout: Duration.seconds(120),
     });
@@ -339,6 +348,8 @@ export class TiercastStack extends Stack {
       userData,
       securityGroup: agentSecurityGroup,
       requireImdsv2: true,
+      // agent/deploy/user-data.sh reads TIERCAST_* instance tags as settings.
+      instanceMetadataTags: true,
       associatePublicIpAddress: true,
       blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(100, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }) }],
     });

@@ -1,0 +1,215 @@
+import { ERROR_CODE_INFO, TiercastError, toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
+import { JobIdSchema, JobMessageSchema, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
+import { predictSeconds, predictWorkload } from '../../shared/common/router.ts';
+import { executeJob } from '../../shared/node/execute-job.ts';
+import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
+
+/**
+ * The Lambda entry point of the `lambda` and `lambda-enhanced` tiers (one container image, TIERCAST_TIER says
+ * which). It runs the one job executor (shared/node/execute-job.ts) against the S3 ledger.
+ *
+ * Events:
+ * - direct invoke (the dispatcher's InvokeCommand): `{ "jobId": "..." }` or a JobMessage `{ schemaVersion, jobId }`;
+ *   returns a JobOutcome. A job failure is a result, not a Lambda error: the router reads `error.escalate`.
+ * - SQS (an event source mapping): `{ Records: [...] }`, each body a JobMessage; returns `{ batchItemFailures }`
+ *   (ReportBatchItemFailures) naming only the records worth another delivery on this same tier.
+ *
+ * Time: the deadline is the invocation's remaining time minus a safety margin (TIERCAST_LAMBDA_SAFETY_SEC, default
+ * 10 s) so the ledger is always updated before Lambda kills the sandbox. Before downloading anything the handler
+ * predicts the run with the router's model and fails at once with TIER_LIMIT_EXCEEDED when it cannot fit the time
+ * left or the free /tmp space; executeJob enforces the same deadline during the run (the transcode's timeout
+ * becomes TIER_LIMIT_EXCEEDED). TIER_LIMIT_EXCEEDED is the code the router escalates one tier up.
+ *
+ * Input: always downloaded to /tmp, never streamed from a presigned URL. The Lambda tiers take inputs up to 150 MB
+ * and the stack gives /tmp 2 GB, so the input always fits when the outputs do; a presigned-URL input would make
+ * every ffmpeg read (and MP4 moov-at-end seeks) an HTTP range request, turn a network hiccup mid-encode into a
+ * failed job, and slow the multi-rung encode that reads the input once per pass. A job whose input plus outputs
+ * does not fit the free /tmp space is refused up front, and the router sends it to Fargate (20-200 GB).
+ */
+
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+  readonly awsRequestId?: string;
+  readonly functionName?: string;
+}
+
+export interface SqsRecord {
+  readonly messageId: string;
+  readonly body: string;
+  readonly eventSource?: string;
+}
+export interface SqsEvent {
+  readonly Records: readonly SqsRecord[];
+}
+export type DirectEvent = { readonly jobId: string; readonly schemaVersion?: number };
+export type HandlerEvent = DirectEvent | SqsEvent;
+
+export interface JobOutcome {
+  readonly jobId: string;
+  readonly ok: boolean;
+  readonly tier: Tier;
+  /** The job's stage when the handler returned (done, queued for a retry, failed). */
+  readonly stage: Stage | null;
+  readonly manifestKey?: string;
+  readonly costUsd?: number | null;
+  readonly error?: { readonly code: ErrorCode; readonly message: string; readonly retryable: boolean; readonly escalate: boolean };
+}
+export interface SqsBatchResponse {
+  readonly batchItemFailures: Array<{ readonly itemIdentifier: string }>;
+}
+
+export interface HandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
+  /** Seconds kept back from the remaining time. Default TIERCAST_LAMBDA_SAFETY_SEC or 10. */
+  readonly safetySec?: number;
+  readonly now?: () => number;
+}
+
+const LAMBDA_TIERS = ['lambda', 'lambda-enhanced'] as const;
+
+export function createHandler(options: HandlerOptions = {}) {
+  const env = options.env ?? process.env;
+  const now = options.now ?? Date.now;
+  // One runtime per sandbox: warm invocations reuse the S3 client and its connections.
+  let runtime: Promise<WorkerRuntime> | null = null;
+  const getRuntime = () => {
+    if (!runtime) {
+      const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+      const tier = tierFromEnv(env.TIERCAST_TIER, LAMBDA_TIERS, 'lambda');
+      // The function's real memory prices the run, whatever the configuration file says.
+      const flags = Number.isInteger(memory) && memory > 0
+        ? { tiers: { lambda: tier === 'lambda' ? { memoryMb: memory } : { enhancedMemoryMb: memory } } }
+        : undefined;
+      runtime = createWorkerRuntime({ ...options, env, name: 'tiercast-lambda', ...(flags ? { flags } : {}) });
+      runtime.catch(() => (runtime = null));
+    }
+    return runtime;
+  };
+
+  async function runOne(rt: WorkerRuntime, jobId: string, context: LambdaContext, deadline: number): Promise<JobOutcome> {
+    const tier = tierFromEnv(env.TIERCAST_TIER, LAMBDA_TIERS, 'lambda');
+    const started = now();
+    const worker = `lambda:${context.functionName ?? env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}:${context.awsRequestId ?? 'local'}`;
+    const refused = await preflight(rt, jobId, tier, deadline);
+    if (refused) return refused;
+    const result = await executeJob({
+      jobId,
+      store: rt.store,
+      ledger: rt.ledger,
+      tier,
+      workRoot: rt.workRoot,
+      worker,
+      deadline,
+      log: rt.log,
+      metrics: rt.metrics,
+    });
+    // Every invocation is billed, a failed or repeated one too.
+    const costUsd = await recordRunCost(rt, jobId, tier, {
+      durationSec: (now() - started) / 1000,
+      ...(result.ok ? { manifest: result.manifest } : {}),
+    });
+    const status = await rt.ledger.getStatus(jobId).catch(() => null);
+    if (result.ok) {
+      return { jobId, ok: true, tier, stage: status?.stage ?? 'done', manifestKey: `outputs/${jobId}/manifest.json`, costUsd };
+    }
+    return { jobId, ok: false, tier, stage: status?.stage ?? null, costUsd, error: describe(result.error) };
+  }
+
+  /**
+   * Refuses, before any download, a job that cannot fit this invocation: predicted run time against the time left
+   * (only with a probe; the size-only guess is too rough to turn a job away on) and disk against free /tmp.
+   */
+  async function preflight(rt: WorkerRuntime, jobId: string, tier: Tier, deadline: number): Promise<JobOutcome | null> {
+    let spec;
+    let status;
+    try {
+      status = await rt.ledger.getStatus(jobId);
+      spec = await rt.ledger.getSpec(jobId);
+    } catch {
+      return null; // executeJob reads them again and records the failure properly.
+    }
+    if (TERMINAL_STAGES.includes(status.stage)) return null;
+    const work = predictWorkload({ sizeBytes: spec.input.sizeBytes, media: spec.media, ladder: spec.ladder, formatCount: spec.formats.length }, rt.config);
+    const leftSec = (deadline - now()) / 1000;
+    const reasons: string[] = [];
+    if (spec.media) {
+      const { run } = predictSeconds(tier, work, spec.input.sizeBytes, rt.config);
+      if (run > leftSec) reasons.push(`predicted ${Math.round(run)} s of work, ${Math.max(0, Math.round(leftSec))} s left in this invocation`);
+    }
+    const free = await freeBytes(rt.workRoot).catch(() => Number.POSITIVE_INFINITY);
+    if (work.diskBytes > free) {
+      reasons.push(`needs ~${Math.round(work.diskBytes / 2 ** 20)} MB of /tmp, ${Math.round(free / 2 ** 20)} MB free`);
+    }
+    if (reasons.length === 0) return null;
+    const error = new TiercastError('TIER_LIMIT_EXCEEDED', `job ${jobId} cannot finish on ${tier}: ${reasons.join('; ')}`, {
+      details: { tier, leftSec, diskBytes: work.diskBytes, freeBytes: free },
+    });
+    const canRetry = status.attempts < spec.maxAttempts;
+    // Same ledger shape executeJob leaves for a retryable failure: queued with the error, so the router re-routes it.
+    const updated = await rt.ledger
+      .updateStatus(jobId, canRetry
+        ? { stage: 'queued', progress: 0, worker: null, error: { code: error.code, message: error.message }, note: `${error.code}: escalate from ${tier}` }
+        : { stage: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date(now()).toISOString(), note: error.code })
+      .catch((err: unknown) => {
+        rt.log.error({ jobId, err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'could not record the refusal in the ledger');
+        return null;
+      });
+    if (!canRetry) rt.metrics.emit(tier, { JobsFailed: 1 }, { jobId });
+    rt.log.warn({ jobId, tier, code: error.code }, error.message);
+    return { jobId, ok: false, tier, stage: updated?.stage ?? null, error: describe(error) };
+  }
+
+  return async function handler(event: HandlerEvent, context: LambdaContext): Promise<JobOutcome | SqsBatchResponse> {
+    const safetyMs = (options.safetySec ?? (Number(env.TIERCAST_LAMBDA_SAFETY_SEC) || 10)) * 1000;
+    const deadline = now() + context.getRemainingTimeInMillis() - safetyMs;
+    const rt = await getRuntime();
+
+    if (isSqsEvent(event)) {
+      const batchItemFailures: Array<{ itemIdentifier: string }> = [];
+      for (const record of event.Records) {
+        let jobId: string;
+        try {
+          jobId = JobMessageSchema.parse(JSON.parse(record.body)).jobId;
+        } catch (err) {
+          // Reported, not dropped: after maxReceiveCount it lands in the dead-letter queue, where the alarm is.
+          rt.log.error({ messageId: record.messageId, err: String(err) }, 'SQS record is not a Tiercast job message');
+          batchItemFailures.push({ itemIdentifier: record.messageId });
+          continue;
+        }
+        if (deadline - now() < 5_000) {
+          // No time left for this record: it goes back to the queue untouched.
+          batchItemFailures.push({ itemIdentifier: record.messageId });
+          continue;
+        }
+        const outcome = await runOne(rt, jobId, context, deadline).catch((err: unknown) => {
+          rt.log.error({ jobId, err: toTiercastError(err).toJSON() }, 'handler failed outside the job executor');
+          return null;
+        });
+        // Another delivery helps only for an infrastructure hiccup on this tier; an escalation is the router's job
+        // and a bad input never improves.
+        if (!outcome || (outcome.error && outcome.error.retryable && !outcome.error.escalate && outcome.stage === 'queued')) {
+          batchItemFailures.push({ itemIdentifier: record.messageId });
+        }
+      }
+      return { batchItemFailures };
+    }
+
+    const parsed = JobIdSchema.safeParse((event as DirectEvent | null)?.jobId);
+    if (!parsed.success) {
+      // A malformed invocation is the caller's bug: a Lambda error (and the Errors alarm), not a job result.
+      throw new TiercastError('INVALID_JOB', `event must be { "jobId": "..." } or an SQS event; got ${JSON.stringify(event)?.slice(0, 200)}`);
+    }
+    return runOne(rt, parsed.data, context, deadline);
+  };
+}
+
+function isSqsEvent(event: unknown): event is SqsEvent {
+  return typeof event === 'object' && event !== null && Array.isArray((event as SqsEvent).Records);
+}
+
+function describe(error: TiercastError): NonNullable<JobOutcome['error']> {
+  const info = ERROR_CODE_INFO[error.code];
+  return { code: error.code, message: error.message, retryable: info.retryable, escalate: info.escalate };
+}
+
+/** The function Lambda calls (CMD ["handler.handler"] in cloud/lambda/Dockerfile). */
+export const handler = createHandler();

@@ -1,0 +1,200 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler, type JobOutcome, type SqsBatchResponse } from '../../../cloud/lambda/handler.ts';
+import { createS3Store } from '../../../cloud/s3-store.ts';
+import type { JobSpecInput } from '../../../shared/common/job.ts';
+import { parseEmfLine } from '../../../shared/common/metrics-query.ts';
+import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import type { ObjectStore } from '../../../shared/node/object-store.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../../helpers/s3rver.ts';
+
+const tiny = {
+  name: 'tiny',
+  preset: 'ultrafast' as const,
+  segmentSeconds: 1,
+  rungs: [
+    { name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 400_000, bufsize: 600_000 },
+    { name: '144p', shortEdge: 144, videoBitrate: 150_000, maxrate: 200_000, bufsize: 300_000 },
+  ],
+};
+
+let s3: S3rverHandle;
+let store: ObjectStore;
+let ledger: JobLedger;
+let home: string;
+let clip: string;
+const savedEnv = { ...process.env };
+const emf: string[] = [];
+let handler: ReturnType<typeof createHandler>;
+
+const context = (remainingMs: number, requestId = 'req-1') => ({
+  getRemainingTimeInMillis: () => remainingMs,
+  awsRequestId: requestId,
+  functionName: 'tiercast-lambda',
+});
+
+async function newJob(id: string, media: JobSpecInput['media'] = null): Promise<void> {
+  const key = `inputs/${id}/clip.mp4`;
+  await store.putFile(key, clip);
+  await ledger.createJob({
+    schemaVersion: 1,
+    id,
+    createdAt: new Date().toISOString(),
+    input: { key, name: 'clip.mp4', sizeBytes: statSync(clip).size },
+    media,
+    ladder: tiny,
+    formats: ['hls', 'dash'],
+  });
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of store.list(prefix)) out.push(o.key);
+  return out;
+}
+
+beforeAll(async () => {
+  clip = makeClip({ durationSec: 2, width: 320, height: 180 });
+  s3 = await startS3rver();
+  store = createS3Store({ client: s3.client, bucket: s3.bucket });
+  ledger = createLedger(store);
+  home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-lambda-home-'));
+  // What Lambda gives a function: credentials and region in the environment (here s3rver's fixed test pair).
+  process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+  delete process.env.AWS_PROFILE;
+  const env = {
+    ...process.env,
+    AWS_REGION: 'us-east-1',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+    TIERCAST_HOME: home,
+    TIERCAST_TIER: 'lambda',
+    TIERCAST_STORE: 's3',
+    TIERCAST_BUCKET: s3.bucket,
+    TIERCAST_S3_ENDPOINT: s3.endpoint,
+    TIERCAST_S3_FORCE_PATH_STYLE: 'true',
+  };
+  handler = createHandler({ env, metricsSink: (line) => emf.push(line) });
+});
+
+afterAll(async () => {
+  process.env = savedEnv;
+  await s3?.stop();
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+describe('Lambda handler against s3rver and real ffmpeg', () => {
+  it('runs a job from an SQS event end to end: outputs published, status done, EMF on the sink, cost recorded', async () => {
+    await newJob('sqs-ok');
+    const res = (await handler({ Records: [{ messageId: 'm-1', body: JSON.stringify({ schemaVersion: 1, jobId: 'sqs-ok' }), eventSource: 'aws:sqs' }] }, context(120_000))) as SqsBatchResponse;
+    expect(res).toEqual({ batchItemFailures: [] });
+
+    const status = await ledger.getStatus('sqs-ok');
+    expect(status.stage).toBe('done');
+    expect(status.tier).toBe('lambda');
+    expect(status.attempts).toBe(1);
+    expect(status.worker).toBe('lambda:tiercast-lambda:req-1');
+    expect(status.costUsd).toBeGreaterThan(0);
+    expect(status.priceDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+
+    const manifest = await ledger.readManifest('sqs-ok');
+    expect(manifest).not.toBeNull();
+    expect(manifest!.hls).toBeTruthy();
+    expect(manifest!.dash).toBeTruthy();
+    for (const f of manifest!.files) expect(await store.head(`outputs/sqs-ok/${f.path}`), f.path).not.toBeNull();
+    const hls = (await store.getBuffer(`outputs/sqs-ok/${manifest!.hls}`)).toString('utf8');
+    expect(hls).toContain('#EXTM3U');
+    expect((hls.match(/#EXT-X-STREAM-INF/g) ?? []).length).toBe(2);
+
+    const records = emf.map((l) => parseEmfLine(l)).filter((r) => r?.jobId === 'sqs-ok');
+    const succeeded = records.find((r) => r!.values.JobsSucceeded === 1)!;
+    expect(succeeded.tier).toBe('lambda');
+    expect(succeeded.values.BytesIn).toBe(statSync(clip).size);
+    expect(succeeded.values.BytesOut).toBeGreaterThan(0);
+    expect(records.some((r) => (r!.values.JobCostUSD ?? 0) > 0)).toBe(true);
+    // The scratch folder is cleaned after the job.
+    expect(await keys('jobs/sqs-ok/')).toEqual(['jobs/sqs-ok/job.json', 'jobs/sqs-ok/status.json']);
+  });
+
+  it('refuses up front, without downloading or encoding, a job the model says cannot fit the time left', async () => {
+    // The probe says one hour of 1080p: far beyond what 60 s can encode on Lambda.
+    await newJob('too-long', { durationSec: 3600, width: 1920, height: 1080, fps: 30 });
+    const before = emf.length;
+    const out = (await handler({ jobId: 'too-long' }, context(60_000))) as JobOutcome;
+    expect(out).toMatchObject({ jobId: 'too-long', ok: false, tier: 'lambda', stage: 'queued', error: { code: 'TIER_LIMIT_EXCEEDED', escalate: true, retryable: true } });
+    expect(out.error!.message).toMatch(/predicted \d+ s of work, \d+ s left/);
+    const status = await ledger.getStatus('too-long');
+    expect(status.stage).toBe('queued');
+    expect(status.error?.code).toBe('TIER_LIMIT_EXCEEDED');
+    // Never started: no attempt used, no download stage in the history, nothing published.
+    expect(status.attempts).toBe(0);
+    expect(status.startedAt).toBeNull();
+    expect(status.history.map((h) => h.stage)).not.toContain('downloading');
+    expect(await keys('outputs/too-long/')).toEqual([]);
+    expect(emf.slice(before).map((l) => parseEmfLine(l)!.values.JobsFailed).filter(Boolean)).toEqual([]);
+  });
+
+  it('fails with TIER_LIMIT_EXCEEDED when the invocation is about to time out, before ffmpeg runs', async () => {
+    await newJob('no-time');
+    // 10 s safety margin + 8 s: less than the executor's minimum run after its upload reserve.
+    const out = (await handler({ schemaVersion: 1, jobId: 'no-time' }, context(18_000))) as JobOutcome;
+    expect(out.error?.code).toBe('TIER_LIMIT_EXCEEDED');
+    expect(out.stage).toBe('queued');
+    const status = await ledger.getStatus('no-time');
+    expect(status.error?.code).toBe('TIER_LIMIT_EXCEEDED');
+    expect(await keys('outputs/no-time/')).toEqual([]);
+    // Given enough time afterwards, the same job runs to done on the same ledger record.
+    const again = (await handler({ jobId: 'no-time' }, context(120_000))) as JobOutcome;
+    expect(again).toMatchObject({ ok: true, stage: 'done' });
+  });
+
+  it('stops ffmpeg mid-encode at the deadline and records TIER_LIMIT_EXCEEDED, publishing nothing', async () => {
+    // 20 s of 720p at preset medium: far more encoding than the ~7 s this invocation leaves after its reserves.
+    const longer = makeClip({ durationSec: 20, width: 1280, height: 720 });
+    const key = 'inputs/mid-encode/clip.mp4';
+    await store.putFile(key, longer);
+    await ledger.createJob({
+      schemaVersion: 1,
+      id: 'mid-encode',
+      createdAt: new Date().toISOString(),
+      input: { key, name: 'clip.mp4', sizeBytes: statSync(longer).size },
+      media: null,
+      ladder: { ...tiny, preset: 'medium', rungs: [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, ...tiny.rungs] },
+      formats: ['hls'],
+    });
+    const out = (await handler({ jobId: 'mid-encode' }, context(22_000))) as JobOutcome;
+    expect(out.error?.code).toBe('TIER_LIMIT_EXCEEDED');
+    const status = await ledger.getStatus('mid-encode');
+    expect(status.stage).toBe('queued');
+    expect(status.error?.code).toBe('TIER_LIMIT_EXCEEDED');
+    // It did start: downloaded and handed to ffmpeg, then was cut off.
+    expect(status.history.map((h) => h.stage)).toEqual(expect.arrayContaining(['downloading', 'analyzing']));
+    expect(await ledger.readManifest('mid-encode')).toBeNull();
+    expect(await keys('outputs/mid-encode/')).toEqual([]);
+  });
+
+  it('SQS batches: reports bad bodies and out-of-time records, not escalations or finished jobs', async () => {
+    const res = (await handler(
+      {
+        Records: [
+          { messageId: 'bad', body: '{"jobId": "../etc"}' },
+          { messageId: 'escalate', body: JSON.stringify({ schemaVersion: 1, jobId: 'too-long' }) },
+          { messageId: 'done-already', body: JSON.stringify({ schemaVersion: 1, jobId: 'sqs-ok' }) },
+        ],
+      },
+      context(60_000),
+    )) as SqsBatchResponse;
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'bad' }]);
+    expect((await ledger.getStatus('sqs-ok')).stage).toBe('done');
+
+    const late = (await handler({ Records: [{ messageId: 'late', body: JSON.stringify({ schemaVersion: 1, jobId: 'sqs-ok' }) }] }, context(12_000))) as SqsBatchResponse;
+    expect(late.batchItemFailures).toEqual([{ itemIdentifier: 'late' }]);
+  });
+
+  it('a malformed direct invocation is a Lambda error', async () => {
+    await expect(handler({ jobId: '' } as never, context(60_000))).rejects.toMatchObject({ code: 'INVALID_JOB' });
+  });
+});
