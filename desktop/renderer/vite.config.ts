@@ -24,15 +24,6 @@ export const rendererConfig: UserConfig = {
     // No inline module preload polyfill: it would need 'unsafe-inline' under the CSP.
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 1500,
-    rollupOptions: {
-      output: {
-        // Keep the heavy, rarely-changing libraries apart so the first screen parses less.
-        manualChunks: (id) =>
-          id.includes('node_modules/shaka-player') ? 'shaka'
-          : id.includes('node_modules/chart.js') || id.includes('node_modules/react-chartjs-2') ? 'charts'
-          : undefined,
-      },
-    },
   },
 };
 
