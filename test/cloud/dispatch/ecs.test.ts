@@ -1,4 +1,4 @@
-import { AccessDeniedException, ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { AccessDeniedException, ECSClient, RunTaskCommand, type RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ const expectedInput = (jobId: string, provider: 'FARGATE' | 'FARGATE_SPOT') => (
   overrides: { containerOverrides: [{ name: 'transcoder', environment: [{ name: 'TIERCAST_JOB_ID', value: jobId }] }] },
   startedBy: `tiercast-${jobId}`.slice(0, 36),
   tags: [{ key: 'tiercast:job-id', value: jobId }],
-});
+}) as RunTaskCommandInput & Record<string, unknown>;
 const taskArn = (n: string) => `arn:aws:ecs:us-east-1:123456789012:task/tiercast/${n}`;
 const capacityFailure = { failures: [{ arn: 'arn:aws:ecs:us-east-1:123456789012:cluster/tiercast', reason: 'Capacity is unavailable at this time. Please try again later or in a different availability zone' }], tasks: [] };
 
