@@ -50,7 +50,7 @@ export const AgentSettingsSchema = z
     concurrency: int(1, 256),
     workDir: z.string().min(1),
     minFreeDiskBytes: z.number().int().nonnegative(),
-    visibilityTimeoutSec: int(10, 43_200),
+    visibilityTimeoutSec: int(1, 43_200),
     heartbeatSec: z.number().positive(),
     waitSeconds: int(0, 20),
     maxReceives: int(1, 1000),
@@ -175,13 +175,6 @@ export interface BuildAgentOptions {
   readonly execute?: ExecuteJobFn;
 }
 
-async function defaultExecutor(): Promise<ExecuteJobFn> {
-  // The one job executor, shared with Lambda and Fargate (shared/node/execute-job.ts).
-  const spec = '../shared/node/execute-job.ts';
-  const mod = (await import(spec)) as { executeJob: ExecuteJobFn };
-  return mod.executeJob;
-}
-
 /** Builds every part from configuration; throws CONFIG_INVALID with the field named. Nothing is started yet. */
 export async function buildAgent(flags: AgentFlags, options: BuildAgentOptions = {}): Promise<AgentRuntime & { start(): Promise<void> }> {
   const env = options.env ?? process.env;
@@ -237,7 +230,6 @@ export async function buildAgent(flags: AgentFlags, options: BuildAgentOptions =
     metrics = createEmfMetrics({ sink: stdoutSink(), namespace: config.metrics.namespace });
   }
   const ledger = createLedger(store);
-  const execute = options.execute ?? (await defaultExecutor());
   const worker = createWorker({
     queue,
     store,
@@ -254,7 +246,7 @@ export async function buildAgent(flags: AgentFlags, options: BuildAgentOptions =
     retryBackoff: { baseSec: settings.retryBaseSec, maxSec: settings.retryMaxSec },
     log,
     metrics,
-    execute,
+    ...(options.execute ? { execute: options.execute } : {}),
   });
 
   let health: HealthServer | null = null;

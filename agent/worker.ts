@@ -8,6 +8,7 @@ import { TiercastError, toTiercastError } from '../shared/common/errors.ts';
 import { JobMessageSchema, type JobStatus, type OutputManifest } from '../shared/common/job.ts';
 import type { JobQueue, QueueMessage } from '../shared/common/job-queue.ts';
 import type { MetricsSink } from '../shared/common/metrics-query.ts';
+import { executeJob } from '../shared/node/execute-job.ts';
 import type { JobLedger } from '../shared/node/ledger.ts';
 import type { Logger } from '../shared/node/log.ts';
 import type { ObjectStore } from '../shared/node/object-store.ts';
@@ -65,8 +66,8 @@ export interface WorkerOptions {
   readonly graceMs: number;
   readonly log: Logger;
   readonly metrics: MetricsSink;
-  /** The job executor; tests inject wrappers. */
-  readonly execute: ExecuteJobFn;
+  /** The job executor; default the one executeJob every tier runs. Tests inject wrappers. */
+  readonly execute?: ExecuteJobFn;
   /** Who is working (written into job status); default `<host>/<pid>`. */
   readonly workerId?: string;
   /** Retry delay: baseSec * 2^(receiveCount-1), at most maxSec. */
@@ -177,6 +178,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const baseSec = options.retryBackoff?.baseSec ?? 10;
   const maxSec = options.retryBackoff?.maxSec ?? 900;
   const freeDisk = options.freeDiskBytes ?? statfsFree;
+  const execute: ExecuteJobFn = options.execute ?? executeJob;
   const emit = (e: WorkerEvent) => {
     try {
       options.onEvent?.(e);
@@ -256,7 +258,7 @@ export function createWorker(options: WorkerOptions): Worker {
       jobLog.info('job started');
       let result: ExecuteJobResult;
       try {
-        result = await options.execute({
+        result = await execute({
           jobId,
           store: options.store,
           ledger: options.ledger,
