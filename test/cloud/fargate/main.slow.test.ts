@@ -1,0 +1,113 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { homePaths } from '../../../shared/node/data-home.ts';
+import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { createLocalStore } from '../../../shared/node/local-store.ts';
+import type { ObjectStore } from '../../../shared/node/object-store.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { repoRoot } from '../../helpers/media.ts';
+
+const home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-fargate-'));
+let store: ObjectStore;
+let ledger: JobLedger;
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+const small = { name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 400_000, bufsize: 600_000 };
+
+async function newJob(id: string, clip: string, rungs: object[], preset: string): Promise<void> {
+  const key = `inputs/${id}/clip.mp4`;
+  await store.putFile(key, clip);
+  await ledger.createJob({
+    schemaVersion: 1,
+    id,
+    createdAt: new Date().toISOString(),
+    input: { key, name: 'clip.mp4', sizeBytes: statSync(clip).size },
+    ladder: { name: 'test', preset, segmentSeconds: 2, rungs },
+    formats: ['hls'],
+  } as never);
+}
+
+interface Run {
+  readonly child: ReturnType<typeof spawn>;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+function startEntry(env: Record<string, string | undefined>): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'cloud/fargate/main.ts')], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, TIERCAST_HOME: home, TIERCAST_STORE: 'local', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));
+  child.stdout!.resume();
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exit, stderr: () => err };
+}
+
+async function waitForStage(id: string, stages: string[], run: Run): Promise<void> {
+  for (;;) {
+    const s = await ledger.getStatus(id);
+    if (stages.includes(s.stage)) return;
+    if (run.child.exitCode !== null) throw new Error(`entry exited (${run.child.exitCode}) before ${stages.join('/')}: ${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(() => {
+  store = createLocalStore(homePaths(home).store);
+  ledger = createLedger(store);
+});
+
+describe('Fargate entry (child process, local store, real ffmpeg)', () => {
+  it('runs the job named by TIERCAST_JOB_ID to done and exits 0', async () => {
+    await newJob('fg-ok', makeClip({ durationSec: 2, width: 320, height: 180 }), [small], 'ultrafast');
+    const run = startEntry({ TIERCAST_JOB_ID: 'fg-ok', TIERCAST_TIER: 'fargate-spot' });
+    const { code } = await run.exit;
+    expect(code, run.stderr()).toBe(0);
+    const status = await ledger.getStatus('fg-ok');
+    expect(status).toMatchObject({ stage: 'done', tier: 'fargate-spot', attempts: 1 });
+    expect(status.costUsd).toBeGreaterThan(0);
+    expect(await ledger.readManifest('fg-ok')).not.toBeNull();
+  });
+
+  it('on SIGTERM mid-encode: aborts ffmpeg, requeues the job as INTERRUPTED for on-demand Fargate, exits 143 with no manifest', async () => {
+    const clip = makeClip({ durationSec: 20, width: 1280, height: 720 });
+    await newJob('fg-spot', clip, [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small], 'medium');
+    const run = startEntry({ TIERCAST_JOB_ID: 'fg-spot', TIERCAST_TIER: 'fargate-spot' });
+    await waitForStage('fg-spot', ['encoding'], run);
+    run.child.kill('SIGTERM');
+    const { code, signal } = await run.exit;
+    expect({ code, signal }, run.stderr()).toEqual({ code: 143, signal: null });
+
+    const status = await ledger.getStatus('fg-spot');
+    expect(status.stage).toBe('queued');
+    expect(status.error?.code).toBe('INTERRUPTED');
+    expect(status.attempts).toBe(0); // an interruption gives the attempt back
+    expect(status.tier).toBe('fargate');
+    expect(status.tierReason).toMatch(/interrupted on fargate-spot by SIGTERM; re-dispatch on fargate/);
+    expect(status.history.at(-1)).toMatchObject({ stage: 'queued', tier: 'fargate' });
+    expect(await ledger.readManifest('fg-spot')).toBeNull();
+    const outputs: string[] = [];
+    for await (const o of store.list('outputs/fg-spot/')) outputs.push(o.key);
+    expect(outputs).toEqual([]);
+    // ffmpeg is gone and the job's scratch folder removed.
+    expect(readdirSync(homePaths(home).work)).toEqual([]);
+    const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    expect(ps.split('\n').filter((l) => l.includes('ffmpeg') && l.includes(home))).toEqual([]);
+    expect(run.stderr()).toContain('stop requested');
+  });
+
+  it('exits 2 without a job id or with a tier it does not serve', async () => {
+    const none = startEntry({});
+    expect((await none.exit).code).toBe(2);
+    expect(none.stderr()).toContain('TIERCAST_JOB_ID');
+    const wrongTier = startEntry({ TIERCAST_JOB_ID: 'fg-ok', TIERCAST_TIER: 'lambda' });
+    expect((await wrongTier.exit).code).toBe(2);
+    expect(wrongTier.stderr()).toContain('TIERCAST_TIER=lambda');
+  });
+});
