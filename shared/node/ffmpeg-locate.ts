@@ -39,11 +39,20 @@ let cached: Promise<FfmpegInstall> | null = null;
  * 3. PATH.
  * Cached per process; `refresh` forces a new look (tests, or after the operator installs ffmpeg).
  */
-export function resolveFfmpeg(options: { env?: NodeJS.ProcessEnv; refresh?: boolean } = {}): Promise<FfmpegInstall> {
-  // A custom env is a different question, so it never reads or fills the process-wide cache.
-  if (options.env !== undefined) return locate(options.env);
+export function resolveFfmpeg(
+  options: {
+    env?: NodeJS.ProcessEnv;
+    refresh?: boolean;
+    /** Where ffmpeg-static's binary would be (tests); default: what the installed package says. */
+    ffmpegStatic?: string | null;
+  } = {},
+): Promise<FfmpegInstall> {
+  // A custom env or static path is a different question, so it never reads or fills the process-wide cache.
+  if (options.env !== undefined || options.ffmpegStatic !== undefined) {
+    return locate(options.env ?? process.env, options.ffmpegStatic === undefined ? ffmpegStaticPath() : options.ffmpegStatic);
+  }
   if (cached && !options.refresh) return cached;
-  const attempt = locate(process.env);
+  const attempt = locate(process.env, ffmpegStaticPath());
   cached = attempt;
   // A failed look is not cached: the operator may install ffmpeg and retry in a long-lived process (agent, console).
   attempt.catch(() => {
@@ -52,8 +61,8 @@ export function resolveFfmpeg(options: { env?: NodeJS.ProcessEnv; refresh?: bool
   return attempt;
 }
 
-async function locate(env: NodeJS.ProcessEnv): Promise<FfmpegInstall> {
-  const pair = findPair(env);
+async function locate(env: NodeJS.ProcessEnv, staticBinary: string | null): Promise<FfmpegInstall> {
+  const pair = findPair(env, staticBinary);
   const [versionOut, encodersOut, filtersOut] = await Promise.all([
     run(pair.ffmpeg, ['-hide_banner', '-version']),
     run(pair.ffmpeg, ['-hide_banner', '-encoders']),
@@ -77,7 +86,7 @@ async function locate(env: NodeJS.ProcessEnv): Promise<FfmpegInstall> {
   };
 }
 
-function findPair(env: NodeJS.ProcessEnv): { ffmpeg: string; ffprobe: string; source: FfmpegInstall['source'] } {
+function findPair(env: NodeJS.ProcessEnv, staticCandidate: string | null): { ffmpeg: string; ffprobe: string; source: FfmpegInstall['source'] } {
   const pathDirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const exe = process.platform === 'win32' ? '.exe' : '';
   const onPath = (name: string): string | null => {
@@ -102,10 +111,14 @@ function findPair(env: NodeJS.ProcessEnv): { ffmpeg: string; ffprobe: string; so
     return { ffmpeg, ffprobe, source: 'env' };
   }
 
-  const staticBinary = ffmpegStaticPath();
+  const staticBinary = staticCandidate && isExecutable(staticCandidate) ? staticCandidate : null;
   if (staticBinary) {
     const ffprobe = env.TIERCAST_FFPROBE ? path.resolve(env.TIERCAST_FFPROBE) : besideOrPath(staticBinary, 'ffprobe' + exe, onPath);
     if (ffprobe && isExecutable(ffprobe)) return { ffmpeg: staticBinary, ffprobe, source: 'ffmpeg-static' };
+    // Without an ffprobe to pair with it, the static ffmpeg is unusable; a full install on PATH may still serve.
+    if (!onPath('ffmpeg')) {
+      throw new TiercastError('FFMPEG_MISSING', `ffmpeg-static provides ${staticBinary} but no ffprobe was found beside it or on PATH; ${INSTALL_HINT}`);
+    }
   }
 
   const ffmpeg = onPath('ffmpeg');

@@ -44,8 +44,26 @@ describe('resolveFfmpeg', () => {
     expect(explicit.ffprobe).toBe(path.join(own, 'ffprobe'));
   });
 
+  it('uses ffmpeg-static only when its binary exists, pairing it with an ffprobe beside it or on PATH', async () => {
+    const pkg = path.join(dir, 'ffmpeg-static');
+    execFileSync('mkdir', ['-p', pkg]);
+    const staticFfmpeg = path.join(pkg, 'ffmpeg');
+    // The package without its downloaded binary (what an offline install leaves) is skipped.
+    const skipped = await resolveFfmpeg({ env: { PATH: process.env.PATH }, ffmpegStatic: staticFfmpeg });
+    expect(skipped.source).toBe('path');
+    symlinkSync(systemFfmpeg, staticFfmpeg);
+    const found = await resolveFfmpeg({ env: { PATH: process.env.PATH }, ffmpegStatic: staticFfmpeg });
+    expect(found).toMatchObject({ source: 'ffmpeg-static', ffmpeg: staticFfmpeg, ffprobe: systemFfprobe });
+    await expect(resolveFfmpeg({ env: { PATH: '' }, ffmpegStatic: staticFfmpeg })).rejects.toMatchObject({
+      code: 'FFMPEG_MISSING', message: expect.stringMatching(/ffmpeg-static provides .* but no ffprobe/),
+    });
+    // The environment still wins over the package.
+    const env = await resolveFfmpeg({ env: { PATH: '', TIERCAST_FFMPEG: systemFfmpeg, TIERCAST_FFPROBE: systemFfprobe }, ffmpegStatic: staticFfmpeg });
+    expect(env.source).toBe('env');
+  });
+
   it('says how to install ffmpeg when none is found', async () => {
-    const err = await resolveFfmpeg({ env: { PATH: path.join(dir, 'nothing-here') } }).catch((e: unknown) => e);
+    const err = await resolveFfmpeg({ env: { PATH: path.join(dir, 'nothing-here') }, ffmpegStatic: null }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'FFMPEG_MISSING' });
     const message = (err as Error).message;
     expect(message).toMatch(/apt-get install -y ffmpeg/);
