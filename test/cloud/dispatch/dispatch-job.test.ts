@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dispatchJob } from '../../../cloud/dispatch/dispatch-job.ts';
+import { createLocalDispatcher } from '../../../cloud/dispatch/local.ts';
+import { queueLane } from '../../../cloud/dispatch/queue.ts';
+import type { TierDispatcher } from '../../../cloud/dispatch/types.ts';
+import { TiercastError } from '../../../shared/common/errors.ts';
+import { getLadder } from '../../../shared/common/ladders.ts';
+import { routeSpec } from '../../../shared/common/router.ts';
+import { loadConfig } from '../../../shared/node/config.ts';
+import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { createLocalQueue } from '../../../shared/node/local-queue.ts';
+import { createLocalStore } from '../../../shared/node/local-store.ts';
+
+let dir: string;
+let ledger: JobLedger;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-dispatch-'));
+  ledger = createLedger(createLocalStore(path.join(dir, 'store')));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const awsEnv = {
+  TIERCAST_BUCKET: 'media-bucket',
+  ECS_CLUSTER_NAME: 'c',
+  ECS_TASK_DEFINITION: 't',
+  ECS_SUBNETS: 'subnet-0a',
+  LAMBDA_FUNCTION_NAME: 'f',
+};
+
+async function newJob(id: string, priority = 5) {
+  const { spec } = await ledger.createJob({
+    schemaVersion: 1,
+    id,
+    createdAt: new Date().toISOString(),
+    input: { key: `inputs/${id}/clip.mp4`, name: 'clip.mp4', sizeBytes: 300 * 1024 * 1024 },
+    media: { durationSec: 240, width: 1920, height: 1080, fps: 30 },
+    ladder: getLadder('default'),
+    priority,
+  });
+  return spec;
+}
+
+describe('dispatchJob', () => {
+  it('local tier: records tier, reason, estimate and price date, and the job lands on the local queue', async () => {
+    const config = await loadConfig({ env: {}, home: dir });
+    const spec = await newJob('job-local', 9);
+    const route = routeSpec(spec, config);
+    const queue = createLocalQueue(path.join(dir, 'queue'));
+    const outcome = await dispatchJob(spec, route, { ledger, dispatchers: { local: createLocalDispatcher(queue) } });
+    expect(outcome.tier).toBe('local');
+    const status = await ledger.getStatus('job-local');
+    expect(status).toMatchObject({ stage: 'queued', tier: 'local', priceDate: route.estimate.priceDate, estimatedCostUsd: route.estimate.costUsd });
+    expect(status.tierReason).toMatch(/no AWS tiers configured/);
+    expect(status.tierReason).toMatch(/queued on the local queue \(high priority\)/);
+    const [message] = await queue.receive({ maxMessages: 1, waitSeconds: 0 });
+    expect(JSON.parse(message!.body)).toEqual({ schemaVersion: 1, jobId: 'job-local' });
+    expect(message!.queue).toBe('high');
+  });
+
+  it('records an adapter\'s Spot -> on-demand fallback with the on-demand estimate', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-spot');
+    const route = routeSpec(spec, config, { random: () => 0.1 });
+    expect(route.tier).toBe('fargate-spot');
+    const fake: TierDispatcher = {
+      tiers: ['fargate', 'fargate-spot'],
+      dispatch: async () => ({ tier: 'fargate', ref: 'arn:task/1', note: 'Fargate Spot capacity unavailable (test): fell back to on-demand FARGATE' }),
+    };
+    const outcome = await dispatchJob(spec, route, { ledger, dispatchers: { 'fargate-spot': fake, fargate: fake } });
+    const onDemand = route.alternatives.find((a) => a.tier === 'fargate')!.costUsd;
+    expect(outcome).toMatchObject({ tier: 'fargate', ref: 'arn:task/1', estimatedCostUsd: onDemand });
+    const status = await ledger.getStatus('job-spot');
+    expect(status.tier).toBe('fargate');
+    expect(status.tierReason).toMatch(/fell back to on-demand/);
+    expect(status.estimatedCostUsd).toBe(onDemand);
+    expect(onDemand).toBeGreaterThan(route.estimate.costUsd);
+  });
+
+  it('a failed dispatch marks the job failed with DISPATCH_FAILED and the cause, never lost', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-fail');
+    const route = routeSpec(spec, config, { random: () => 0.9 });
+    const failing: TierDispatcher = {
+      tiers: ['fargate'],
+      dispatch: async () => {
+        throw new TiercastError('THROTTLED', 'ECS RunTask on FARGATE: ThrottlingException: Rate exceeded');
+      },
+    };
+    const err = (await dispatchJob(spec, route, { ledger, dispatchers: { fargate: failing } }).catch((e: unknown) => e)) as TiercastError;
+    expect(err.code).toBe('DISPATCH_FAILED');
+    const status = await ledger.getStatus('job-fail');
+    expect(status.stage).toBe('failed');
+    expect(status.error).toEqual({ code: 'DISPATCH_FAILED', message: expect.stringContaining('THROTTLED: ECS RunTask') });
+    expect(status.finishedAt).not.toBeNull();
+    expect(status.tier).toBe('fargate');
+  });
+
+  it('a tier with no dispatcher is a failure too', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-none');
+    const route = routeSpec(spec, config, { random: () => 0.9 });
+    await expect(dispatchJob(spec, route, { ledger, dispatchers: {} })).rejects.toMatchObject({ code: 'DISPATCH_FAILED' });
+    expect((await ledger.getStatus('job-none')).error?.message).toMatch(/no dispatcher for tier fargate/);
+  });
+});
+
+describe('priority lanes', () => {
+  it.each([
+    [1, 'normal'],
+    [5, 'normal'],
+    [7, 'normal'],
+    [8, 'high'],
+    [10, 'high'],
+  ] as const)('priority %i -> %s', (priority, lane) => expect(queueLane(priority)).toBe(lane));
+
+  it('rejects priorities outside 1-10', async () => {
+    const d = createLocalDispatcher(createLocalQueue(path.join(dir, 'q2')));
+    await expect(d.dispatch({ jobId: 'j', tier: 'local', priority: 11 })).rejects.toMatchObject({ code: 'INVALID_JOB' });
+  });
+});
