@@ -1,10 +1,16 @@
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type UserConfig } from 'vite';
 
-const rendererRoot = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(rendererRoot, '../..');
+/**
+ * Folders from this file's URL without node:path/node:url: the renderer's folder may not import Node (the
+ * layering test holds vite.config.ts to that too). Vite keeps import.meta.url pointing here when it bundles the config.
+ */
+function dirOf(relative: string): string {
+  const p = decodeURIComponent(new URL(relative, import.meta.url).pathname).replace(/\/$/, '');
+  return p.replace(/^\/([A-Za-z]:)/, '$1');
+}
+const rendererRoot = dirOf('./');
+const repoRoot = dirOf('../../');
 
 /**
  * The renderer's build, shared by `tiercast console --web` (plain vite build) and electron.vite.config.ts
@@ -18,7 +24,7 @@ export const rendererConfig: UserConfig = {
   // The renderer imports shared/common from outside its root.
   server: { fs: { allow: [repoRoot] } },
   build: {
-    outDir: path.join(repoRoot, 'out/renderer'),
+    outDir: `${repoRoot}/out/renderer`,
     emptyOutDir: true,
     target: 'es2022',
     // No inline module preload polyfill: it would need 'unsafe-inline' under the CSP.

@@ -5,7 +5,7 @@ import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileTable, ROW_HEIGHT } from '../../../desktop/renderer/src/features/upload/components/file-table.tsx';
 import type { UploadRow } from '../../../desktop/renderer/src/features/upload/stores/upload-slice.ts';
-import { localRoute, readyMedia } from './fake-services.ts';
+import { localRoute, readyMedia } from './fake-services.tsx';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 

@@ -5,7 +5,7 @@ import { createSettingsSlice, validateDraft, type SettingsSlice } from '../../..
 import { periodFor, queryFor } from '../../../desktop/renderer/src/features/dashboards/stores/dashboards-slice.ts';
 import { getLadder } from '../../../shared/common/ladders.ts';
 import type { SettingsView } from '../../../shared/common/api-contract.ts';
-import { fakeServices } from './fake-services.ts';
+import { fakeServices } from './fake-services.tsx';
 
 describe('preview slice', () => {
   it('validates edited rungs with the ladder schema and reports the field', () => {

@@ -3,7 +3,7 @@ import { createStore } from 'zustand/vanilla';
 import { createUploadSlice, STAGE_CONCURRENCY, type UploadSlice } from '../../../desktop/renderer/src/features/upload/stores/upload-slice.ts';
 import { subscribeUpload } from '../../../desktop/renderer/src/features/upload/api/subscribe.ts';
 import type { UploadTotals } from '../../../shared/common/api-contract.ts';
-import { fakeServices, fileItem, localRoute, readyMedia } from './fake-services.ts';
+import { fakeServices, fileItem, localRoute, readyMedia } from './fake-services.tsx';
 
 const totals = (over: Partial<UploadTotals> = {}): UploadTotals => ({
   loadedBytes: 0, totalBytes: 0, queued: 0, uploading: 0, paused: 0, done: 0, failed: 0, cancelled: 0, concurrency: 3, ...over,

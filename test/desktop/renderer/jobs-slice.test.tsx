@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createStore } from 'zustand/vanilla';
 import { createJobsSlice, matchesFilters, type JobsSlice } from '../../../desktop/renderer/src/features/jobs/stores/jobs-slice.ts';
 import type { JobRow } from '../../../shared/common/api-contract.ts';
-import { fakeServices } from './fake-services.ts';
+import { fakeServices } from './fake-services.tsx';
 
 function job(id: string, over: Partial<JobRow> = {}): JobRow {
   return {
