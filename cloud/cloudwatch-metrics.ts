@@ -1,15 +1,21 @@
 import {
   GetMetricDataCommand,
+  PutMetricDataCommand,
   type CloudWatchClient,
   type GetMetricDataCommandOutput,
   type MetricDataQuery,
+  type MetricDatum,
+  type StandardUnit,
 } from '@aws-sdk/client-cloudwatch';
 import { TiercastError } from '../shared/common/errors.ts';
 import { TIERS, type Tier } from '../shared/common/job.ts';
 import {
   METRICS_NAMESPACE,
+  METRIC_UNITS,
   TIER_DIMENSION,
   combineOutcomes,
+  isMetricName,
+  type MetricsSink,
   normalizeQuery,
   tierKey,
   type MetricsQuery,
@@ -164,12 +170,13 @@ export function classifyCloudWatchError(err: unknown): TiercastError {
   const name = (err as { name?: string })?.name ?? '';
   const message = (err as Error)?.message ?? String(err);
   const details = { service: 'cloudwatch', awsError: name };
+  const op = 'CloudWatch';
   if (name === 'AbortError') return new TiercastError('CANCELLED', 'metrics query cancelled', { cause: err, details });
-  if (THROTTLE_NAMES.has(name)) return new TiercastError('THROTTLED', `CloudWatch throttled GetMetricData: ${message}`, { cause: err, details });
+  if (THROTTLE_NAMES.has(name)) return new TiercastError('THROTTLED', `${op} throttled the request: ${message}`, { cause: err, details });
   if (AUTH_NAMES.has(name)) {
-    return new TiercastError('CONFIG_INVALID', `CloudWatch refused GetMetricData (${name}): check the AWS profile and that it may call cloudwatch:GetMetricData`, { cause: err, details });
+    return new TiercastError('CONFIG_INVALID', `${op} refused the request (${name}): check the AWS credentials and that they allow cloudwatch:GetMetricData / PutMetricData`, { cause: err, details });
   }
-  return new TiercastError('INTERNAL', `CloudWatch GetMetricData failed (${name || 'error'}): ${message}`, { cause: err, details });
+  return new TiercastError('INTERNAL', `${op} request failed (${name || 'error'}): ${message}`, { cause: err, details });
 }
 
 export function createCloudWatchMetricsSource(options: CloudWatchMetricsOptions): MetricsSource {
@@ -231,6 +238,47 @@ export function createCloudWatchMetricsSource(options: CloudWatchMetricsOptions)
         available: true,
         ...(messages.length ? { note: messages.join('; ') } : {}),
       };
+    },
+  };
+}
+
+/**
+ * A MetricsSink that publishes with PutMetricData, for the Fargate entry: CloudWatch Logs extracts EMF from Lambda
+ * logs (and from the CloudWatch agent), but not from what the awslogs driver forwards for a Fargate task. Values are
+ * buffered and sent by `flush()` (at most 1000 data points per call), once, before the task exits; raw values keep
+ * percentile statistics (p95 latency alarms) available.
+ */
+export interface PutMetricDataSink extends MetricsSink {
+  flush(): Promise<void>;
+}
+
+export function createPutMetricDataSink(options: {
+  readonly client: Pick<CloudWatchClient, 'send'>;
+  readonly namespace?: string;
+  readonly now?: () => number;
+  readonly onError?: (err: TiercastError) => void;
+}): PutMetricDataSink {
+  const namespace = options.namespace ?? METRICS_NAMESPACE;
+  const now = options.now ?? Date.now;
+  let pending: MetricDatum[] = [];
+  return {
+    emit(tier, values) {
+      const timestamp = new Date(now());
+      for (const [name, value] of Object.entries(values)) {
+        if (!isMetricName(name) || typeof value !== 'number' || !Number.isFinite(value)) continue;
+        pending.push({ MetricName: name, Dimensions: [{ Name: TIER_DIMENSION, Value: tier }], Timestamp: timestamp, Value: value, Unit: METRIC_UNITS[name] as StandardUnit });
+      }
+    },
+    async flush() {
+      const batch = pending;
+      pending = [];
+      for (let i = 0; i < batch.length; i += 1000) {
+        try {
+          await options.client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: batch.slice(i, i + 1000) }));
+        } catch (err) {
+          options.onError?.(classifyCloudWatchError(err));
+        }
+      }
     },
   };
 }

@@ -1,4 +1,6 @@
 import { pathToFileURL } from 'node:url';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { createPutMetricDataSink } from '../cloudwatch-metrics.ts';
 import { TiercastError, toTiercastError } from '../../shared/common/errors.ts';
 import { JobIdSchema, type Tier } from '../../shared/common/job.ts';
 import type { MetricsSink } from '../../shared/common/metrics-query.ts';
@@ -116,7 +118,16 @@ function taskIdFrom(metadataUri: string): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runFargateJob().then(
+  // On ECS (AWS_EXECUTION_ENV=AWS_ECS_FARGATE) metrics also go through PutMetricData: awslogs does not extract EMF.
+  const onEcs = (process.env.AWS_EXECUTION_ENV ?? '').startsWith('AWS_ECS');
+  const log = createLogger({ name: 'tiercast-fargate', format: 'json' });
+  const metrics = onEcs
+    ? createPutMetricDataSink({
+        client: new CloudWatchClient({}),
+        onError: (err) => log.warn({ err: err.toJSON() }, 'PutMetricData failed; this run has no CloudWatch metrics'),
+      })
+    : undefined;
+  runFargateJob({ log, ...(metrics ? { metrics } : {}) }).then(
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`${toTiercastError(err).toString()}\n`);

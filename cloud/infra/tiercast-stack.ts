@@ -267,6 +267,13 @@ export class TiercastStack extends Stack {
       description: 'Tiercast Fargate worker: its bucket only',
     });
     for (const s of storeStatements()) taskRole.addToPolicy(s);
+    // awslogs does not extract EMF, so the Fargate entry publishes its job metrics itself, in its namespace only.
+    taskRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'JobMetrics',
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+    }));
     // The awslogs driver and the image pull add their own scoped statements to this role.
     const executionRole = new iam.Role(this, 'FargateExecutionRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),

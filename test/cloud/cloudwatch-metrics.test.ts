@@ -1,8 +1,8 @@
-import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCloudWatchMetricsSource } from '../../cloud/cloudwatch-metrics.ts';
+import { createCloudWatchMetricsSource, createPutMetricDataSink } from '../../cloud/cloudwatch-metrics.ts';
 import { TiercastError } from '../../shared/common/errors.ts';
 
 const cw = mockClient(CloudWatchClient);
@@ -163,5 +163,39 @@ describe('CloudWatch metrics source', () => {
     expect((e2 as TiercastError).code).toBe('CONFIG_INVALID');
     expect((e2 as TiercastError).message).not.toContain('AKIDTEST');
     await expect(bare.query('latency', { ...range, periodSec: 61 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('PutMetricData sink (Fargate)', () => {
+  it('buffers emits and publishes them on flush with the Tier dimension and units, 1000 data points per call', async () => {
+    cw.on(PutMetricDataCommand).resolves({});
+    const sink = createPutMetricDataSink({ client, now: () => Date.parse('2026-04-01T00:00:05Z') });
+    sink.emit('fargate-spot', { JobLatencySeconds: 42, JobsSucceeded: 1, JobCostUSD: 0.02, EncodeSeconds: Number.NaN }, { jobId: 'j1' });
+    expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+    await sink.flush();
+    const at = new Date('2026-04-01T00:00:05Z');
+    expect(cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input)).toEqual([{
+      Namespace: 'Tiercast',
+      MetricData: [
+        { MetricName: 'JobLatencySeconds', Dimensions: [{ Name: 'Tier', Value: 'fargate-spot' }], Timestamp: at, Value: 42, Unit: 'Seconds' },
+        { MetricName: 'JobsSucceeded', Dimensions: [{ Name: 'Tier', Value: 'fargate-spot' }], Timestamp: at, Value: 1, Unit: 'Count' },
+        { MetricName: 'JobCostUSD', Dimensions: [{ Name: 'Tier', Value: 'fargate-spot' }], Timestamp: at, Value: 0.02, Unit: 'None' },
+      ],
+    }]);
+    await sink.flush();
+    expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(1);
+
+    for (let i = 0; i < 1001; i++) sink.emit('fargate', { BytesOut: i });
+    await sink.flush();
+    expect(cw.commandCalls(PutMetricDataCommand).slice(1).map((c) => c.args[0].input.MetricData!.length)).toEqual([1000, 1]);
+  });
+
+  it('reports a failed flush through onError instead of throwing', async () => {
+    cw.on(PutMetricDataCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+    const errors: TiercastError[] = [];
+    const sink = createPutMetricDataSink({ client, onError: (e) => errors.push(e) });
+    sink.emit('fargate', { JobsFailed: 1 });
+    await expect(sink.flush()).resolves.toBeUndefined();
+    expect(errors.map((e) => e.code)).toEqual(['CONFIG_INVALID']);
   });
 });

@@ -179,7 +179,9 @@ describe('TiercastStack', () => {
       for (const role of Object.values(t.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
       // Resource '*' only where the API has no resource-level permissions.
       const starResources = all.filter(({ statement }) => statement.Effect === 'Allow' && statement.Resource === '*').flatMap(({ statement }) => ([] as string[]).concat(statement.Action));
-      expect(new Set(starResources)).toEqual(new Set(['cloudwatch:GetMetricData', 'ecr:GetAuthorizationToken']));
+      expect(new Set(starResources)).toEqual(new Set(['cloudwatch:GetMetricData', 'cloudwatch:PutMetricData', 'ecr:GetAuthorizationToken']));
+      const put = all.find(({ statement }) => statement.Action === 'cloudwatch:PutMetricData')!;
+      expect(put.statement.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'Tiercast' } });
     }
     // A key prefix scopes every object statement to it.
     const objectResources = statements(prefixed)
