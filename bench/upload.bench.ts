@@ -9,7 +9,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +161,10 @@ if (isMain) {
       multipartOverSingleTimeRatio: Math.round((multi.seconds / single.seconds) * 100) / 100,
       extraRssMiB: Object.fromEntries(results.filter((r) => r.mode !== 'idle').map((r) => [r.mode, Math.round((r.peakRssMiB - idle.peakRssMiB) * 10) / 10])),
     };
+    const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const resultFile = path.join(resultsDir, `upload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(resultFile, JSON.stringify(summary, null, 2) + '\n');
     if (process.argv.includes('--json')) {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     } else {
@@ -172,6 +176,7 @@ if (isMain) {
         );
       }
       console.log(`multipart / single PutObject time ratio: ${summary.multipartOverSingleTimeRatio}`);
+      console.log(`(written to ${path.relative(process.cwd(), resultFile)})`);
       if (multi.partsDoneSeconds !== undefined) {
         console.log(`multipart: parts stored after ${multi.partsDoneSeconds} s; CompleteMultipartUpload took the other ${Math.round((multi.seconds - multi.partsDoneSeconds) * 100) / 100} s`);
       }
