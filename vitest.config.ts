@@ -12,6 +12,8 @@ export default defineConfig({
           exclude: ['test/**/*.slow.test.ts', 'node_modules/**'],
           environment: 'node',
           testTimeout: 20_000,
+          // Projects with different worker limits need their own group: unit runs first, then slow.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -24,6 +26,7 @@ export default defineConfig({
           // Two cores: ffmpeg-heavy files must not all run at once.
           maxWorkers: 2,
           fileParallelism: true,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
