@@ -198,7 +198,7 @@ export type ConfigOverrides = DeepPartial<TiercastConfigInput>;
 /** Why each AWS tier is or is not available: used for `enabled` defaults and for the router's reasons. */
 export function tierReadiness(config: Pick<TiercastConfigParsed, 'store' | 'queue' | 'tiers'>): Record<Tier, string | null> {
   const { lambda, fargate } = config.tiers;
-  const s3 = config.store.kind === 's3' ? null : 'the store is a local folder (cloud workers need an S3 store: TIERCAST_BUCKET)';
+  const s3 = config.store.kind === 's3' ? null : 'the store is a local folder; cloud workers need an S3 store (TIERCAST_BUCKET)';
   return {
     local: null,
     lambda: s3 ?? (lambda.functionName ? null : 'no Lambda function configured (LAMBDA_FUNCTION_NAME)'),
