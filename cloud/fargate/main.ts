@@ -19,6 +19,8 @@ import { createWorkerRuntime, recordRunCost, tierFromEnv, type WorkerRuntime } f
  * the reason, for the dispatcher to pick up. A watchdog exits after TIERCAST_STOP_GRACE_SEC (default 60 s) even if a
  * store call hangs, well inside the notice; a second signal exits at once.
  *
+ * Tier: TIERCAST_TIER when set, else the fargate/fargate-spot tier the dispatcher recorded in the job's status.
+ *
  * Exit codes (also in cloud/fargate/Dockerfile): 0 done; 1 the job failed (its status says why); 2 configuration
  * error (no or bad TIERCAST_JOB_ID, invalid settings); 143 interrupted by SIGTERM/SIGINT and requeued.
  */
@@ -53,8 +55,11 @@ export async function runFargateJob(options: FargateRunOptions = {}): Promise<nu
   let tier: Tier;
   let rt: WorkerRuntime;
   try {
-    tier = tierFromEnv(env.TIERCAST_TIER, FARGATE_TIERS, 'fargate');
+    const fromEnv = env.TIERCAST_TIER ? tierFromEnv(env.TIERCAST_TIER, FARGATE_TIERS, 'fargate') : null;
     rt = await createWorkerRuntime({ env, name: 'tiercast-fargate', log, ...(options.metricsSink ? { metricsSink: options.metricsSink } : {}) });
+    // The dispatcher records fargate or fargate-spot in the job's status; one task definition serves both.
+    const recorded = (await rt.ledger.getStatus(jobId).catch(() => null))?.tier;
+    tier = fromEnv ?? (recorded === 'fargate' || recorded === 'fargate-spot' ? recorded : 'fargate');
   } catch (err) {
     const e = toTiercastError(err, 'CONFIG_INVALID');
     log.error({ jobId, code: e.code }, e.toString());

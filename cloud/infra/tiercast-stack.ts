@@ -297,8 +297,9 @@ export class TiercastStack extends Stack {
       image: fargateImage,
       essential: true,
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'job', logGroup: taskLogs }),
-      // The dispatcher sets TIERCAST_JOB_ID (and TIERCAST_TIER=fargate-spot on Spot) as container overrides.
-      environment: { ...workerEnv, TIERCAST_TIER: 'fargate', TIERCAST_HOME: '/work/tiercast', TIERCAST_FARGATE_EPHEMERAL_GB: String(fargateEphemeralGb) },
+      // The dispatcher sets TIERCAST_JOB_ID as a container override; the tier (fargate or fargate-spot) is read from
+      // the job's status, so one task definition serves both capacity providers.
+      environment: { ...workerEnv, TIERCAST_HOME: '/work/tiercast', TIERCAST_FARGATE_EPHEMERAL_GB: String(fargateEphemeralGb) },
       // Spot gives two minutes' notice: let the entry point use it to requeue the job before SIGKILL.
       stopTimeout: Duration.seconds(120),
     });

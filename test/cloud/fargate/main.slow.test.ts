@@ -17,7 +17,7 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 const small = { name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 400_000, bufsize: 600_000 };
 
-async function newJob(id: string, clip: string, rungs: object[], preset: string): Promise<void> {
+async function newJob(id: string, clip: string, rungs: object[], preset: string, tier: 'fargate' | 'fargate-spot' | null = null): Promise<void> {
   const key = `inputs/${id}/clip.mp4`;
   await store.putFile(key, clip);
   await ledger.createJob({
@@ -27,7 +27,7 @@ async function newJob(id: string, clip: string, rungs: object[], preset: string)
     input: { key, name: 'clip.mp4', sizeBytes: statSync(clip).size },
     ladder: { name: 'test', preset, segmentSeconds: 2, rungs },
     formats: ['hls'],
-  } as never);
+  } as never, { tier, tierReason: tier ? 'test dispatch' : null });
 }
 
 interface Run {
@@ -77,8 +77,9 @@ describe('Fargate entry (child process, local store, real ffmpeg)', () => {
 
   it('on SIGTERM mid-encode: aborts ffmpeg, requeues the job as INTERRUPTED for on-demand Fargate, exits 143 with no manifest', async () => {
     const clip = makeClip({ durationSec: 20, width: 1280, height: 720 });
-    await newJob('fg-spot', clip, [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small], 'medium');
-    const run = startEntry({ TIERCAST_JOB_ID: 'fg-spot', TIERCAST_TIER: 'fargate-spot' });
+    // Dispatched to Spot: the tier comes from the job's status (no TIERCAST_TIER).
+    await newJob('fg-spot', clip, [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small], 'medium', 'fargate-spot');
+    const run = startEntry({ TIERCAST_JOB_ID: 'fg-spot' });
     await waitForStage('fg-spot', ['encoding'], run);
     run.child.kill('SIGTERM');
     const { code, signal } = await run.exit;

@@ -118,11 +118,14 @@ describe('TiercastStack', () => {
           Name: 'tiercast',
           StopTimeout: 120,
           LogConfiguration: { LogDriver: 'awslogs', Options: Match.objectLike({ 'awslogs-stream-prefix': 'job' }) },
-          Environment: Match.arrayWith([{ Name: 'TIERCAST_TIER', Value: 'fargate' }]),
+          Environment: Match.arrayWith([{ Name: 'TIERCAST_STORE', Value: 's3' }, { Name: 'TIERCAST_FARGATE_EPHEMERAL_GB', Value: '50' }]),
         }),
       ],
     });
     prefixed.hasResourceProperties('AWS::ECS::TaskDefinition', { EphemeralStorage: { SizeInGiB: 100 } });
+    // One task definition for both capacity providers: the tier comes from the job's status, not the image.
+    const env = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0]!.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string }>;
+    expect(env.map((e) => e.Name)).not.toContain('TIERCAST_TIER');
   });
 
   it('agents: launch template with the agent user data, ASG, target tracking on backlog per instance', () => {
