@@ -20,6 +20,7 @@ import { loadConfig, saveConfig } from '../../../shared/node/config.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
 import { resolveFfmpeg } from '../../../shared/node/ffmpeg-locate.ts';
 import { listLadders, loadLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
+import { executeJob } from '../../../shared/node/execute-job.ts';
 import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
 import { createLocalMetricsSink, createLocalMetricsSource } from '../../../shared/node/local-metrics.ts';
 import { createLocalQueue } from '../../../shared/node/local-queue.ts';
@@ -175,7 +176,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
 
   let worker: Worker | null = null;
   async function startWorker(): Promise<void> {
-    if (options.localWorker === false || !options.execute) return;
+    if (options.localWorker === false) return;
     worker = createWorker({
       queue,
       store,
@@ -191,7 +192,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       graceMs: 3000,
       log: log.child({ component: 'local-worker' }),
       metrics: metricsSink,
-      execute: options.execute,
+      execute: options.execute ?? ((args) => executeJob({ ...args, ledger: args.ledger as JobLedger })),
       retryBackoff: { baseSec: 2, maxSec: 60 },
     });
     await worker.start();
