@@ -16,10 +16,14 @@ import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutR
  * - Temporary names start with TEMP_MARK; listings skip them and keys may not use that segment prefix.
  * - putFile resumes: the temporary file of an interrupted copy is named after the source's path, size and mtime, so
  *   a second putFile of the unchanged file appends to what was already copied instead of starting over.
+ * - Two processes copying the same file to the same key at once are not coordinated (within one process they
+ *   are): the size check before the rename turns a clash into a STORE_ERROR rather than a corrupt object.
  * - presignPut is not supported (nothing could serve a PUT to a folder); presignGet returns a file:// URL.
  */
 
 const TEMP_MARK = '.~tc.';
+/** Partial files being written by putFile in this process (across store instances). */
+const activePartials = new Set<string>();
 /** Progress callbacks at most this often (bytes), plus the final one. */
 const PROGRESS_STEP = 256 * 1024;
 
@@ -107,18 +111,17 @@ export function createLocalStore(root: string): ObjectStore {
     async put(key, body, options = {}) {
       const dest = fileOf(key);
       const total = Buffer.isBuffer(body) || body instanceof Uint8Array ? body.byteLength : typeof body === 'string' ? Buffer.byteLength(body) : undefined;
-      let loaded = 0;
       try {
         await writeAtomically(key, async (temp) => {
           const source = body instanceof Readable ? body : Readable.from([typeof body === 'string' ? Buffer.from(body) : Buffer.from(body)]);
-          const counter = progressCounter(0, total, options.onProgress, (n) => (loaded = n));
+          const counter = progressCounter(0, total, options.onProgress);
           await pipeline(source, counter, createWriteStream(temp), { signal: options.signal });
         });
       } catch (err) {
         throw mapError(err, `put ${key}`, options.signal);
       }
       const st = await fsp.stat(dest);
-      return { key, size: st.size ?? loaded };
+      return { key, size: st.size };
     },
 
     async putFile(key, filePath, options = {}) {
@@ -131,7 +134,13 @@ export function createLocalStore(root: string): ObjectStore {
       }
       // Same source path, size and mtime => same bytes (as far as a copy can tell), so a partial copy is reusable.
       const fingerprint = createHash('sha256').update(`${path.resolve(filePath)}\0${src.size}\0${src.mtimeMs}`).digest('hex').slice(0, 16);
-      const temp = path.join(path.dirname(dest), `${TEMP_MARK}${path.basename(dest)}.${fingerprint}.partial`);
+      const resumable = path.join(path.dirname(dest), `${TEMP_MARK}${path.basename(dest)}.${fingerprint}.partial`);
+      // Two copies of the same file to the same key at once must not append to one partial file: the second
+      // (in this process) copies to a private temp name and does not resume.
+      const temp = activePartials.has(resumable)
+        ? path.join(path.dirname(dest), `${TEMP_MARK}${path.basename(dest)}.${randomBytes(6).toString('hex')}`)
+        : resumable;
+      activePartials.add(temp);
       let resumed = false;
       try {
         await writeAtomically(
@@ -165,7 +174,10 @@ export function createLocalStore(root: string): ObjectStore {
       } catch (err) {
         // The partial temp file is kept on cancellation so the next putFile resumes; kept on other errors too,
         // because its name pins the source's size and mtime, so it is never reused for different content.
+        if (temp !== resumable) await fsp.rm(temp, { force: true }).catch(() => undefined);
         throw mapError(err, `put ${key} from ${filePath}`, options.signal);
+      } finally {
+        activePartials.delete(temp);
       }
       return { key, size: src.size, resumed };
     },
@@ -322,14 +334,12 @@ function progressCounter(
   start: number,
   total: number | undefined,
   onProgress: ((p: TransferProgress) => void) | undefined,
-  onCount?: (n: number) => void,
 ): Transform {
   let loaded = start;
   let lastReported = start;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       loaded += chunk.length;
-      onCount?.(loaded);
       if (onProgress && loaded - lastReported >= PROGRESS_STEP) {
         lastReported = loaded;
         onProgress({ loaded, total });

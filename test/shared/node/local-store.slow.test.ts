@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,21 @@ describe('local store specifics', () => {
       expect(keys).toEqual(['a/b']);
       await expect(store.put('a/.~tc.b.x', 'y')).rejects.toMatchObject({ code: 'STORE_ERROR' });
       expect(readdirSync(root)).toEqual(['a']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('two concurrent putFile of one file to one key both finish with the whole file', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'tiercast-local-store-'));
+    try {
+      const store = createLocalStore(root);
+      const src = path.join(root, 'src.bin');
+      const data = randomBytes(8 * 1024 * 1024);
+      writeFileSync(src, data);
+      await Promise.all([store.putFile('dup/x', src), store.putFile('dup/x', src), store.putFile('dup/x', src)]);
+      expect((await store.getBuffer('dup/x')).equals(data)).toBe(true);
+      expect(readdirSync(path.join(root, 'dup'))).toEqual(['x']);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
