@@ -24,6 +24,7 @@ import { createEmfMetrics } from './metrics-emf.ts';
  */
 
 const FILE_RE = /^(\d{4}-\d{2}-\d{2})\.jsonl$/;
+const TIMESTAMP_RE = /"Timestamp":(\d{1,15})[,}]/;
 
 export function metricsFileName(timestampMs: number): string {
   return `${new Date(timestampMs).toISOString().slice(0, 10)}.jsonl`;
@@ -42,13 +43,10 @@ export function createLocalMetricsStore(dir: string = homePaths().metrics, names
   return {
     dir,
     appendLine(line) {
-      let ts = Date.now();
-      try {
-        const t = (JSON.parse(line) as { _aws?: { Timestamp?: unknown } })._aws?.Timestamp;
-        if (typeof t === 'number' && Number.isFinite(t)) ts = t;
-      } catch {
-        // Not JSON: still kept (the reader skips it) so nothing handed to the store silently vanishes.
-      }
+      // The writer puts _aws first, so its Timestamp is found without parsing the whole line; a line without one
+      // (not EMF) is still kept under today, and the reader skips it.
+      const m = TIMESTAMP_RE.exec(line.slice(0, 200));
+      const ts = m ? Number(m[1]) : Date.now();
       if (!made) {
         mkdirSync(dir, { recursive: true });
         made = true;
