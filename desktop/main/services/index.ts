@@ -5,17 +5,19 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createWorker, type ExecuteJobFn, type Worker } from '../../../agent/worker.ts';
+import { createDispatchers, dispatchJob, type Dispatchers } from '../../../cloud/dispatch/index.ts';
 import { createS3Client, createS3Store } from '../../../cloud/s3-store.ts';
 import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
 import { PANEL_KINDS } from '../../../shared/common/api-contract.ts';
 import { MIB, type TiercastConfig } from '../../../shared/common/config-schema.ts';
 import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
-import { JOB_SCHEMA_VERSION, type JobSpec, type Tier } from '../../../shared/common/job.ts';
+import type { JobSpec, Tier } from '../../../shared/common/job.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import { DEFAULT_LADDER_NAME, fitLadder } from '../../../shared/common/ladders.ts';
+import type { JobQueue } from '../../../shared/common/job-queue.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
 import type { MetricsSource } from '../../../shared/common/metrics-query.ts';
-import { routeJob } from '../../../shared/common/router.ts';
+import { routeJob, type Route } from '../../../shared/common/router.ts';
 import { loadConfig, saveConfig } from '../../../shared/node/config.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
 import { resolveFfmpeg } from '../../../shared/node/ffmpeg-locate.ts';
@@ -57,8 +59,8 @@ export interface ServicesOptions {
   readonly probeConcurrency?: number;
   /** The job executor the local worker runs; default the shared core's executeJob. */
   readonly execute?: ExecuteJobFn;
-  /** Hands a job to a cloud tier (Lambda, ECS, SQS); default cloud/dispatch. */
-  readonly dispatchRemote?: (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec; config: TiercastConfig }) => Promise<void>;
+  /** Tier dispatchers; default cloud/dispatch's createDispatchers for the enabled tiers (local: the local queue). */
+  readonly dispatchers?: (config: TiercastConfig, localQueue: JobQueue) => { dispatchers: Dispatchers; close(): void };
   readonly preview?: PreviewFn;
   readonly metricsSource?: (config: TiercastConfig) => MetricsSource;
 }
@@ -114,7 +116,9 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   let store = buildStore(config, home);
   let ledger: JobLedger = createLedger(store);
   const events = createEventBus(log);
-  const queue = createLocalQueue(paths.queue);
+  const queue = createLocalQueue(config.queue.kind === 'local' ? (config.queue.dir ?? paths.queue) : paths.queue);
+  const makeDispatchers = options.dispatchers ?? ((c: TiercastConfig, q: JobQueue) => createDispatchers(c, { localQueue: q }));
+  let dispatch = makeDispatchers(config, queue);
   const metricsSink = createLocalMetricsSink(paths.metrics);
   let selectedLadder = DEFAULT_LADDER_NAME;
 
@@ -133,7 +137,14 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       },
       config,
     );
-    return { tier: route.tier, reason: route.reason, estimatedCostUsd: route.estimate.costUsd, priceDate: route.estimate.priceDate, seconds: route.estimate.seconds };
+    return {
+      tier: route.tier,
+      reason: route.reason,
+      estimatedCostUsd: route.estimate.costUsd,
+      priceDate: route.estimate.priceDate,
+      seconds: route.estimate.seconds,
+      route,
+    };
   }
 
   const files = createFileRegistry({
@@ -154,15 +165,9 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     log,
   });
 
-  const sendJob = async (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec }) => {
-    if (job.tier === 'local') {
-      await queue.send(JSON.stringify({ schemaVersion: JOB_SCHEMA_VERSION, jobId: job.jobId }), { priority: job.priority });
-      return;
-    }
-    if (!options.dispatchRemote) {
-      throw new TiercastError('DISPATCH_FAILED', `the ${job.tier} tier cannot be reached from this console (no cloud dispatcher configured)`);
-    }
-    await options.dispatchRemote({ ...job, config });
+  // Every tier, local included, goes through the same dispatcher the CLI uses (local: a message on the local queue).
+  const sendJob = async (job: { jobId: string; spec: JobSpec; decision: RouteDecision }) => {
+    await dispatchJob(job.spec, job.decision.route as Route, { ledger, dispatchers: dispatch.dispatchers });
   };
 
   const jobs = createJobsService({
@@ -464,11 +469,13 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       return { settings: settingsView(config, home, options.configPath) };
     },
     async 'settings.save'(req) {
-      const before = store.location;
       await saveConfig(home, configPatchOf(req.patch));
       config = await loadConfig({ home, ...(options.configPath ? { configPath: options.configPath } : {}) });
-      if (store.location !== buildStore(config, home).location || before !== store.location) {
-        store = buildStore(config, home);
+      dispatch.close();
+      dispatch = makeDispatchers(config, queue);
+      const next = buildStore(config, home);
+      if (next.kind !== store.kind || next.location !== store.location) {
+        store = next;
         ledger = createLedger(store);
         if (worker) {
           await worker.stop();
@@ -568,6 +575,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
           () => jobs.close(),
           () => uploads.close(),
           () => worker?.stop(),
+          () => dispatch.close(),
         ];
         for (const step of steps) {
           try {

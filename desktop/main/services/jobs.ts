@@ -28,6 +28,8 @@ export interface RouteDecision {
   readonly reason: string;
   readonly estimatedCostUsd: number | null;
   readonly priceDate: string | null;
+  /** The router's full answer, handed back to `send` (cloud dispatch needs its alternatives). */
+  readonly route?: unknown;
 }
 
 export interface JobsServiceOptions {
@@ -35,7 +37,7 @@ export interface JobsServiceOptions {
   /** Decides the tier of a new (or retried) job. */
   readonly route: (input: { sizeBytes: number; media: MediaInfo | null; ladder: Ladder; requested: 'auto' | Tier; jobId: string }) => RouteDecision;
   /** Hands a created job to its tier (local queue, Lambda, ECS, SQS). Throws DISPATCH_FAILED and friends. */
-  readonly send: (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec }) => Promise<void>;
+  readonly send: (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec; decision: RouteDecision }) => Promise<void>;
   readonly onUpdate: (rows: JobRow[]) => void;
   readonly log?: Pick<Logger, 'warn' | 'info'>;
   readonly activePollMs?: number;
@@ -209,15 +211,20 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
     upsert(status, specs.get(jobId), changed);
     emit(changed);
     try {
-      await options.send({ jobId, tier: decision.tier, priority, spec });
+      await options.send({ jobId, tier: decision.tier, priority, spec, decision });
     } catch (err) {
       const e = toTiercastError(err, 'DISPATCH_FAILED');
-      const failed = await options.ledger().updateStatus(jobId, {
-        stage: 'failed',
-        error: { code: e.code, message: e.message },
-        finishedAt: new Date().toISOString(),
-        note: 'dispatch failed',
-      });
+      // The dispatcher may have recorded the failure already; never leave a job queued that no tier will run.
+      const current = await options.ledger().getStatus(jobId);
+      const failed =
+        current.stage === 'failed'
+          ? current
+          : await options.ledger().updateStatus(jobId, {
+              stage: 'failed',
+              error: { code: e.code, message: e.message },
+              finishedAt: new Date().toISOString(),
+              note: 'dispatch failed',
+            });
       const c: JobRow[] = [];
       upsert(failed, specs.get(jobId), c);
       emit(c);
@@ -286,7 +293,7 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
         requested: status.tier ?? 'auto',
         jobId: id,
       });
-      const tier = status.tier ?? decision.tier;
+      const tier = decision.tier;
       const queued = await ledger.updateStatus(id, {
         stage: 'queued',
         progress: 0,
@@ -298,7 +305,7 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
       const changed: JobRow[] = [];
       upsert(queued, await specOf(id), changed);
       emit(changed);
-      await options.send({ jobId: id, tier, priority: spec.priority, spec });
+      await options.send({ jobId: id, tier, priority: spec.priority, spec, decision });
       return rows.get(id)!;
     },
     async cancel(id) {
