@@ -78,7 +78,7 @@ describe('Fargate entry (child process, local store, real ffmpeg)', () => {
   it('on SIGTERM mid-encode: aborts ffmpeg, requeues the job as INTERRUPTED for on-demand Fargate, exits 143 with no manifest', async () => {
     const clip = makeClip({ durationSec: 20, width: 1280, height: 720 });
     // Dispatched to Spot: the tier comes from the job's status (no TIERCAST_TIER).
-    await newJob('fg-spot', clip, [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small], 'medium', 'fargate-spot');
+    await newJob('fg-spot', clip, [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small], 'veryslow', 'fargate-spot');
     const run = startEntry({ TIERCAST_JOB_ID: 'fg-spot' });
     await waitForStage('fg-spot', ['encoding'], run);
     run.child.kill('SIGTERM');

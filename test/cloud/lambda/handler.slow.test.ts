@@ -152,7 +152,7 @@ describe('Lambda handler against s3rver and real ffmpeg', () => {
   });
 
   it('stops ffmpeg mid-encode at the deadline and records TIER_LIMIT_EXCEEDED, publishing nothing', async () => {
-    // 20 s of 720p at preset medium: far more encoding than the ~7 s this invocation leaves after its reserves.
+    // 20 s of 720p at preset veryslow: far more encoding than the ~7 s this invocation leaves, even on fast machines.
     const longer = makeClip({ durationSec: 20, width: 1280, height: 720 });
     const key = 'inputs/mid-encode/clip.mp4';
     await store.putFile(key, longer);
@@ -162,7 +162,7 @@ describe('Lambda handler against s3rver and real ffmpeg', () => {
       createdAt: new Date().toISOString(),
       input: { key, name: 'clip.mp4', sizeBytes: statSync(longer).size },
       media: null,
-      ladder: { ...tiny, preset: 'medium', rungs: [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, ...tiny.rungs] },
+      ladder: { ...tiny, preset: 'veryslow', rungs: [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, ...tiny.rungs] },
       formats: ['hls'],
     });
     const out = (await handler({ jobId: 'mid-encode' }, context(22_000))) as JobOutcome;
