@@ -7,6 +7,7 @@ import {
   type MetricDatum,
   type StandardUnit,
 } from '@aws-sdk/client-cloudwatch';
+import type { TiercastConfig } from '../shared/common/config-schema.ts';
 import { TiercastError } from '../shared/common/errors.ts';
 import { TIERS, type Tier } from '../shared/common/job.ts';
 import {
@@ -280,5 +281,35 @@ export function createPutMetricDataSink(options: {
         }
       }
     },
+  };
+}
+
+/**
+ * The CloudWatch source's resource names from Tiercast's configuration (LAMBDA_FUNCTION_NAME(_ENHANCED) with their
+ * timeouts, ECS_CLUSTER_NAME, the queue URLs' names), so a composition root needs one line:
+ * `createCloudWatchMetricsSource({ client, ...cloudWatchOptionsFromConfig(config) })`.
+ */
+export function cloudWatchOptionsFromConfig(config: Pick<TiercastConfig, 'tiers' | 'queue' | 'metrics'>): Omit<CloudWatchMetricsOptions, 'client'> {
+  const { lambda, fargate } = config.tiers;
+  const functions: string[] = [];
+  const timeouts: Record<string, number> = {};
+  if (lambda.functionName) {
+    functions.push(lambda.functionName);
+    timeouts[lambda.functionName] = lambda.timeoutSec;
+  }
+  if (lambda.enhancedFunctionName) {
+    functions.push(lambda.enhancedFunctionName);
+    timeouts[lambda.enhancedFunctionName] = lambda.enhancedTimeoutSec;
+  }
+  const queueNames =
+    config.queue.kind === 'sqs'
+      ? [config.queue.url, config.queue.highPriorityUrl].filter((u): u is string => !!u).map((u) => new URL(u).pathname.split('/').filter(Boolean).at(-1)!)
+      : [];
+  return {
+    namespace: config.metrics.namespace,
+    lambdaFunctionNames: functions,
+    lambdaTimeoutsSec: timeouts,
+    ...(fargate.cluster ? { ecsCluster: fargate.cluster } : {}),
+    ...(queueNames.length ? { queueName: queueNames } : {}),
   };
 }

@@ -12,6 +12,8 @@
  *                              or createCloudWatchMetricsSource({ client, ... })   // cloud/cloudwatch-metrics.ts
  *   const result = await source.query('latency', { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', periodSec: 3600 });
  *   // result.series: one line per tier and statistic, result.thresholds: horizontal lines (e.g. Lambda timeouts)
+ *   // a summary table (one value per line for the whole range): source.query('latency', wholeRangeQuery(from, to))
+ *   // CloudWatch options from the configuration: cloudWatchOptionsFromConfig(config) in cloud/cloudwatch-metrics.ts
  *
  * Panels (`PANELS`): latency (p50/p95/p99 per tier), cost (USD per tier per UTC day; the period is always 86400),
  * throughput (jobs finished per period per tier), errorRate (failed / finished, 0..1), queueDepth, lambdaDuration
@@ -211,6 +213,15 @@ export function normalizeQuery(panel: PanelKind, range: MetricsQuery): MetricsQu
     throw new TiercastError('CONFIG_INVALID', `metrics query: ${points} points per line; widen periodSec (at most ${MAX_POINTS_PER_SERIES})`);
   }
   return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), periodSec };
+}
+
+/**
+ * One point per line over the whole range (for summary tables: "p95 latency this week, per tier"): the period is
+ * the range's length rounded up to whole minutes.
+ */
+export function wholeRangeQuery(from: string, to: string): MetricsQuery {
+  const seconds = Math.max(60, Math.ceil((Date.parse(to) - Date.parse(from)) / 60_000) * 60);
+  return { from, to, periodSec: seconds };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@a
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCloudWatchMetricsSource, createPutMetricDataSink } from '../../cloud/cloudwatch-metrics.ts';
+import { cloudWatchOptionsFromConfig, createCloudWatchMetricsSource, createPutMetricDataSink } from '../../cloud/cloudwatch-metrics.ts';
 import { TiercastError } from '../../shared/common/errors.ts';
 
 const cw = mockClient(CloudWatchClient);
@@ -197,5 +197,32 @@ describe('PutMetricData sink (Fargate)', () => {
     sink.emit('fargate', { JobsFailed: 1 });
     await expect(sink.flush()).resolves.toBeUndefined();
     expect(errors.map((e) => e.code)).toEqual(['CONFIG_INVALID']);
+  });
+});
+
+describe('cloudWatchOptionsFromConfig', () => {
+  it('takes function names with their timeouts, the cluster and the queue names from the configuration', async () => {
+    const { loadConfig } = await import('../../shared/node/config.ts');
+    const config = await loadConfig({
+      home: '/nonexistent-tiercast-home',
+      env: {
+        LAMBDA_FUNCTION_NAME: 'tc-std',
+        LAMBDA_FUNCTION_NAME_ENHANCED: 'tc-enh',
+        TIERCAST_LAMBDA_TIMEOUT_SEC: '90',
+        ECS_CLUSTER_NAME: 'tc-cluster',
+        TIERCAST_QUEUE: 'sqs',
+        TIERCAST_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/tc-jobs',
+        TIERCAST_QUEUE_URL_HIGH: 'https://sqs.eu-west-1.amazonaws.com/123456789012/tc-jobs-high',
+      },
+    });
+    expect(cloudWatchOptionsFromConfig(config)).toEqual({
+      namespace: 'Tiercast',
+      lambdaFunctionNames: ['tc-std', 'tc-enh'],
+      lambdaTimeoutsSec: { 'tc-std': 90, 'tc-enh': 600 },
+      ecsCluster: 'tc-cluster',
+      queueName: ['tc-jobs', 'tc-jobs-high'],
+    });
+    const bare = await loadConfig({ home: '/nonexistent-tiercast-home', env: {} });
+    expect(cloudWatchOptionsFromConfig(bare)).toEqual({ namespace: 'Tiercast', lambdaFunctionNames: [], lambdaTimeoutsSec: {} });
   });
 });

@@ -4,6 +4,7 @@ import {
   combineOutcomes,
   normalizeQuery,
   percentile,
+  wholeRangeQuery,
   periodStart,
   type MetricRecord,
 } from '../../../shared/common/metrics-query.ts';
@@ -123,5 +124,20 @@ describe('aggregateRecords', () => {
     expect(s[0]!.points).toEqual([]);
     expect(periodStart(Date.parse('2026-03-01T13:37:00Z'), 86_400)).toBe(T0);
     expect(periodStart(Date.parse('2026-03-01T13:37:00Z'), 3600, Date.parse('2026-03-01T00:30:00Z'))).toBe(Date.parse('2026-03-01T13:30:00Z'));
+  });
+});
+
+describe('wholeRangeQuery', () => {
+  it('makes one period of the whole range, in whole minutes', () => {
+    expect(wholeRangeQuery('2026-03-01T00:00:00Z', '2026-03-08T00:00:00Z').periodSec).toBe(7 * 86_400);
+    expect(wholeRangeQuery('2026-03-01T00:00:00Z', '2026-03-01T00:00:30Z').periodSec).toBe(60);
+    const q = wholeRangeQuery('2026-03-01T00:00:00Z', '2026-03-01T10:00:30Z');
+    expect(q.periodSec).toBe(36_060);
+    const r = aggregateRecords(
+      [1, 2, 3, 4].map((v, i) => ({ timestamp: T0 + i * HOUR, tier: 'ec2' as const, values: { JobLatencySeconds: v } })),
+      'latency',
+      q,
+    );
+    expect(r.series.find((s) => s.id === 'latency_ec2_p50')!.points).toEqual([{ t: '2026-03-01T00:00:00.000Z', v: 2 }]);
   });
 });
