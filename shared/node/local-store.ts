@@ -18,6 +18,8 @@ import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutR
  *   a second putFile of the unchanged file appends to what was already copied instead of starting over.
  * - Two processes copying the same file to the same key at once are not coordinated (within one process they
  *   are): the size check before the rename turns a clash into a STORE_ERROR rather than a corrupt object.
+ * - A key cannot also be a "folder" of other keys (`a/b` and `a/b/c` cannot both exist, as they can in S3);
+ *   writing the second fails with STORE_ERROR. The ledger's key layout never does this.
  * - presignPut is not supported (nothing could serve a PUT to a folder); presignGet returns a file:// URL.
  */
 
@@ -118,7 +120,7 @@ export function createLocalStore(root: string): ObjectStore {
           await pipeline(source, counter, createWriteStream(temp), { signal: options.signal });
         });
       } catch (err) {
-        throw mapError(err, `put ${key}`, options.signal);
+        throw mapError(err, `put ${key}`, options.signal, 'write');
       }
       const st = await fsp.stat(dest);
       return { key, size: st.size };
@@ -175,7 +177,7 @@ export function createLocalStore(root: string): ObjectStore {
         // The partial temp file is kept on cancellation so the next putFile resumes; kept on other errors too,
         // because its name pins the source's size and mtime, so it is never reused for different content.
         if (temp !== resumable) await fsp.rm(temp, { force: true }).catch(() => undefined);
-        throw mapError(err, `put ${key} from ${filePath}`, options.signal);
+        throw mapError(err, `put ${key} from ${filePath}`, options.signal, 'write');
       } finally {
         activePartials.delete(temp);
       }
@@ -286,7 +288,7 @@ export function createLocalStore(root: string): ObjectStore {
       try {
         await writeAtomically(toKey, (temp) => fsp.copyFile(from, temp));
       } catch (err) {
-        throw mapError(err, `copy ${fromKey} to ${toKey}`);
+        throw mapError(err, `copy ${fromKey} to ${toKey}`, undefined, 'write');
       }
     },
 
@@ -362,12 +364,16 @@ function storeError(message: string, cause: unknown): TiercastError {
   return new TiercastError('STORE_ERROR', `local store: ${message}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
 
-function mapError(err: unknown, what: string, signal?: AbortSignal): TiercastError {
+function mapError(err: unknown, what: string, signal?: AbortSignal, mode: 'read' | 'write' = 'read'): TiercastError {
   if (err instanceof TiercastError) return err;
   if (signal?.aborted || (err as Error | undefined)?.name === 'AbortError') {
     return new TiercastError('CANCELLED', `${what}: cancelled`, { cause: err });
   }
-  if (isNotFound(err) || (err as NodeJS.ErrnoException | undefined)?.code === 'EISDIR') {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (mode === 'write' && (code === 'EISDIR' || code === 'EEXIST' || code === 'ENOTDIR')) {
+    return new TiercastError('STORE_ERROR', `${what}: the key and another key's folder collide (a local store cannot hold both a/b and a/b/c)`, { cause: err });
+  }
+  if (isNotFound(err) || code === 'EISDIR') {
     return new TiercastError('INPUT_NOT_FOUND', `${what}: no such object`, { cause: err });
   }
   return storeError(what, err);

@@ -50,6 +50,21 @@ describe('local store specifics', () => {
     }
   });
 
+  it('refuses a key that collides with another key\'s folder as STORE_ERROR, not as a missing object', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'tiercast-local-store-'));
+    try {
+      const store = createLocalStore(root);
+      await store.put('a/b', 'x');
+      await store.put('d/e/f', 'x');
+      await expect(store.put('a/b/c', 'y')).rejects.toMatchObject({ code: 'STORE_ERROR' });
+      await expect(store.put('d/e', 'y')).rejects.toMatchObject({ code: 'STORE_ERROR' });
+      await expect(store.getBuffer('d/e')).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
+      expect((await store.getBuffer('a/b')).toString()).toBe('x');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('orders keys by UTF-8 bytes like S3', () => {
     expect(['b', 'a/b', 'a-b', 'a.b', '\u{1F600}', '\uFFFD'].sort(compareKeys)).toEqual(['a-b', 'a.b', 'a/b', 'b', '\uFFFD', '\u{1F600}']);
   });
