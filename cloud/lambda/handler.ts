@@ -17,7 +17,7 @@ import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type Worker
  * Time: the deadline is the invocation's remaining time minus a safety margin (TIERCAST_LAMBDA_SAFETY_SEC, default
  * 10 s) so the ledger is always updated before Lambda kills the sandbox. Before downloading anything the handler
  * predicts the run with the router's model and fails at once with TIER_LIMIT_EXCEEDED when it cannot fit the time
- * left or the free /tmp space; executeJob enforces the same deadline during the run (the transcode's timeout
+ * left, the function's memory or the free /tmp space; executeJob enforces the same deadline during the run (the transcode's timeout
  * becomes TIER_LIMIT_EXCEEDED). TIER_LIMIT_EXCEEDED is the code the router escalates one tier up.
  *
  * Input: always downloaded to /tmp, never streamed from a presigned URL. The Lambda tiers take inputs up to 150 MB
@@ -134,6 +134,11 @@ export function createHandler(options: HandlerOptions = {}) {
     if (spec.media) {
       const { run } = predictSeconds(tier, work, spec.input.sizeBytes, rt.config);
       if (run > leftSec) reasons.push(`predicted ${Math.round(run)} s of work, ${Math.max(0, Math.round(leftSec))} s left in this invocation`);
+    }
+    // An out-of-memory kill ends the sandbox without a word to the ledger: refuse what the model says will not fit.
+    const memoryMb = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+    if (spec.media && memoryMb > 0 && work.memoryMb > memoryMb * 0.9) {
+      reasons.push(`needs ~${work.memoryMb} MB of memory, the function has ${memoryMb} MB`);
     }
     const free = await freeBytes(rt.workRoot).catch(() => Number.POSITIVE_INFINITY);
     if (work.diskBytes > free) {

@@ -29,6 +29,7 @@ let clip: string;
 const savedEnv = { ...process.env };
 const emf: string[] = [];
 let handler: ReturnType<typeof createHandler>;
+let handlerEnv: NodeJS.ProcessEnv;
 
 const context = (remainingMs: number, requestId = 'req-1') => ({
   getRemainingTimeInMillis: () => remainingMs,
@@ -77,6 +78,7 @@ beforeAll(async () => {
     TIERCAST_S3_ENDPOINT: s3.endpoint,
     TIERCAST_S3_FORCE_PATH_STYLE: 'true',
   };
+  handlerEnv = env;
   handler = createHandler({ env, metricsSink: (line) => emf.push(line) });
 });
 
@@ -135,6 +137,16 @@ describe('Lambda handler against s3rver and real ffmpeg', () => {
     expect(status.history.map((h) => h.stage)).not.toContain('downloading');
     expect(await keys('outputs/too-long/')).toEqual([]);
     expect(emf.slice(before).map((l) => parseEmfLine(l)!.values.JobsFailed).filter(Boolean)).toEqual([]);
+  });
+
+  it('refuses a job the model says needs more memory than the function has', async () => {
+    await newJob('too-big', { durationSec: 2, width: 3840, height: 2160, fps: 30 });
+    const small = createHandler({ env: { ...handlerEnv, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512' }, metricsSink: () => {} });
+    const out = (await small({ jobId: 'too-big' }, context(120_000))) as JobOutcome;
+    expect(out.error?.code).toBe('TIER_LIMIT_EXCEEDED');
+    expect(out.error!.message).toMatch(/needs ~\d+ MB of memory, the function has 512 MB/);
+    expect(out.error!.message).not.toMatch(/predicted/);
+    expect((await ledger.getStatus('too-big')).attempts).toBe(0);
   });
 
   it('fails with TIER_LIMIT_EXCEEDED when the invocation is about to time out, before ffmpeg runs', async () => {
