@@ -75,6 +75,13 @@ export interface WorkerOptions {
   /** Free bytes in a folder; default statfs. Injectable so tests can simulate a full disk. */
   readonly freeDiskBytes?: (dir: string) => Promise<number>;
   readonly onEvent?: (event: WorkerEvent) => void;
+  /**
+   * Emit the QueueDepth metric (visible messages) this often; 0 = never. Default 60 on the local tier, where the
+   * dashboard has no AWS/SQS metrics to show a backlog, and 0 on EC2, where SQS publishes its own.
+   */
+  readonly queueDepthIntervalSec?: number;
+  /** First delay after a failed poll (doubles up to 30 s). Default 1000. */
+  readonly pollErrorDelayMs?: number;
 }
 
 export type WorkerEvent =
@@ -149,6 +156,9 @@ export async function statfsFree(dir: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
+/** --once gives up after this many failed polls in a row (with the default backoff, 1+2+4+8 s between them). */
+const ONCE_MAX_POLL_ERRORS = 5;
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -179,6 +189,14 @@ export function createWorker(options: WorkerOptions): Worker {
   const maxSec = options.retryBackoff?.maxSec ?? 900;
   const freeDisk = options.freeDiskBytes ?? statfsFree;
   const execute: ExecuteJobFn = options.execute ?? executeJob;
+  const depthEverySec = options.queueDepthIntervalSec ?? (tier === 'local' ? 60 : 0);
+  let depthTimer: NodeJS.Timeout | null = null;
+  const emitDepth = () => {
+    queue
+      .depth()
+      .then((d) => options.metrics.emit(tier, { QueueDepth: d.visible }))
+      .catch((err: unknown) => log.debug({ err: String(err) }, 'queue depth unavailable'));
+  };
   const emit = (e: WorkerEvent) => {
     try {
       options.onEvent?.(e);
@@ -199,6 +217,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let abortRunningNow: (() => void) | null = null;
   let slotFreed: (() => void) | null = null;
   let agentDir: string | null = null;
+  let onceError: TiercastError | null = null;
 
   const waitForSlot = () =>
     new Promise<void>((resolve) => {
@@ -370,7 +389,9 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function pollLoop(mode: 'forever' | 'once'): Promise<void> {
-    let errorDelayMs = 1000;
+    const firstErrorDelayMs = options.pollErrorDelayMs ?? 1000;
+    let errorDelayMs = firstErrorDelayMs;
+    let errorsInARow = 0;
     while (!stopping) {
       const free = concurrency - running.size;
       if (free <= 0) {
@@ -404,7 +425,8 @@ export function createWorker(options: WorkerOptions): Worker {
           signal: pollAbort.signal,
         });
         lastPollOkAt = Date.now();
-        errorDelayMs = 1000;
+        errorDelayMs = firstErrorDelayMs;
+        errorsInARow = 0;
       } catch (err) {
         if (pollAbort.signal.aborted) break;
         const error = toTiercastError(err, 'QUEUE_ERROR');
@@ -412,6 +434,13 @@ export function createWorker(options: WorkerOptions): Worker {
         lastPollErrorAt = Date.now();
         emit({ type: 'poll-error', error });
         log.error({ err: error.toJSON() }, `poll failed: ${error.toString()}`);
+        errorsInARow += 1;
+        if (mode === 'once' && errorsInARow >= ONCE_MAX_POLL_ERRORS) {
+          // A batch run must end: report the queue as unreachable instead of retrying for ever.
+          onceError = new TiercastError(error.code, `the queue could not be reached (${errorsInARow} polls failed): ${error.message}`, { cause: error });
+          if (running.size) await Promise.all([...running.values()].map((j) => j.done));
+          break;
+        }
         await sleep(errorDelayMs, pollAbort.signal);
         errorDelayMs = Math.min(30_000, errorDelayMs * 2);
         continue;
@@ -435,6 +464,11 @@ export function createWorker(options: WorkerOptions): Worker {
     startedAt = Date.now();
     await prepare();
     log.info({ tier, concurrency, workRoot: options.workRoot, visibilityTimeoutSec: options.visibilityTimeoutSec, heartbeatSec: options.heartbeatSec }, 'agent worker started');
+    if (depthEverySec > 0) {
+      emitDepth();
+      depthTimer = setInterval(emitDepth, depthEverySec * 1000);
+      depthTimer.unref();
+    }
     loop = pollLoop(mode).catch((err: unknown) => {
       log.fatal({ err: String(err) }, 'worker poll loop crashed');
     });
@@ -462,6 +496,7 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     };
     await step('stop polling', () => {
+      if (depthTimer) clearInterval(depthTimer);
       pollAbort.abort();
       const wake = slotFreed;
       slotFreed = null;
@@ -501,6 +536,7 @@ export function createWorker(options: WorkerOptions): Worker {
       await begin('once');
       await loop;
       await stop();
+      if (onceError) throw onceError;
     },
     stop,
     status() {

@@ -12,7 +12,7 @@ import { createLocalQueue } from '../../shared/node/local-queue.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { sharedClip } from '../helpers/media.ts';
-import { expectIntactOutputs, outputVersions, slowFfmpeg, spawnAgent, submitJob, waitForStage } from './helpers.ts';
+import { expectIntactOutputs, outputVersions, sleep, slowFfmpeg, spawnAgent, submitJob, waitFor, waitForStage } from './helpers.ts';
 
 /** Local mode (the embedded default): local folder queue + local store + real executeJob and ffmpeg. */
 
@@ -85,6 +85,34 @@ describe('agent in local mode', () => {
     const dead = await queue.deadLetters();
     expect(dead).toHaveLength(1);
     expect(dead[0]!.reason).toMatch(/^INVALID_JOB: body is not JSON/);
+  });
+
+  it('SIGTERM waits for the running job; a second SIGTERM aborts it and hands the message back at once', async () => {
+    const h = home('twice');
+    const queue = createLocalQueue(h.paths.queue);
+    await submitJob(h.store, h.ledger, queue, 'twice', clip);
+    const agent = spawnAgent(['--local', '--concurrency', '1'], {
+      TIERCAST_HOME: h.paths.home,
+      TIERCAST_AGENT_GRACE_MS: '600000',
+      TIERCAST_AGENT_WAIT_SECONDS: '1',
+      TIERCAST_FFMPEG: slowFfmpeg(tmp, 30),
+      TIERCAST_FFPROBE: '/usr/bin/ffprobe',
+    });
+    try {
+      await waitForStage(h.ledger, 'twice', ['analyzing', 'encoding']);
+      agent.child.kill('SIGTERM');
+      await waitFor('draining', async () => agent.stderr().includes('stopping: no new jobs'), 10_000);
+      await sleep(500);
+      // Within its grace period the agent is still running the job.
+      expect(agent.child.exitCode).toBeNull();
+      agent.child.kill('SIGTERM');
+      const { code } = await agent.exited;
+      expect(code, agent.stderr()).toBe(0);
+    } finally {
+      agent.killGroup();
+    }
+    expect(await h.ledger.getStatus('twice')).toMatchObject({ stage: 'queued', error: { code: 'INTERRUPTED' } });
+    expect(await queue.depth()).toEqual({ visible: 1, inFlight: 0 });
   });
 
   it('SIGKILL mid-job: the message comes back after its lease and a second agent completes the job', async () => {

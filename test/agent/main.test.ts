@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,6 +78,29 @@ describe('agent settings', () => {
     expect(agent.store.kind).toBe('local');
     expect(agent.store.location).toContain(home);
     await agent.shutdown();
+  });
+});
+
+describe('Spot interruption notice', () => {
+  it('stops the agent gracefully, as SIGTERM does', async () => {
+    const imds = http.createServer((req, res) => {
+      if (req.method === 'PUT') return res.writeHead(200).end('token');
+      if (req.url === '/latest/meta-data/spot/instance-action' && req.headers['x-aws-ec2-metadata-token'] === 'token') {
+        return res.writeHead(200, { 'content-type': 'application/json' }).end('{"action":"terminate","time":"2026-11-22T05:00:00Z"}');
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => imds.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(imds.address() as AddressInfo).port}`;
+      const agent = await buildAgent({ local: true, spotWatch: true }, { env: { TIERCAST_HOME: home, AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint, TIERCAST_AGENT_WAIT_SECONDS: '1' }, log: pino({ level: 'silent' }) });
+      await agent.start();
+      await agent.worker.start();
+      await agent.stopped;
+      expect(agent.worker.status().state).toBe('stopped');
+    } finally {
+      await new Promise((r) => imds.close(r));
+    }
   });
 });
 

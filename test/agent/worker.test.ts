@@ -165,6 +165,50 @@ describe('worker loop (injected executor, local queue)', () => {
     await w.stop();
   });
 
+  it('stop: a job that finishes within the grace period completes normally and its message is deleted', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let aborted = false;
+    const execute: ExecuteJobFn = async ({ signal }) => {
+      signal.addEventListener('abort', () => (aborted = true));
+      await gate;
+      return okResult;
+    };
+    await queue.send(msg('almost-done'));
+    await queue.send(msg('not-started'));
+    const w = createWorker(options(execute, { concurrency: 1, graceMs: 10_000 }));
+    await w.start();
+    while (w.status().running.length === 0) await sleep(20);
+    const stopping = w.stop();
+    await sleep(100);
+    expect(w.status().state).toBe('draining');
+    release();
+    await stopping;
+    expect(aborted).toBe(false);
+    expect(w.status()).toMatchObject({ state: 'stopped', done: 1, released: 0 });
+    // The job that never started is still in the queue for the next worker.
+    const left = await queue.receive({ maxMessages: 10, waitSeconds: 0 });
+    expect(left.map((m) => m.body)).toEqual([msg('not-started')]);
+  });
+
+  it('emits the QueueDepth metric on the local tier', async () => {
+    const emitted: Array<Record<string, number>> = [];
+    await queue.send(msg('q1'));
+    await queue.send(msg('q2'));
+    const w = createWorker(
+      options(async () => okResult, {
+        concurrency: 1,
+        minFreeDiskBytes: 10,
+        freeDiskBytes: async () => 0, // paused, so the backlog stays put while we look
+        metrics: { emit: (_tier, values) => emitted.push(values as Record<string, number>) },
+      }),
+    );
+    await w.start();
+    for (let i = 0; i < 50 && emitted.length === 0; i++) await sleep(20);
+    await w.stop();
+    expect(emitted).toContainEqual({ QueueDepth: 2 });
+  });
+
   it('a second stop with graceMs 0 aborts at once instead of waiting out the grace', async () => {
     const execute: ExecuteJobFn = ({ signal }) =>
       new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, error: new TiercastError('CANCELLED', 'aborted') })));
@@ -178,6 +222,13 @@ describe('worker loop (injected executor, local queue)', () => {
     await w.stop({ graceMs: 0 });
     await first;
     expect(w.status()).toMatchObject({ state: 'stopped', released: 1 });
+  });
+
+  it('once() gives up with QUEUE_ERROR when the queue stays unreachable', async () => {
+    const broken = { ...queue, receive: async () => { throw new TiercastError('QUEUE_ERROR', 'connection refused'); } };
+    const w = createWorker({ ...options(async () => okResult), queue: broken, pollErrorDelayMs: 10 });
+    await expect(w.once()).rejects.toMatchObject({ code: 'QUEUE_ERROR', message: expect.stringMatching(/5 polls failed/) });
+    expect(w.status()).toMatchObject({ state: 'stopped', pollErrors: 5 });
   });
 
   it('does not poll while free disk is below the threshold', async () => {
