@@ -67,6 +67,28 @@ describe('loadConfig defaults', () => {
   });
 });
 
+describe('sections and tier rules', () => {
+  it('keeps the agent and console sections for their owners to validate', async () => {
+    writeFile({ agent: { concurrency: 3 }, console: { theme: 'dark' } });
+    const c = await loadConfig({ env: {}, home });
+    expect(c.agent).toEqual({ concurrency: 3 });
+    expect(c.console).toEqual({ theme: 'dark' });
+  });
+
+  it('arm64 Fargate tasks cannot use Spot: fargate-spot stays off by default and is refused when asked for', async () => {
+    const c = await loadConfig({ env: awsEnv, home, flags: { tiers: { fargate: { arch: 'arm64' } } } });
+    expect(c.tiers.enabled).toContain('fargate');
+    expect(c.tiers.enabled).not.toContain('fargate-spot');
+    const err = await configError(loadConfig({ env: { ...awsEnv, TIERCAST_TIERS: 'fargate-spot' }, home, flags: { tiers: { fargate: { arch: 'arm64' } } } }));
+    expect(err.message).toMatch(/Spot runs only x86_64/);
+  });
+
+  it('a high-priority queue URL equal to the normal one is refused', async () => {
+    const err = await configError(loadConfig({ env: { ...awsEnv, TIERCAST_QUEUE_URL_HIGH: awsEnv.TIERCAST_QUEUE_URL }, home }));
+    expect(err.details.field).toBe('queue.highPriorityUrl');
+  });
+});
+
 describe('precedence: flags > environment > file > defaults', () => {
   it('each layer overrides the one below, field by field', async () => {
     writeFile({ tiers: { lambda: { memoryMb: 1024, timeoutSec: 60 }, local: { concurrency: 3 } }, metrics: { source: 'cloudwatch' } });
