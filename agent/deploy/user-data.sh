@@ -107,6 +107,40 @@ esac
 chown -R root:root "$APP_DIR"
 node "$APP_DIR/bin/tiercast.js" agent --help >/dev/null
 
+# ---- logs and metrics to CloudWatch (when the stack gave a log group) --------------------------------------------------
+mkdir -p /var/log/tiercast
+cat > /etc/logrotate.d/tiercast <<'ROTATE'
+/var/log/tiercast/*.log {
+  daily
+  rotate 7
+  maxsize 200M
+  compress
+  missingok
+  notifempty
+  copytruncate
+}
+ROTATE
+if [ -n "${TIERCAST_AGENT_LOG_GROUP:-}" ]; then
+  dnf install -y amazon-cloudwatch-agent
+  cat > /opt/aws/amazon-cloudwatch-agent/etc/tiercast.json <<CWAGENT
+{
+  "agent": { "run_as_user": "root" },
+  "logs": {
+    "logs_collected": {
+      "files": {
+        "collect_list": [
+          { "file_path": "/var/log/tiercast/metrics.log", "log_group_name": "${TIERCAST_AGENT_LOG_GROUP}", "log_stream_name": "{instance_id}/metrics" },
+          { "file_path": "/var/log/tiercast/agent.log", "log_group_name": "${TIERCAST_AGENT_LOG_GROUP}", "log_stream_name": "{instance_id}/agent" }
+        ]
+      }
+    }
+  }
+}
+CWAGENT
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+    -c file:/opt/aws/amazon-cloudwatch-agent/etc/tiercast.json
+fi
+
 # ---- service ----------------------------------------------------------------------------------------------------------
 install -m 0644 "$APP_DIR/agent/deploy/tiercast-agent.service" /etc/systemd/system/tiercast-agent.service
 systemctl daemon-reload

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -149,5 +149,9 @@ describe('agent in local mode', () => {
     expect(existsSync(path.join(h.paths.work, workDirs[0]!))).toBe(false);
     // JSON log lines carry the job id.
     expect(second.logs().some((l) => l.jobId === 'crashy' && l.msg === 'job done')).toBe(true);
+    // Local mode: EMF lines go to the data home's metrics folder (what the console's dashboard reads), not stdout.
+    const lines = readdirSync(h.paths.metrics).flatMap((f) => readFileSync(path.join(h.paths.metrics, f), 'utf8').split('\n').filter(Boolean));
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ jobId: 'crashy', JobsSucceeded: 1, Tier: 'local' }));
+    expect(second.stdout()).toBe('');
   });
 });
