@@ -287,6 +287,10 @@ export function register(program: Command): void {
           const name = path.basename(file);
           if (r.error) process.stderr.write(`${r.error.code}: ${r.error.message}\n`);
           else process.stderr.write(`${name} -> job ${r.jobId} on ${r.tier} (~${formatUsdShort(r.estimatedCostUsd ?? 0)}): ${r.reason}\n`);
+          if (!r.error && r.tier === 'local' && config.store.kind === 's3' && !opts.wait) {
+            // `tiercast agent --local` serves the data home's folder store, not this bucket.
+            process.stderr.write(`  note: job ${r.jobId} is in ${backends.store.location} on the local queue; only \`tiercast dispatch --wait\` runs local jobs of an S3 store\n`);
+          }
         }
         if (opts.wait) await waitForJobs(results, config, backends, controller.signal);
       } finally {
