@@ -215,8 +215,9 @@ export function createLedger(store: ObjectStore): JobLedger {
           ),
         );
 
-      // Read the next window while the current one is being consumed, keeping status reads bounded.
-      let pending: Promise<(JobStatus | null)[]> | null = null;
+      // Statuses are read a window at a time (in parallel within it, in order out of it). Without a stage filter
+      // a limited listing reads no more statuses than it can still yield.
+      const windowSize = () => (stages === null && Number.isFinite(limit) ? Math.min(window, limit - yielded) : window);
       async function* drain(statuses: (JobStatus | null)[]): AsyncGenerator<JobStatus, boolean> {
         for (const s of statuses) {
           if (!s || (stages && !stages.has(s.stage))) continue;
@@ -230,19 +231,12 @@ export function createLedger(store: ObjectStore): JobLedger {
         if (options.startAfter !== undefined && id <= options.startAfter) continue;
         if (!JobIdSchema.safeParse(id).success) continue;
         batch.push(id);
-        if (batch.length >= window) {
-          const next = readBatch(batch);
+        if (batch.length >= windowSize()) {
+          const statuses = await readBatch(batch);
           batch = [];
-          if (pending) {
-            if (yield* drain(await pending)) {
-              await next.catch(() => undefined);
-              return;
-            }
-          }
-          pending = next;
+          if (yield* drain(statuses)) return;
         }
       }
-      if (pending && (yield* drain(await pending))) return;
       if (batch.length > 0) yield* drain(await readBatch(batch));
     },
 
