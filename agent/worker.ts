@@ -218,6 +218,12 @@ export function createWorker(options: WorkerOptions): Worker {
   let slotFreed: (() => void) | null = null;
   let agentDir: string | null = null;
   let onceError: TiercastError | null = null;
+  /** Disposals of invalid messages still in flight; stop() and --once wait for them. */
+  const chores = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    chores.add(p);
+    void p.finally(() => chores.delete(p));
+  };
 
   const waitForSlot = () =>
     new Promise<void>((resolve) => {
@@ -362,12 +368,12 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       parsed = JobMessageSchema.safeParse(JSON.parse(message.body));
     } catch (err) {
-      void handleInvalid(message, `body is not JSON (${(err as Error).message})`);
+      track(handleInvalid(message, `body is not JSON (${(err as Error).message})`));
       return;
     }
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      void handleInvalid(message, `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      track(handleInvalid(message, `${issue.path.join('.') || 'body'}: ${issue.message}`));
       return;
     }
     const jobId = parsed.data.jobId;
@@ -452,7 +458,12 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       for (const m of messages) startJob(m);
       if (mode === 'once' && messages.length === 0) {
-        if (running.size === 0) break;
+        if (running.size === 0) {
+          // An invalid message released a moment ago may be visible again: look once more before calling it empty.
+          if (chores.size === 0) break;
+          await Promise.all(chores);
+          continue;
+        }
         await Promise.race([...running.values()].map((j) => j.done));
       }
     }
@@ -503,6 +514,7 @@ export function createWorker(options: WorkerOptions): Worker {
       wake?.();
     });
     await step('poll loop', () => loop);
+    await step('invalid messages', () => Promise.all(chores));
     await step('drain running jobs', async () => {
       if (running.size === 0) return;
       log.info({ running: [...running.values()].map((j) => j.jobId), graceMs }, 'waiting for running jobs to finish');
