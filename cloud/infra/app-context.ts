@@ -20,6 +20,7 @@ const ContextSchema = z.strictObject({
   agentMinInstances: z.number().int().min(0).optional(),
   agentMaxInstances: z.number().int().min(0).optional(),
   backlogPerInstance: z.number().positive().optional(),
+  agentConfigParameter: z.string().regex(/^\/?[A-Za-z0-9_.\-/]+$/, 'an SSM parameter name').optional(),
   alarmEmail: z.email().optional(),
   latencyP95AlarmSec: z.partialRecord(z.enum(TIERS), z.number().positive()).optional(),
   failureRateAlarm: z.number().gt(0).max(1).optional(),

@@ -53,6 +53,11 @@ export interface TiercastStackProps extends StackProps {
   readonly backlogPerInstance?: number;
   /** Agent user data script; default agent/deploy/user-data.sh when the file exists. */
   readonly agentUserDataPath?: string;
+  /**
+   * SSM parameter (name, e.g. `/tiercast/agent-config`) holding the agents' config.json; agents may read only it.
+   * Encrypted with the account's default aws/ssm key when SecureString.
+   */
+  readonly agentConfigParameter?: string;
   /** Alarm emails go here when given. */
   readonly alarmEmail?: string;
   /** p95 job latency alarm per tier, seconds. */
@@ -322,6 +327,14 @@ export class TiercastStack extends Stack {
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
       resources: [agentLogs.logGroupArn],
     }));
+    if (props.agentConfigParameter) {
+      const name = props.agentConfigParameter.replace(/^\//, '');
+      agentRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'AgentConfig',
+        actions: ['ssm:GetParameter'],
+        resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name })],
+      }));
+    }
     const agentSecurityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', { vpc, description: 'Tiercast agents: outbound only', allowAllOutbound: true });
     const userData = ec2.UserData.forLinux();
     // Resource names reach the agent's script as an environment file; the script itself is the agent's own.
@@ -336,6 +349,7 @@ export class TiercastStack extends Stack {
       `TIERCAST_QUEUE_URL=${this.jobQueue.queueUrl}`,
       `TIERCAST_QUEUE_URL_HIGH=${this.highPriorityQueue.queueUrl}`,
       `TIERCAST_AGENT_LOG_GROUP=${agentLogs.logGroupName}`,
+      ...(props.agentConfigParameter ? [`TIERCAST_SSM_CONFIG_PARAMETER=${props.agentConfigParameter}`] : []),
       'TIERCAST_LOG_FORMAT=json',
       'TIERCAST_ENV',
     );

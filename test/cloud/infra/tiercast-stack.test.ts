@@ -24,6 +24,7 @@ beforeAll(() => {
       lambdaEphemeralMb: 4096,
       fargateEphemeralGb: 100,
       agentUserDataPath: path.join(tmp, 'missing.sh'),
+      agentConfigParameter: '/tiercast/agent-config',
       images: { kind: 'ecr', repositoryName: 'tiercast', lambdaTag: 'lambda-1', fargateTag: 'fargate-1' },
     }),
   );
@@ -136,6 +137,13 @@ describe('TiercastStack', () => {
     expect(userData).toContain('TIERCAST_QUEUE_URL_HIGH=');
     expect(userData).not.toContain('#!/bin/bash\\necho start');
     expect(lt.Properties.LaunchTemplateData.MetadataOptions).toMatchObject({ HttpTokens: 'required' });
+    // The agents' config parameter: in their env file, and the only parameter they may read.
+    const prefixedUserData = JSON.stringify(Object.values(prefixed.findResources('AWS::EC2::LaunchTemplate'))[0]!.Properties.LaunchTemplateData.UserData);
+    expect(prefixedUserData).toContain('TIERCAST_SSM_CONFIG_PARAMETER=/tiercast/agent-config');
+    const ssm = statements(prefixed).filter(({ statement }) => statement.Action === 'ssm:GetParameter');
+    expect(ssm).toHaveLength(1);
+    expect(JSON.stringify(ssm[0]!.statement.Resource)).toContain(':parameter/tiercast/agent-config');
+    expect(statements(template).some(({ statement }) => String(statement.Action).startsWith('ssm:'))).toBe(false);
     const missing = JSON.stringify(Object.values(prefixed.findResources('AWS::EC2::LaunchTemplate'))[0]!.Properties.LaunchTemplateData.UserData);
     expect(missing).toContain('user-data.sh was not found');
 
