@@ -1,6 +1,6 @@
 import { TiercastError, toTiercastError } from '../../shared/common/errors.ts';
 import type { JobSpec, JobStatus, Tier } from '../../shared/common/job.ts';
-import type { Route } from '../../shared/common/router.ts';
+import { routeSpec, type Route, type RouterConfig } from '../../shared/common/router.ts';
 import type { JobLedger } from '../../shared/node/ledger.ts';
 import type { Dispatchers } from './types.ts';
 
@@ -74,4 +74,42 @@ export async function dispatchJob(spec: JobSpec, route: Route, deps: DispatchDep
     }
     throw new TiercastError('DISPATCH_FAILED', message, { cause: err, details: { jobId: spec.id, tier: route.tier, code: cause.code } });
   }
+}
+
+/**
+ * Sends a job that came back from a tier (stage `queued` or `failed` with an error, e.g. TIER_LIMIT_EXCEEDED from the
+ * Lambda handler's early refusal) to its next tier: the router sees the previous tier and error code, escalates one tier
+ * up on TIMEOUT / TIER_LIMIT_EXCEEDED / OUT_OF_MEMORY, moves Spot interruptions to on-demand, and otherwise routes
+ * afresh. When no tier above can take it, the job is marked failed with the router's reason.
+ */
+export async function redispatchJob(
+  jobId: string,
+  deps: DispatchDeps & { readonly config: RouterConfig; readonly random?: () => number },
+): Promise<DispatchOutcome> {
+  const { ledger } = deps;
+  const [spec, status] = await Promise.all([ledger.getSpec(jobId), ledger.getStatus(jobId)]);
+  if (status.stage !== 'queued' && status.stage !== 'failed') {
+    throw new TiercastError('INVALID_JOB', `job ${jobId} is ${status.stage}: only a queued or failed job can be dispatched again`, { details: { jobId } });
+  }
+  if (status.attempts >= spec.maxAttempts) {
+    throw new TiercastError('INVALID_JOB', `job ${jobId} has used its ${spec.maxAttempts} attempts`, { details: { jobId } });
+  }
+  const previousFailure = status.error && status.tier ? { tier: status.tier, code: status.error.code } : undefined;
+  let route: Route;
+  try {
+    route = routeSpec(spec, deps.config, { ...(previousFailure ? { previousFailure } : {}), ...(deps.random ? { random: deps.random } : {}) });
+  } catch (err) {
+    const e = toTiercastError(err, 'TIER_LIMIT_EXCEEDED');
+    await ledger.updateStatus(jobId, { stage: 'failed', error: { code: e.code, message: e.message }, finishedAt: new Date().toISOString(), note: e.message });
+    throw e;
+  }
+  await ledger.updateStatus(jobId, {
+    stage: 'queued',
+    progress: 0,
+    error: null,
+    finishedAt: null,
+    worker: null,
+    note: previousFailure ? `re-routed after ${previousFailure.code} on ${previousFailure.tier}` : 're-dispatched',
+  });
+  return dispatchJob(spec, route, deps);
 }

@@ -8,7 +8,7 @@ import { createLocalDispatcher } from './local.ts';
 import { createEc2Dispatcher } from './queue.ts';
 import type { Dispatchers } from './types.ts';
 
-export { dispatchJob, type DispatchDeps, type DispatchOutcome } from './dispatch-job.ts';
+export { dispatchJob, redispatchJob, type DispatchDeps, type DispatchOutcome } from './dispatch-job.ts';
 export type { DispatchRequest, DispatchResult, Dispatchers, TierDispatcher } from './types.ts';
 
 /**

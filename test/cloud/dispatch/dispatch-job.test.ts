@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dispatchJob } from '../../../cloud/dispatch/dispatch-job.ts';
+import { dispatchJob, redispatchJob } from '../../../cloud/dispatch/dispatch-job.ts';
 import { createLocalDispatcher } from '../../../cloud/dispatch/local.ts';
 import { queueLane } from '../../../cloud/dispatch/queue.ts';
 import type { TierDispatcher } from '../../../cloud/dispatch/types.ts';
@@ -104,6 +104,57 @@ describe('dispatchJob', () => {
     const route = routeSpec(spec, config, { random: () => 0.9 });
     await expect(dispatchJob(spec, route, { ledger, dispatchers: {} })).rejects.toMatchObject({ code: 'DISPATCH_FAILED' });
     expect((await ledger.getStatus('job-none')).error?.message).toMatch(/no dispatcher for tier fargate/);
+  });
+});
+
+describe('redispatchJob', () => {
+  const recorder = () => {
+    const calls: { jobId: string; tier: string }[] = [];
+    const d: TierDispatcher = {
+      tiers: ['lambda', 'lambda-enhanced', 'fargate', 'fargate-spot', 'ec2'],
+      dispatch: async (r) => {
+        calls.push({ jobId: r.jobId, tier: r.tier });
+        return { tier: r.tier, ref: `ref-${calls.length}` };
+      },
+    };
+    return { calls, dispatchers: { lambda: d, 'lambda-enhanced': d, fargate: d, 'fargate-spot': d, ec2: d } };
+  };
+
+  it('a job refused by Lambda for its time limit goes one tier up, with the error cleared and the reason recorded', async () => {
+    const config = await loadConfig({ env: { ...awsEnv, LAMBDA_FUNCTION_NAME_ENHANCED: 'g' }, home: dir });
+    const { spec } = await ledger.createJob({
+      schemaVersion: 1, id: 'job-up', createdAt: new Date().toISOString(),
+      input: { key: 'inputs/job-up/a.mp4', name: 'a.mp4', sizeBytes: 20 * 1024 * 1024 },
+      media: { durationSec: 30, width: 1920, height: 1080, fps: 30 }, ladder: getLadder('default'),
+    });
+    await ledger.updateStatus(spec.id, { tier: 'lambda', attempts: 1, stage: 'queued', error: { code: 'TIER_LIMIT_EXCEEDED', message: 'cannot finish on lambda' } });
+    const { calls, dispatchers } = recorder();
+    const outcome = await redispatchJob(spec.id, { ledger, dispatchers, config });
+    expect(outcome.tier).toBe('lambda-enhanced');
+    expect(calls).toEqual([{ jobId: 'job-up', tier: 'lambda-enhanced' }]);
+    const status = await ledger.getStatus(spec.id);
+    expect(status).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced', error: null });
+    expect(status.tierReason).toMatch(/one tier up after TIER_LIMIT_EXCEEDED on lambda/);
+    expect(status.history.at(-1)).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced', note: 'routed to lambda-enhanced' });
+  });
+
+  it('nothing above: the job is marked failed with the router\'s reason and nothing is dispatched', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-top');
+    await ledger.updateStatus(spec.id, { tier: 'fargate', attempts: 1, stage: 'queued', error: { code: 'OUT_OF_MEMORY', message: 'oom' } });
+    const { calls, dispatchers } = recorder();
+    await expect(redispatchJob(spec.id, { ledger, dispatchers, config })).rejects.toMatchObject({ code: 'TIER_LIMIT_EXCEEDED' });
+    expect(calls).toEqual([]);
+    expect(await ledger.getStatus(spec.id)).toMatchObject({ stage: 'failed', error: { code: 'TIER_LIMIT_EXCEEDED' } });
+  });
+
+  it('refuses a running job and one out of attempts', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-busy');
+    await ledger.updateStatus(spec.id, { stage: 'encoding', tier: 'fargate' });
+    await expect(redispatchJob(spec.id, { ledger, dispatchers: recorder().dispatchers, config })).rejects.toMatchObject({ code: 'INVALID_JOB' });
+    await ledger.updateStatus(spec.id, { stage: 'queued', attempts: 3, error: { code: 'TIMEOUT', message: 't' } });
+    await expect(redispatchJob(spec.id, { ledger, dispatchers: recorder().dispatchers, config })).rejects.toThrow(/used its 3 attempts/);
   });
 });
 
