@@ -157,15 +157,23 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
       const receipt = randomBytes(8).toString('hex');
       const inflightName = `${parsed.base}.r${count}.${receipt}`;
       const to = path.join(sub(INFLIGHT), inflightName);
+      // The lease (mtime) is set BEFORE the claiming rename: a file arriving in inflight/ with its old mtime would look
+      // expired to another process's releaseExpired() and be handed out twice.
+      const deadline = new Date(Date.now() + visibilitySec * 1000);
       try {
+        await fs.utimes(from, deadline, deadline);
         await fs.rename(from, to);
       } catch (err) {
         if (isMissing(err)) continue;
         throw err;
       }
-      const deadline = new Date(Date.now() + visibilitySec * 1000);
-      await fs.utimes(to, deadline, deadline);
-      const body = await fs.readFile(to, 'utf8');
+      let body: string;
+      try {
+        body = await fs.readFile(to, 'utf8');
+      } catch (err) {
+        if (isMissing(err)) continue; // a zero-length lease ran out at once and someone else has it now
+        throw err;
+      }
       out.push({ id: parsed.id, receiptHandle: inflightName, body, receiveCount: count, queue: parsed.lane });
     }
     return out;
