@@ -300,6 +300,8 @@ export async function startWebConsole(options: WebConsoleOptions): Promise<WebCo
     });
   });
   server.headersTimeout = 30_000;
+  // Staging a multi-gigabyte dropped file can take longer than Node's default 5-minute limit on receiving a request.
+  server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

@@ -11,7 +11,7 @@ import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/com
 import { PANEL_KINDS } from '../../../shared/common/api-contract.ts';
 import { MIB, type TiercastConfig } from '../../../shared/common/config-schema.ts';
 import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
-import type { JobSpec, Tier } from '../../../shared/common/job.ts';
+import type { JobSpec, JobStatus, Tier } from '../../../shared/common/job.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import { DEFAULT_LADDER_NAME, fitLadder } from '../../../shared/common/ladders.ts';
 import type { JobQueue } from '../../../shared/common/job-queue.ts';
@@ -107,6 +107,33 @@ const sanitizeSegment = (s: string) =>
     .replace(/^\.+/, '_')
     .slice(0, 200);
 
+/** The shared core's previewLadder in the shape the preview service uses. */
+export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, durationSec, outDir, signal }) => {
+  // Loaded on first use: the preview's encoder and scorer are only needed when an operator opens the preview screen.
+  const { previewLadder } = await import('../../../shared/node/preview.ts');
+  const result = await previewLadder({ input, ladder, startSec, durationSec, outDir, signal, preset: ladder.preset });
+  const { hasLibvmaf } = await resolveFfmpeg();
+  const first = result.rungs[0];
+  return {
+    frameAtSec: result.startSec + result.durationSec / 2,
+    source: { width: result.referenceWidth, height: result.referenceHeight, frame: first?.sourceFrameJpeg ?? path.join(outDir, 'source.jpg') },
+    rungs: result.rungs.map((r) => ({
+      name: r.name,
+      width: r.width,
+      height: r.height,
+      bitrate: r.bitrateMeasured,
+      sizeBytes: r.sizeBytes,
+      speed: Number.isFinite(r.encodeSpeed) ? r.encodeSpeed : null,
+      ssim: Number.isFinite(r.ssim) ? r.ssim : null,
+      psnr: Number.isFinite(r.psnr) ? r.psnr : null,
+      vmaf: r.vmaf,
+      frame: r.frameJpeg,
+    })),
+    dropped: media.video ? fitLadder(media, ladder).dropped : [],
+    vmafAvailable: hasLibvmaf,
+  };
+};
+
 export async function createServices(options: ServicesOptions): Promise<ConsoleServices> {
   const { home, log } = options;
   const paths = homePaths(home);
@@ -170,13 +197,56 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     await dispatchJob(job.spec, job.decision.route as Route, { ledger, dispatchers: dispatch.dispatchers });
   };
 
+  // Local jobs run in this process: keep a handle on each so the Jobs screen can cancel one that is running.
+  const runningLocal = new Map<string, AbortController>();
+  const cancelledLocal = new Set<string>();
   const jobs = createJobsService({
     ledger: () => ledger,
     route: (input) => decide(input),
     send: sendJob,
     onUpdate: (rows) => events.emit('jobs.updated', { jobs: rows }),
+    abortRunning: (id) => {
+      const c = runningLocal.get(id);
+      if (!c) return false;
+      cancelledLocal.add(id);
+      c.abort(new TiercastError('CANCELLED', 'cancelled from the console'));
+      return true;
+    },
     log,
   });
+  const innerExecute: ExecuteJobFn = options.execute ?? ((args) => executeJob({ ...args, ledger: args.ledger as JobLedger }));
+  const execute: ExecuteJobFn = async (args) => {
+    const controller = new AbortController();
+    const forward = () => controller.abort(args.signal.reason);
+    if (args.signal.aborted) forward();
+    else args.signal.addEventListener('abort', forward, { once: true });
+    runningLocal.set(args.jobId, controller);
+    try {
+      const result = await innerExecute({
+        ...args,
+        signal: controller.signal,
+        onProgress: (status) => {
+          args.onProgress?.(status);
+          jobs.observe(status as JobStatus);
+        },
+      });
+      if (!cancelledLocal.has(args.jobId)) return result;
+      // Written after the aborted run has finished writing, so it is the last word (the ledger has no conditional
+      // writes: a status write racing the cancel could otherwise have put the job back to queued).
+      const status = await ledger.updateStatus(args.jobId, {
+        stage: 'failed',
+        error: { code: 'CANCELLED', message: 'cancelled from the console' },
+        finishedAt: new Date().toISOString(),
+        note: 'cancelled from the console (aborted while running)',
+      });
+      jobs.observe(status);
+      return { ok: false, error: new TiercastError('CANCELLED', `job ${args.jobId} cancelled from the console`) };
+    } finally {
+      args.signal.removeEventListener('abort', forward);
+      runningLocal.delete(args.jobId);
+      cancelledLocal.delete(args.jobId);
+    }
+  };
   jobs.start();
 
   let worker: Worker | null = null;
@@ -197,14 +267,14 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       graceMs: 3000,
       log: log.child({ component: 'local-worker' }),
       metrics: metricsSink,
-      execute: options.execute ?? ((args) => executeJob({ ...args, ledger: args.ledger as JobLedger })),
+      execute,
       retryBackoff: { baseSec: 2, maxSec: 60 },
     });
     await worker.start();
   }
   await startWorker();
 
-  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? null, onProgress: (p) => events.emit('preview.progress', p) });
+  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, onProgress: (p) => events.emit('preview.progress', p) });
   const media = createMediaResolver({ store: () => store, previewDir: dirs.preview });
 
   function metricsSource(): MetricsSource {

@@ -39,6 +39,8 @@ export interface JobsServiceOptions {
   /** Hands a created job to its tier (local queue, Lambda, ECS, SQS). Throws DISPATCH_FAILED and friends. */
   readonly send: (job: { jobId: string; tier: Tier; priority: number; spec: JobSpec; decision: RouteDecision }) => Promise<void>;
   readonly onUpdate: (rows: JobRow[]) => void;
+  /** Stops a job this process is running (the local tier); true when there was one. */
+  readonly abortRunning?: (id: string) => boolean;
   readonly log?: Pick<Logger, 'warn' | 'info'>;
   readonly activePollMs?: number;
   readonly fullRefreshMs?: number;
@@ -102,6 +104,8 @@ export interface JobsService {
   cancel(id: string): Promise<JobRow>;
   refreshAll(): Promise<void>;
   refreshActive(): Promise<void>;
+  /** A status seen first-hand (the in-process worker's progress), pushed without waiting for the next poll. */
+  observe(status: JobStatus): void;
   start(): void;
   close(): void;
 }
@@ -312,11 +316,14 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
       const ledger = options.ledger();
       const status = await ledger.getStatus(id);
       if (isTerminal(status.stage)) throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${status.stage}`);
+      // A job running here is aborted too; its runner writes CANCELLED again once ffmpeg has stopped, so a late
+      // progress write of the aborted run cannot bring it back. Jobs on other tiers stop at their next status check.
+      const wasRunning = options.abortRunning?.(id) ?? false;
       const cancelled = await ledger.updateStatus(id, {
         stage: 'failed',
         error: { code: 'CANCELLED', message: 'cancelled from the console' },
         finishedAt: new Date().toISOString(),
-        note: 'cancelled from the console',
+        note: wasRunning ? 'cancelled from the console (aborted while running)' : 'cancelled from the console',
       });
       const changed: JobRow[] = [];
       upsert(cancelled, await specOf(id), changed);
@@ -325,6 +332,16 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
     },
     refreshAll,
     refreshActive,
+    observe(status) {
+      // Only progress: a runner reports done/failed a moment before the ledger says so, and the table must never
+      // show a job done whose status and outputs a reader cannot see yet. Terminal stages come from the ledger.
+      if (isTerminal(status.stage)) return;
+      const prev = statuses.get(status.id);
+      if (prev && (prev.updatedAt > status.updatedAt || isTerminal(prev.stage))) return;
+      const changed: JobRow[] = [];
+      upsert(status, specs.get(status.id), changed);
+      emit(changed);
+    },
     start() {
       void refreshAll();
       const a = setInterval(() => void refreshActive(), options.activePollMs ?? 1000);

@@ -44,7 +44,7 @@ describe('file registry with thousands of files', () => {
   it('probes with bounded concurrency and streams batched results', async () => {
     let active = 0;
     let maxActive = 0;
-    const batches: Array<{ items: FileItem[]; pending: number }> = [];
+    const batches: Array<{ items: FileItem[]; removedIds: string[]; pending: number }> = [];
     const registry = createFileRegistry({
       concurrency: 3,
       maxInputBytes: () => 1e9,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract, type ApiResponse, type CallName, type ApiRequest, type FileItem, type JobRow } from '../../../../shared/common/api-contract.ts';
 import { loadConfig } from '../../../../shared/node/config.ts';
+import { createLocalQueue } from '../../../../shared/node/local-queue.ts';
 import { createLogger } from '../../../../shared/node/log.ts';
 import { invokeCall } from '../../../../desktop/main/api-dispatch.ts';
 import { createServices } from '../../../../desktop/main/services/index.ts';
@@ -26,10 +27,10 @@ describe('console services (local tier, real ffmpeg)', () => {
     return contract[name].response.parse(result.value) as ApiResponse<K>;
   }
 
-  async function until<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 150_000): Promise<T> {
+  async function until<T>(what: string, check: () => T | undefined | null | false | Promise<T | null>, timeoutMs = 150_000): Promise<T> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const v = check();
+      const v = await check();
       if (v) return v;
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -147,6 +148,68 @@ describe('console services (local tier, real ffmpeg)', () => {
     expect(metrics.panels.find((p) => p.panel === 'lambdaDuration')!.available).toBe(false);
 
     await expect(call('jobs.retry', { id: jobId })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
+  it('cancels a local job while it is encoding, and it stays cancelled', async () => {
+    const slow = path.join(inputs, 'slow.mp4');
+    fs.copyFileSync(makeClip({ durationSec: 8, width: 640, height: 360, fps: 25 }), slow);
+    const added = await call('files.add', { paths: [slow] });
+    const id = added.items[0]!.id;
+    await until('slow clip probed', () => fileEvents.find((i) => i.id === id && i.state === 'ready'));
+    await call('ladders.save', {
+      ladder: { name: 'slow-test', preset: 'veryslow', rungs: [{ name: '360p', shortEdge: 360, videoBitrate: 800_000, maxrate: 900_000, bufsize: 1_600_000 }] },
+    });
+    const { results } = await call('jobs.dispatch', { fileIds: [id], tier: 'local', ladder: 'slow-test' });
+    const jobId = results[0]!.jobId!;
+    // Progress comes straight from the in-process worker, not only from polling the ledger.
+    await until('encoding', () => jobEvents.find((j) => j.id === jobId && j.stage === 'encoding'));
+    const cancelled = await call('jobs.cancel', { id: jobId });
+    expect(cancelled.job).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED' } });
+    await new Promise((r) => setTimeout(r, 3000));
+    const detail = await call('jobs.get', { id: jobId });
+    expect(detail.job).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED' } });
+    expect(detail.outputs).toBeNull();
+    expect(detail.history.some((h) => h.note?.includes('aborted while running')), JSON.stringify(detail.history)).toBe(true);
+    // The worker let go of the message: nothing will run the job again.
+    const depth = await until('queue drained', async () => {
+      const d = await createLocalQueue(path.join(home, 'queue')).depth();
+      return d.visible === 0 && d.inFlight === 0 ? d : null;
+    });
+    expect(depth).toEqual({ visible: 0, inFlight: 0 });
+    await expect(call('jobs.cancel', { id: jobId })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
+  it('previews a ladder on a short window: per-rung frames beside the source frame, bitrate and scores', async () => {
+    const { ladder } = await call('ladders.get', { name: 'tiny-test' });
+    const progress: string[] = [];
+    const off = services.events.subscribe((channel, payload) => {
+      if (channel === 'preview.progress') progress.push((payload as { phase: string }).phase);
+    });
+    const result = await call('preview.run', { runId: 'run-1', fileId: clipId, ladder, startSec: 0.5, durationSec: 1 });
+    off();
+    expect(result.rungs.map((r) => r.name)).toEqual(['144p', '96p']);
+    expect(result.vmafAvailable).toBe(false);
+    for (const r of result.rungs) {
+      expect(r.bitrate).toBeGreaterThan(0);
+      expect(r.sizeBytes).toBeGreaterThan(0);
+      expect(r.ssim).toBeGreaterThan(0.3);
+      expect(r.ssim).toBeLessThanOrEqual(1);
+      expect(r.psnr).toBeGreaterThan(10);
+      expect(r.vmaf).toBeNull();
+      expect(r.sourceFrameUrl).toBe(result.source.frameUrl);
+      for (const url of [r.frameUrl, r.sourceFrameUrl]) {
+        const [root, ...segments] = url.slice('/media/'.length).split('/').map(decodeURIComponent);
+        expect(root).toBe('preview');
+        const body = await services.media.resolve('preview', segments);
+        expect(body?.contentType).toBe('image/jpeg');
+        expect(body!.size).toBeGreaterThan(100);
+      }
+    }
+    expect(result.rungs[0]!.ssim!).toBeGreaterThan(result.rungs[1]!.ssim! - 0.05);
+    expect(progress[0]).toBe('encoding');
+    expect(progress.at(-1)).toBe('done');
+    expect((await call('preview.cancel', { runId: 'run-1' })).cancelled).toBe(false);
+    await expect(call('preview.run', { runId: 'run-2', fileId: notesId, ladder, startSec: 0, durationSec: 1 })).rejects.toHaveProperty('code');
   });
 
   it('answers settings without credentials and saves a validated change', async () => {
