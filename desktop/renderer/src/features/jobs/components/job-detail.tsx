@@ -1,6 +1,7 @@
 import { useShallow } from 'zustand/react/shallow';
 import type { JobDetail } from '../../../../../../shared/common/api-contract.ts';
-import { formatBitrate, formatBytes, formatCost, formatElapsed, formatTimestamp } from '../../../shared/format.ts';
+import type { TranscodeReport } from '../../../../../../shared/common/transcode-report.ts';
+import { formatBitrate, formatBytes, formatCost, formatElapsed, formatResolution, formatSpeed, formatTimestamp } from '../../../shared/format.ts';
 import { ErrorBanner, Loading } from '../../../shared/components/feedback.tsx';
 import { useJobs } from '../stores/use-jobs.ts';
 
@@ -50,7 +51,7 @@ export function JobDetailPanel() {
         </dd>
         <dt>Input</dt>
         <dd>
-          {formatBytes(detail.input.sizeBytes)} <span className="mono small">{detail.input.key}</span>
+          {formatBytes(detail.input.sizeBytes)} <span className="mono small wrap">{detail.input.key}</span>
         </dd>
         {detail.outputs && (
           <>
@@ -76,22 +77,13 @@ export function JobDetailPanel() {
   );
 }
 
-interface RenditionLike {
-  name?: unknown;
-  width?: unknown;
-  height?: unknown;
-  bitrate?: unknown;
-  videoBitrate?: unknown;
-  sizeBytes?: unknown;
-}
-
-/** The report's shape belongs to the transcode core; show what is recognisable and the rest as JSON. */
+/** report.json as the transcode core writes it; read defensively (an older or foreign report may lack fields). */
 function Report({ report }: { report: JobDetail['report'] }) {
   if (!report) return <p className="muted small">No report yet: it is written when the outputs are published.</p>;
-  const renditions = Array.isArray(report.renditions) ? (report.renditions as RenditionLike[]) : [];
-  const warnings = Array.isArray(report.warnings) ? (report.warnings as unknown[]).map(String) : [];
-  const timings = report.timings && typeof report.timings === 'object' && !Array.isArray(report.timings) ? (report.timings as Record<string, unknown>) : null;
-  const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  const r = report as unknown as Partial<TranscodeReport>;
+  const renditions = Array.isArray(r.renditions) ? r.renditions : [];
+  const warnings = [...(Array.isArray(r.warnings) ? r.warnings : []), ...(Array.isArray(r.sourceFixes) ? r.sourceFixes : [])].map(String);
+  const stages = r.stages && typeof r.stages === 'object' ? (r.stages as unknown as Record<string, number>) : null;
   return (
     <div>
       {renditions.length > 0 && (
@@ -100,30 +92,39 @@ function Report({ report }: { report: JobDetail['report'] }) {
             <tr>
               <th>Rendition</th>
               <th>Size</th>
-              <th className="num">Bitrate</th>
+              <th className="num">Target</th>
+              <th className="num">Achieved</th>
               <th className="num">Bytes</th>
             </tr>
           </thead>
           <tbody>
-            {renditions.map((r, i) => (
+            {renditions.map((x, i) => (
               <tr key={i}>
-                <td>{String(r.name ?? i)}</td>
-                <td>{num(r.width) && num(r.height) ? `${r.width}×${r.height}` : '—'}</td>
-                <td className="num">{formatBitrate(num(r.bitrate) ?? num(r.videoBitrate))}</td>
-                <td className="num">{formatBytes(num(r.sizeBytes))}</td>
+                <td>{String(x.name ?? i)}</td>
+                <td>{formatResolution(x.width, x.height)}</td>
+                <td className="num">{formatBitrate(x.targetBitrate)}</td>
+                <td className="num">{formatBitrate(x.bitrateAvg)}</td>
+                <td className="num">{formatBytes(x.sizeBytes)}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      {timings && (
-        <dl className="kv small">
-          {Object.entries(timings).map(([k, v]) => (
-            <span key={k} style={{ display: 'contents' }}>
-              <dt>{k}</dt>
-              <dd>{typeof v === 'number' ? formatElapsed(v) : String(v)}</dd>
-            </span>
-          ))}
+      {(stages || typeof r.speed === 'number') && (
+        <dl className="kv small" aria-label="Timings">
+          {stages &&
+            Object.entries(stages).map(([k, v]) => (
+              <span key={k} style={{ display: 'contents' }}>
+                <dt>{k.replace(/Sec$/, '')}</dt>
+                <dd>{formatElapsed(v)}</dd>
+              </span>
+            ))}
+          {typeof r.speed === 'number' && (
+            <>
+              <dt>speed</dt>
+              <dd>{formatSpeed(r.speed)}</dd>
+            </>
+          )}
         </dl>
       )}
       {warnings.length > 0 && (

@@ -4,7 +4,7 @@ import type { JobRow } from '../../../../../../shared/common/api-contract.ts';
 import { formatCost, formatElapsed } from '../../../shared/format.ts';
 import { EmptyState, Loading, ProgressBar } from '../../../shared/components/feedback.tsx';
 
-const COLUMNS = 'minmax(160px, 2fr) 110px minmax(110px, 1fr) 110px 60px 90px 110px';
+const COLUMNS = 'minmax(120px, 2fr) 96px minmax(70px, 1fr) 96px 44px 76px 84px';
 
 export function stageTone(stage: JobRow['stage']): 'ok' | 'bad' | 'run' | '' {
   return stage === 'done' ? 'ok' : stage === 'failed' ? 'bad' : stage === 'queued' ? '' : 'run';

@@ -8,10 +8,10 @@ import type { SettingsDraft } from '../stores/settings-slice.ts';
 
 const MB = 1024 * 1024;
 
-function Field({ label, path, errors, children, hint }: { label: string; path: string; errors: Readonly<Record<string, string>>; children: ReactNode; hint?: string }) {
+function Field({ label, path, errors, children, hint, wide }: { label: string; path: string; errors: Readonly<Record<string, string>>; children: ReactNode; hint?: string; wide?: boolean }) {
   const err = errors[path];
   return (
-    <label className="field" data-field={path}>
+    <label className={`field${wide ? ' wide' : ''}`} data-field={path}>
       {label}
       {children}
       {hint && !err && <span className="small muted">{hint}</span>}
@@ -92,7 +92,7 @@ export function SettingsScreen() {
           </div>
           <div className="form-grid">
             {d.store.kind === 'local' ? (
-              <Field label="Folder" path="store.path" errors={e}>
+              <Field label="Folder" path="store.path" errors={e} wide>
                 <input type="text" value={d.store.path} aria-invalid={invalid('store.path')} onChange={(ev) => edit((x) => ({ ...x, store: { kind: 'local', path: ev.target.value } }))} />
               </Field>
             ) : (

@@ -6,7 +6,7 @@ import { ProgressBar } from '../../../shared/components/feedback.tsx';
 import type { UploadRow } from '../stores/upload-slice.ts';
 
 export const ROW_HEIGHT = 34;
-const COLUMNS = '28px minmax(180px, 2.2fr) 70px 90px 110px 80px minmax(140px, 1.4fr) minmax(170px, 1.6fr) 120px';
+const COLUMNS = '28px minmax(180px, 2.2fr) 64px 112px 100px 76px minmax(110px, 1fr) minmax(170px, 1.6fr) 120px';
 
 export interface FileTableProps {
   rows: readonly UploadRow[];

@@ -1,0 +1,229 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { makeClip } from '../helpers/clips.ts';
+import { repoRoot } from '../helpers/media.ts';
+
+/**
+ * The console end to end: a real `tiercast console --web` child process (its own data home), Debian's Chromium
+ * driven by playwright-core, real ffmpeg behind probe, preview, the local tier and packaging.
+ * The steps share one page and run in order (vitest runs a file's tests sequentially).
+ */
+
+const shots = path.join(repoRoot, 'test/e2e/screenshots');
+let home: string;
+let userData: string;
+let child: ChildProcess;
+let url: URL;
+let token: string;
+let browser: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+async function startConsole(): Promise<string> {
+  child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), 'console', '--web', '--port', '0'], {
+    cwd: repoRoot,
+    env: { ...process.env, TIERCAST_HOME: home, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`console did not print its URL in time; stderr:\n${stderr}`)), 150_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`console exited with ${code} before printing its URL; stderr:\n${stderr}`));
+    });
+  });
+}
+
+/** Polls a condition from Node (string predicates would need 'unsafe-eval', which the console's CSP refuses). */
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn().catch(() => false)) return;
+    if (Date.now() > end) {
+      const alerts = await page.locator('[role=alert]').allTextContents().catch(() => []);
+      throw new Error(`timed out waiting for ${what}${alerts.length ? `; the console shows: ${alerts.join(' | ')}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Waits for a locator, failing early with the console's error banner if one appears instead. */
+async function appear(selector: string, timeoutMs: number, nth = 0): Promise<void> {
+  await until(selector, async () => (await page.locator(selector).count()) > nth, timeoutMs);
+}
+
+const nav = (screen: string) => page.locator(`nav [data-screen="${screen}"]`).click();
+const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
+
+beforeAll(async () => {
+  home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-e2e-home-'));
+  userData = mkdtempSync(path.join(os.tmpdir(), 'tiercast-e2e-chromium-'));
+  mkdirSync(shots, { recursive: true });
+  const printed = await startConsole();
+  url = new URL(printed);
+  token = url.searchParams.get('token')!;
+  // A fresh profile per run (playwright takes it as launchPersistentContext's userDataDir, not as --user-data-dir).
+  browser = await chromium.launchPersistentContext(userData, {
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    viewport: { width: 1400, height: 900 },
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) pageErrors.push(m.text());
+  });
+});
+
+afterAll(async () => {
+  await browser?.close().catch(() => undefined);
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  rmSync(home, { recursive: true, force: true });
+  rmSync(userData, { recursive: true, force: true });
+});
+
+describe('web transport guards', () => {
+  const call = (headers: Record<string, string>) =>
+    fetch(new URL('/api/app.info', url.origin), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+
+  it('refuses API calls without the token, with a wrong one, or from a foreign Origin, and serves the real one', async () => {
+    const none = await call({ origin: url.origin });
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    expect((await call({ origin: url.origin, authorization: 'Bearer nope' })).status).toBe(401);
+    expect((await call({ origin: 'http://evil.example', authorization: `Bearer ${token}` })).status).toBe(403);
+    const ok = await call({ origin: url.origin, authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { value: { transport: string } }).value.transport).toBe('web');
+    // The page itself and the event stream need the token too.
+    expect((await fetch(new URL('/', url.origin))).status).toBe(401);
+    expect((await fetch(new URL('/api/events', url.origin))).status).toBe(401);
+  });
+});
+
+describe('operator console in Chromium', () => {
+  it('opens on the Upload screen with the token out of the address bar', async () => {
+    await page.goto(url.toString());
+    await page.locator('nav[aria-label="Screens"]').waitFor();
+    await expect(page.locator('#upload-title').textContent()).resolves.toBe('Upload');
+    expect(page.url()).not.toContain(token);
+    // Keyboard: Alt+3 jumps to Jobs, Alt+1 back.
+    await page.keyboard.press('Alt+3');
+    await page.locator('#jobs-title').waitFor();
+    await page.keyboard.press('Alt+1');
+    await page.locator('#upload-title').waitFor();
+  });
+
+  it('probes and routes added files and flags a broken one without blocking the rest', async () => {
+    const a = makeClip({ durationSec: 4, width: 640, height: 360, fps: 25 });
+    const b = makeClip({ durationSec: 2, width: 320, height: 180, fps: 25 });
+    const broken = path.join(home, 'broken.mp4');
+    writeFileSync(broken, 'this is not a video, just text pretending to be one\n'.repeat(20));
+    await page.locator('[data-testid=file-input]').setInputFiles([a, b, broken]);
+    await page.locator('[role=row][data-state=ready]').nth(1).waitFor({ timeout: 60_000 });
+    await page.locator('[role=row][data-state=problem]').first().waitFor({ timeout: 60_000 });
+    const problem = page.locator('[role=row][data-state=problem]');
+    await expect(problem.getAttribute('data-name')).resolves.toBe('broken.mp4');
+    expect(await problem.textContent()).toMatch(/NOT_MEDIA|DECODE_FAILED|NO_VIDEO_STREAM/);
+    const ready = page.locator('[role=row][data-state=ready]');
+    expect(await ready.count()).toBe(2);
+    for (const text of await ready.allTextContents()) {
+      expect(text).toContain('local');
+      expect(text).toMatch(/h264/);
+    }
+    expect(await page.locator(`[role=row][data-name="${path.basename(a)}"]`).textContent()).toContain('640×360');
+    await shot('upload');
+  });
+
+  it('runs a ladder preview and shows every rung frame beside the source', async () => {
+    await nav('preview');
+    const fileSelect = page.locator('select[aria-label=File]');
+    await fileSelect.waitFor();
+    const options = await fileSelect.locator('option').allTextContents();
+    const idx = options.findIndex((o) => o.includes('640x360'));
+    expect(idx).toBeGreaterThanOrEqual(0);
+    await fileSelect.selectOption({ index: idx });
+    await page.locator('input[aria-label="Window length (seconds)"]').fill('1');
+    await page.locator('button', { hasText: 'Run preview' }).click();
+    await appear('[data-testid=rung-card]', 120_000);
+    const cards = page.locator('[data-testid=rung-card]');
+    expect(await cards.count()).toBeGreaterThanOrEqual(2);
+    const widths = () =>
+      page.locator('[data-testid=rung-card] img').evaluateAll((imgs) => imgs.map((i) => (i as unknown as { complete: boolean; naturalWidth: number }).naturalWidth));
+    await until('every rung and source frame to load', async () => (await widths()).every((w) => w > 0), 30_000);
+    expect((await widths()).length).toBe(2 * (await cards.count()));
+    expect(await cards.first().textContent()).toMatch(/SSIM/);
+    await shot('preview');
+  });
+
+  it('dispatches the ready files to the local tier and watches a job reach done', async () => {
+    await nav('upload');
+    await page.locator('button', { hasText: 'Select all ready' }).click();
+    await nav('jobs');
+    await expect(page.locator('[data-testid=dispatch-count]').textContent()).resolves.toBe('2 selected files');
+    await page.locator('select[aria-label=Tier]').selectOption('local');
+    await page.locator('form[aria-label=Dispatch] button[type=submit]').click();
+    await appear('[role=row][data-job-id]', 30_000, 1);
+    await appear('[role=row][data-stage=done]', 150_000);
+    await page.locator('[role=row][data-stage=done]').first().click();
+    await until('the detail panel to show a done job', async () => ((await page.locator('[data-testid=detail-stage]').textContent()) ?? '').startsWith('done'), 20_000);
+    await shot('jobs');
+  });
+
+  it('plays a finished job: at least two variants listed and playback past one second', async () => {
+    await nav('player');
+    await appear('[data-testid=variants] [data-variant]', 60_000, 1);
+    expect(await page.locator('[data-testid=variants] [data-variant]').count()).toBeGreaterThanOrEqual(2);
+    const currentTime = () => page.locator('[data-testid=video]').evaluate((v) => (v as unknown as { currentTime: number }).currentTime);
+    await until('playback to pass one second', async () => (await currentTime()) > 1, 60_000);
+    // Manual quality: picking a variant turns ABR off.
+    await page.locator('[data-testid=variants] [data-variant]').last().click();
+    await expect(page.locator('button', { hasText: 'Automatic (ABR)' }).getAttribute('aria-pressed')).resolves.toBe('false');
+    await until('stats to show the current resolution', async () => ((await page.locator('[data-testid=stats]').textContent()) ?? '').includes('×'), 10_000);
+    await shot('player');
+  });
+
+  it('shows dashboard points from local metrics', async () => {
+    await nav('dashboards');
+    await until('the metrics source label', async () => ((await page.locator('[data-testid=metrics-source]').textContent()) ?? '').includes('local metrics'), 30_000);
+    const points = async (panel: string) => Number((await page.locator(`[data-testid=panel-${panel}]`).getAttribute('data-points')) ?? 0);
+    await until('latency and throughput points', async () => (await points('latency')) > 0 && (await points('throughput')) > 0, 60_000);
+    expect(await page.locator('canvas').count()).toBeGreaterThan(0);
+    await shot('dashboards');
+  });
+
+  it('shows settings, flags an invalid field inline and tests the connection', async () => {
+    await nav('settings');
+    await page.locator('form[aria-label=Settings]').waitFor({ timeout: 20_000 });
+    const spot = page.locator('[data-field="thresholds.spotShare"] input');
+    await spot.fill('3');
+    await page.locator('[data-field="thresholds.spotShare"] .field-error').waitFor();
+    await spot.fill('0.5');
+    await page.locator('button', { hasText: 'Test connection' }).click();
+    await page.locator('[data-testid=connection-result]').waitFor({ timeout: 30_000 });
+    await shot('settings');
+    expect(pageErrors).toEqual([]);
+  });
+});
