@@ -164,6 +164,20 @@ async function dispatchOne(
   }
 }
 
+/** --retry: route a queued/failed job again with its last failure and dispatch it. */
+async function retryOne(jobId: string, config: TiercastConfig, backends: Backends): Promise<DispatchedFile> {
+  const analyzed: AnalyzedFile = { file: jobId, sizeBytes: null, media: null, fitted: null, route: null, error: null };
+  const base = { analyzed, jobId, ref: null, final: null };
+  try {
+    const { redispatchJob } = await import('../../cloud/dispatch/dispatch-job.ts');
+    const o = await redispatchJob(jobId, { ledger: backends.ledger, dispatchers: backends.dispatchers, config });
+    return { ...base, tier: o.tier, ref: o.ref, reason: o.reason, estimatedCostUsd: o.estimatedCostUsd, error: null };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'DISPATCH_FAILED';
+    return { ...base, tier: null, reason: null, estimatedCostUsd: null, error: { code, message: `job ${jobId}: ${err instanceof Error ? err.message : String(err)}` } };
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -236,8 +250,9 @@ export function register(program: Command): void {
   program
     .command('dispatch')
     .description('Upload files to the store, create jobs in the ledger and send each to its tier')
-    .argument('<files...>', 'media files')
+    .argument('<files...>', 'media files (with --retry: job ids)')
     .option('--tier <tier>', `auto or one of ${TIERS.join(', ')}`, 'auto')
+    .option('--retry', 'the arguments are ids of queued or failed jobs: route each again (one tier up after a tier limit) and dispatch it')
     .option('--ladder <name|file>', 'ladder (built-in, saved, or a JSON file)', 'default')
     .option('--priority <n>', '1-10; 8-10 go to the high-priority queue', '5')
     .option('--formats <list>', 'hls, dash or both', 'hls,dash')
@@ -250,9 +265,10 @@ export function register(program: Command): void {
         'Inputs go to inputs/<job id>/<safe name> in the configured store, the job is created only once its input is\n' +
         'stored, then handed to its tier. Local jobs wait on the data home queue for `tiercast agent --local`\n' +
         '(or use --wait, which runs that worker here until they finish).\n' +
+        'With --retry, a job a tier handed back (TIMEOUT, TIER_LIMIT_EXCEEDED, OUT_OF_MEMORY) goes one tier up.\n' +
         'Exit codes: 0 all dispatched (with --wait: all done), 1 some file or job failed, 2 usage or configuration error.',
     )
-    .action(async (files: string[], opts: { tier?: string; ladder: string; priority: string; formats: string; wait?: boolean; config?: string; json?: boolean }) => {
+    .action(async (files: string[], opts: { tier?: string; ladder: string; priority: string; formats: string; wait?: boolean; retry?: boolean; config?: string; json?: boolean }) => {
       const json = opts.json === true;
       const tier = parseTier(opts.tier);
       const priority = Number(opts.priority);
@@ -280,6 +296,13 @@ export function register(program: Command): void {
       try {
         for (const file of files) {
           if (controller.signal.aborted) break;
+          if (opts.retry) {
+            const r = await retryOne(file, config, backends);
+            results.push(r);
+            if (r.error) process.stderr.write(`${r.error.code}: ${r.error.message}\n`);
+            else process.stderr.write(`job ${r.jobId} -> ${r.tier} (~${formatUsdShort(r.estimatedCostUsd ?? 0)}): ${r.reason}\n`);
+            continue;
+          }
           const jobId = newJobId();
           const analyzed = await analyzeFile(file, ladder, config, { tier: tier!, jobId, formatCount: formats!.length });
           const r = await dispatchOne(analyzed, jobId, ladder, { priority, tier: tier!, formats: formats! }, backends);

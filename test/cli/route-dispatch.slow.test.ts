@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqsJobQueue } from '../../cloud/sqs-queue.ts';
 import { createS3Store } from '../../cloud/s3-store.ts';
 import { createLedger } from '../../shared/node/ledger.ts';
+import { createLocalStore } from '../../shared/node/local-store.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
 import { repoRoot, sharedClip } from '../helpers/media.ts';
@@ -126,6 +127,20 @@ describe('tiercast dispatch and jobs (local tier)', () => {
     const failed = await tiercast(localHome, 'jobs', '--json', '--stage', 'failed');
     expect(JSON.parse(failed.stdout).jobs).toEqual([]);
     expect((await tiercast(localHome, 'jobs', '--stage', 'nope')).code).toBe(2);
+
+    // --retry: a done job is refused; once marked failed (interrupted) it is routed again and runs to done.
+    const done = await tiercast(localHome, 'dispatch', '--retry', '--json', ok.jobId);
+    expect(done.code).toBe(1);
+    expect(JSON.parse(done.stdout).jobs[0].error).toMatchObject({ code: 'INVALID_JOB' });
+    const ledger = createLedger(createLocalStore(path.join(localHome.TIERCAST_HOME, 'store')));
+    await ledger.updateStatus(ok.jobId, { stage: 'failed', error: { code: 'INTERRUPTED', message: 'host went away' } });
+    const again = await tiercast(localHome, 'dispatch', '--retry', '--wait', '--json', ok.jobId);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).jobs[0]).toMatchObject({ jobId: ok.jobId, tier: 'local', status: { stage: 'done' } });
+    expect((await ledger.getStatus(ok.jobId)).error).toBeNull();
+    const unknown = await tiercast(localHome, 'dispatch', '--retry', 'no-such-job');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/JOB_NOT_FOUND: job no-such-job/);
   });
 });
 
