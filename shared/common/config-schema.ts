@@ -122,13 +122,15 @@ export const TierSpeedSchema = z.strictObject({
 export type TierSpeed = z.infer<typeof TierSpeedSchema>;
 
 /**
- * Measured on this build machine (2 vCPU, libx264 from Debian ffmpeg 5.1, 1 thread): a 1080p30 broadcast clip
- * (bbb_1080i30 from the team's media, decode included) encoded at 47 Mpix/s with -preset veryfast and 22 Mpix/s with
- * -preset medium; synthetic testsrc2 at 720p ran 62 and 34 Mpix/s. We take 25 Mpix/s per vCPU (between the two presets,
- * real content) and 0.8 parallel efficiency per extra vCPU. Lambda gets one vCPU per 1769 MB of memory (AWS docs):
- * 2048 MB = 1.16 vCPU, 3008 MB = 1.7 vCPU. Fargate 2 vCPU; an EC2 c6i.xlarge (4 vCPU) running 2 jobs gives each 2.
- * Start-up: Lambda container image warm/cold mix ~3 s; Fargate task provisioning plus image pull ~60 s; EC2 agents
- * poll the queue ~5 s. Transfer: S3 in-region ~60-100 MB/s per stream for Lambda/Fargate.
+ * Speeds at x264 preset `medium`; the router scales them by the job's preset (router.ts PRESET_SPEED: veryfast 2.18x).
+ * Measured on this build machine (2 vCPU, libx264 from Debian ffmpeg 5.1, one thread, decode included): a 1080p30
+ * broadcast clip (bbb_1080i30 from the team's media) encoded at 21.6 Mpix/s with -preset medium and 47 Mpix/s with
+ * -preset veryfast. We take 25 Mpix/s per vCPU at medium (current cloud vCPUs are a little faster than this shared
+ * host) and 0.8 parallel efficiency for each vCPU beyond the first. Lambda gets one vCPU per 1769 MB of memory (AWS
+ * docs): 2048 MB = 1.16 vCPU -> 28; 3008 MB = 1.7 vCPU -> 38. Fargate 2 vCPU -> 45; an EC2 c6i.xlarge (4 vCPU) running
+ * 2 jobs gives each 2 vCPU -> 45; local (this 2-vCPU machine) -> 45. Start-up: Lambda container image, warm/cold mix
+ * ~3 s; Fargate task provisioning plus image pull ~60 s (Spot a little more); EC2 agents poll the queue ~5 s.
+ * Transfer: S3 in-region ~60-100 MB/s per stream. Override per tier with router.speed.<tier>.
  */
 export const DEFAULT_TIER_SPEED: Readonly<Record<Tier, TierSpeed>> = {
   local: { encodeMpixPerSec: 45, startupSec: 1, transferMBps: 200 },
