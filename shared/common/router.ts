@@ -77,9 +77,9 @@ export interface Route {
 }
 
 /**
- * x264 speed by preset relative to `medium`. veryfast, faster and slow measured on this build machine (libx264,
- * Debian ffmpeg 5.1, one thread, a 1080p30 broadcast clip): medium 21.6 Mpix/s, veryfast 47 (2.18x); the others
- * follow x264's own preset spacing.
+ * x264 speed by preset relative to `medium`. medium and veryfast measured on this build machine (libx264, Debian
+ * ffmpeg 5.1, one thread, a 1080p30 broadcast clip): 21.6 and 47 Mpix/s (2.18x). The others follow x264's usual
+ * preset spacing; a measurement of faster and slow here ran while the shared host was loaded and is not used.
  */
 export const PRESET_SPEED: Readonly<Record<string, number>> = {
   ultrafast: 6,
