@@ -36,7 +36,12 @@ export function readiness(status: WorkerStatus, now: number, readyWindowMs: numb
   if (status.state === 'draining' || status.state === 'stopped') return { ready: false, reason: `worker is ${status.state}` };
   if (status.state === 'paused-disk') return { ready: false, reason: 'polling paused: free disk below the threshold' };
   if (status.state === 'idle') return { ready: false, reason: 'worker not started' };
-  if (status.state === 'full') return { ready: true, reason: 'running at full concurrency' };
+  if (status.state === 'full') {
+    // Not polling while full; the heartbeats say whether the queue still answers.
+    const last = status.lastQueueOkAt ?? status.lastPollOkAt;
+    if (last !== null && now - last > readyWindowMs) return { ready: false, reason: `full, and the queue has not answered for ${Math.round((now - last) / 1000)} s` };
+    return { ready: true, reason: 'running at full concurrency' };
+  }
   if (status.lastPollOkAt === null) return { ready: false, reason: 'no successful poll yet' };
   const age = now - status.lastPollOkAt;
   if (age > readyWindowMs) return { ready: false, reason: `last successful poll ${Math.round(age / 1000)} s ago` };

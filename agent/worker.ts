@@ -105,6 +105,8 @@ export interface WorkerStatus {
   readonly pollErrors: number;
   /** Epoch ms of the last poll that reached the queue, or null. */
   readonly lastPollOkAt: number | null;
+  /** Epoch ms of the last call the queue answered (poll, heartbeat, delete): "reachable" while full. */
+  readonly lastQueueOkAt: number | null;
   readonly lastPollErrorAt: number | null;
   readonly startedAt: number | null;
 }
@@ -209,6 +211,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const counters = { done: 0, failed: 0, retried: 0, released: 0, invalid: 0, pollErrors: 0 };
   let state: WorkerStatus['state'] = 'idle';
   let lastPollOkAt: number | null = null;
+  let lastQueueOkAt: number | null = null;
+  const queueOk = () => {
+    lastQueueOkAt = Date.now();
+  };
   let lastPollErrorAt: number | null = null;
   let startedAt: number | null = null;
   const pollAbort = new AbortController();
@@ -270,7 +276,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const jobLog = log.child({ jobId, messageId: message.id, receiveCount: message.receiveCount });
     const heartbeatMs = options.heartbeatSec * 1000;
     const heartbeat = setInterval(() => {
-      queue.changeVisibility(message, options.visibilityTimeoutSec).catch((err: unknown) => {
+      queue.changeVisibility(message, options.visibilityTimeoutSec).then(queueOk, (err: unknown) => {
         jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'heartbeat: could not extend visibility');
       });
     }, heartbeatMs);
@@ -302,7 +308,7 @@ export function createWorker(options: WorkerOptions): Worker {
       clearInterval(heartbeat);
       const job = self();
       if (result.ok) {
-        await queue.delete(message).catch((err: unknown) => {
+        await queue.delete(message).then(queueOk, (err: unknown) => {
           // The outputs and status are written; a second delivery finds the manifest and finishes at once.
           jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'job done but its message could not be deleted');
         });
@@ -327,7 +333,7 @@ export function createWorker(options: WorkerOptions): Worker {
         if (!retry) {
           outcome = 'failed';
           jobLog.error({ code: error.code, err: error.toJSON() }, error.toString());
-          await queue.delete(message).catch((err: unknown) => {
+          await queue.delete(message).then(queueOk, (err: unknown) => {
             jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'failed job: message could not be deleted');
           });
         } else if (message.receiveCount >= options.maxReceives) {
@@ -431,6 +437,7 @@ export function createWorker(options: WorkerOptions): Worker {
           signal: pollAbort.signal,
         });
         lastPollOkAt = Date.now();
+        queueOk();
         errorDelayMs = firstErrorDelayMs;
         errorsInARow = 0;
       } catch (err) {
@@ -558,6 +565,7 @@ export function createWorker(options: WorkerOptions): Worker {
         concurrency,
         ...counters,
         lastPollOkAt,
+        lastQueueOkAt,
         lastPollErrorAt,
         startedAt,
       };

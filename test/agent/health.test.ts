@@ -16,6 +16,7 @@ const base: WorkerStatus = {
   invalid: 0,
   pollErrors: 0,
   lastPollOkAt: null,
+  lastQueueOkAt: null,
   lastPollErrorAt: null,
   startedAt: Date.now(),
 };
@@ -84,6 +85,8 @@ describe('readiness', () => {
     [{ state: 'polling', lastPollOkAt: now - 120_000 }, false],
     [{ state: 'polling', lastPollOkAt: null }, false],
     [{ state: 'full', lastPollOkAt: null }, true],
+    [{ state: 'full', lastPollOkAt: now - 600_000, lastQueueOkAt: now - 5_000 }, true],
+    [{ state: 'full', lastPollOkAt: now - 600_000, lastQueueOkAt: now - 300_000 }, false],
     [{ state: 'paused-disk', lastPollOkAt: now }, false],
     [{ state: 'stopped', lastPollOkAt: now }, false],
   ] as const)('%o -> %s', (over, ready) => {
