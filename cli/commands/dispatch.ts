@@ -186,11 +186,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function waitForJobs(results: DispatchedFile[], config: TiercastConfig, backends: Backends, signal: AbortSignal): Promise<void> {
   const pending = () => results.filter((r) => r.jobId && !r.error && !(r.final && TERMINAL_STAGES.includes(r.final.stage)));
+  const shown = new Map<string, string>();
   const refresh = async () => {
     for (const r of pending()) {
       r.final = await backends.ledger.getStatus(r.jobId!).catch(() => r.final);
       if (r.final && !TERMINAL_STAGES.includes(r.final.stage)) {
-        process.stderr.write(`${r.jobId}: ${r.final.stage} ${Math.round(r.final.progress * 100)}% on ${r.final.tier ?? '?'}\n`);
+        // One line per change of stage, tier or tenth of progress: readable in CI logs.
+        const line = `${r.final.stage} ${Math.floor(r.final.progress * 10) * 10}% on ${r.final.tier ?? '?'}`;
+        if (shown.get(r.jobId!) !== line) process.stderr.write(`${r.jobId}: ${line}\n`);
+        shown.set(r.jobId!, line);
       }
     }
   };
