@@ -209,7 +209,9 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const running = new Map<string, RunningJob>();
   const counters = { done: 0, failed: 0, retried: 0, released: 0, invalid: 0, pollErrors: 0 };
+  /** What the poll loop is doing; status() reports draining/stopped over it once stop() began. */
   let state: WorkerStatus['state'] = 'idle';
+  let finished = false;
   let lastPollOkAt: number | null = null;
   let lastQueueOkAt: number | null = null;
   const queueOk = () => {
@@ -543,7 +545,7 @@ export function createWorker(options: WorkerOptions): Worker {
     await step('remove work folder', async () => {
       if (agentDir) await fs.rm(agentDir, { recursive: true, force: true });
     });
-    state = 'stopped';
+    finished = true;
     log.info({ ...counters }, 'agent worker stopped');
     resolveStopping();
     return p;
@@ -560,7 +562,7 @@ export function createWorker(options: WorkerOptions): Worker {
     stop,
     status() {
       return {
-        state,
+        state: finished ? 'stopped' : stopping ? 'draining' : state,
         running: [...running.values()].map((j) => ({ jobId: j.jobId, messageId: j.message.id, startedAt: new Date(j.startedAt).toISOString(), receiveCount: j.message.receiveCount })),
         concurrency,
         ...counters,
