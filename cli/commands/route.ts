@@ -183,10 +183,13 @@ export function register(program: Command): void {
         else if (a.error) process.stderr.write(`${a.error.code}: ${a.error.message}\n`);
       }
       const failed = results.filter((r) => r.error).length;
+      const routed = results.filter((r) => r.route);
+      const totalUsd = routed.reduce((sum, r) => sum + r.route!.estimate.costUsd, 0);
       if (json) {
-        process.stdout.write(
-          `${JSON.stringify({ schemaVersion: 1, verb: 'route', ok: failed === 0, enabledTiers: config.tiers.enabled, files: results.map(routeToJson) }, null, 2)}\n`,
-        );
+        const doc = { schemaVersion: 1, verb: 'route', ok: failed === 0, enabledTiers: config.tiers.enabled, totalEstimatedUsd: totalUsd, files: results.map(routeToJson) };
+        process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      } else if (files.length > 1) {
+        process.stdout.write(`total: ${routed.length} of ${files.length} files routed, ${formatUsdShort(totalUsd)} estimated\n`);
       }
       const configErrors = results.filter((r) => r.error && exitCodeFor(r.error.code) === 2).length;
       process.exitCode = failed === 0 ? 0 : configErrors === failed ? 2 : 1;

@@ -72,6 +72,7 @@ describe('tiercast route', () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.enabledTiers).toEqual(['local', 'lambda', 'lambda-enhanced', 'fargate', 'fargate-spot']);
+    expect(doc.totalEstimatedUsd).toBeCloseTo(doc.files[0].estimate.costUsd + doc.files[1].estimate.costUsd, 10);
     for (const f of doc.files) {
       expect(f.tier).toBe('lambda');
       expect(f.reason).toMatch(/under 50 MB/);
