@@ -177,6 +177,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   const files = createFileRegistry({
     probe: (file, o) => probeFile(file, o),
     route: async ({ sizeBytes, media, name }) =>
+      // The router hashes a job id to split Spot and on-demand; a stable key per file keeps the table's answer stable.
       routeSummary(decide({ sizeBytes, media, ladder: await ladderFor(selectedLadder), requested: 'auto', jobId: `r${name.length}${sizeBytes}` })),
     maxInputBytes: () => consoleSettings(config).maxInputBytes,
     ...(options.probeConcurrency ? { concurrency: options.probeConcurrency } : {}),
@@ -281,6 +282,11 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     if (options.metricsSource) return options.metricsSource(config);
     return createLocalMetricsSource(paths.metrics);
   }
+  /** Said on every panel when the config asks for CloudWatch but this console can only read the local metrics. */
+  const metricsNote = (): string | null =>
+    config.metrics.source === 'cloudwatch' && !options.metricsSource
+      ? 'metrics.source is cloudwatch, but this console reads local metrics only (no CloudWatch client is wired in yet)'
+      : null;
 
   async function playerOf(jobId: string) {
     const manifest = await ledger.readManifest(jobId);
@@ -295,14 +301,10 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     return { manifest, report, url };
   }
 
+  /** The files to dispatch, once any probing still under way has finished (a just-dropped file can be dispatched). */
   async function ready(fileIds: readonly string[]) {
     await files.idle();
-    return fileIds.map((id) => {
-      const item = files.get(id);
-      if (item) return { id, item };
-      const up = uploads.get(id);
-      return { id, item: undefined, upload: up };
-    });
+    return fileIds.map((id) => ({ id, item: files.get(id) }));
   }
 
   const handlers: Handlers = {
@@ -511,7 +513,16 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       const panels = req.panels ?? [...PANEL_KINDS];
       const range = { from: req.from, to: req.to, periodSec: req.periodSec };
       const results = await Promise.all(panels.map((p) => source.query(p, range)));
-      return { source: source.kind, panels: results.map((r) => ({ ...r, series: r.series.map((s) => ({ ...s, points: [...s.points] })), thresholds: [...r.thresholds] })) };
+      const note = metricsNote();
+      return {
+        source: source.kind,
+        panels: results.map((r) => ({
+          ...r,
+          series: r.series.map((s) => ({ ...s, points: [...s.points] })),
+          thresholds: [...r.thresholds],
+          ...(note ? { note: r.note ? `${r.note}; ${note}` : note } : {}),
+        })),
+      };
     },
 
     async 'player.sources'(req) {
