@@ -113,7 +113,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   const strip = (k: string) => k.slice(base.length);
 
   /** Retry one S3 request on what S3 says is transient. */
-  function withRetry<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  function withRetry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     return pRetry(fn, {
       retries: partRetries,
       minTimeout: retryMinTimeout,
@@ -127,7 +127,6 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
   async function singlePut(fullKey: string, body: Buffer, options: PutOptions): Promise<PutResult> {
     const out = await withRetry(
-      `put ${fullKey}`,
       () =>
         client.send(
           new PutObjectCommand({ Bucket: bucket, Key: fullKey, Body: body, ContentLength: body.length, ContentType: options.contentType }),
@@ -200,7 +199,6 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     }
     if (!state) {
       const created = await withRetry(
-        `create upload ${fullKey}`,
         () => client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: fullKey, ContentType: opts.contentType }), { abortSignal: signal }),
         signal,
       ).catch((err: unknown) => {
@@ -250,7 +248,6 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
               const { bytesRead } = await handle.read(body, 0, length, (n - 1) * st.partSize);
               if (bytesRead !== length) throw new TiercastError('STORE_ERROR', `${filePath} changed while uploading (short read of part ${n})`);
               const out = await withRetry(
-                `part ${n}`,
                 () =>
                   client.send(
                     new UploadPartCommand({ Bucket: bucket, Key: fullKey, UploadId: st.uploadId, PartNumber: n, Body: body, ContentLength: length }),
@@ -296,7 +293,6 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     let etag: string | undefined;
     try {
       const out = await withRetry(
-        `complete ${fullKey}`,
         () =>
           client.send(
             new CompleteMultipartUploadCommand({ Bucket: bucket, Key: fullKey, UploadId: st.uploadId, MultipartUpload: { Parts: parts } }),
