@@ -134,11 +134,28 @@ export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, d
   };
 };
 
+/** Files a browser dropped are copies; a week after staging, whatever was not dispatched is removed. */
+const STAGING_KEEP_MS = 7 * 24 * 3600 * 1000;
+
+async function sweepStaging(dir: string, log: Pick<Logger, 'warn'>): Promise<void> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const full = path.join(dir, e.name);
+    try {
+      const st = await fsp.stat(full);
+      if (Date.now() - st.mtimeMs > STAGING_KEEP_MS) await fsp.rm(full, { recursive: true, force: true });
+    } catch (err) {
+      log.warn({ err, dir: full }, 'could not sweep a staging folder');
+    }
+  }
+}
+
 export async function createServices(options: ServicesOptions): Promise<ConsoleServices> {
   const { home, log } = options;
   const paths = homePaths(home);
   const dirs = consoleDirs(home);
   await Promise.all([dirs.preview, dirs.staging, paths.uploads].map((d) => fsp.mkdir(d, { recursive: true })));
+  await sweepStaging(dirs.staging, log);
   let config = options.config;
   let store = buildStore(config, home);
   let ledger: JobLedger = createLedger(store);
