@@ -101,6 +101,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   const defaultConcurrency = Math.max(1, options.concurrency ?? 4);
   const partRetries = options.partRetries ?? 5;
   const retryMinTimeout = options.retryMinTimeoutMs ?? 250;
+  let swept = false;
 
   const full = (key: string) => {
     validateKey(key);
@@ -178,6 +179,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       ? path.join(options.resumeDir, `${createHash('sha256').update(`${bucket}\0${fullKey}\0${size}\0${mtimeMs}`).digest('hex').slice(0, 32)}.json`)
       : undefined;
     const signal = opts.signal;
+    if (options.resumeDir && !swept) {
+      swept = true;
+      await sweepStaleState(options.resumeDir);
+    }
     let state = stateFile ? await readState(stateFile, { bucket, key: fullKey, size, mtimeMs }) : null;
     const done = new Map<number, { ETag: string; Size: number }>();
     let resumed = false;
@@ -529,6 +534,28 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
   };
   return store;
+}
+
+/**
+ * State of uploads nobody resumed within a week goes: by then the bucket's lifecycle rule has aborted the upload
+ * (the stack sets 7 days), so ListParts would only answer NoSuchUpload.
+ */
+export const RESUME_STATE_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+async function sweepStaleState(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  const cutoff = Date.now() - RESUME_STATE_MAX_AGE_MS;
+  for (const name of names) {
+    if (!/^[0-9a-f]{32}\.json(\.[0-9a-f]+\.tmp)?$/.test(name)) continue;
+    const file = path.join(dir, name);
+    const st = await fsp.stat(file).catch(() => null);
+    if (st && st.mtimeMs < cutoff) await fsp.rm(file, { force: true }).catch(() => undefined);
+  }
 }
 
 function normalizePrefix(prefix: string): string {

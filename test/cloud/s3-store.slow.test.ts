@@ -1,10 +1,10 @@
 import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, createS3Store, isTransient, mapS3Error } from '../../cloud/s3-store.ts';
+import { RESUME_STATE_MAX_AGE_MS, createS3Client, createS3Store, isTransient, mapS3Error } from '../../cloud/s3-store.ts';
 import type { ObjectStore } from '../../shared/node/object-store.ts';
 import { objectStoreContract } from '../contract/object-store.contract.ts';
 import { s3rverClient, startFaultProxy, startS3rver, type FaultProxy, type S3rverHandle } from '../helpers/s3rver.ts';
@@ -125,6 +125,30 @@ describe('S3 store against faults', () => {
       expect(readdirSync(resumeDir)).toEqual([]);
     } finally {
       client.destroy();
+    }
+  });
+});
+
+describe('S3 store resume state housekeeping', () => {
+  it('drops state files older than the bucket keeps incomplete uploads, and keeps recent ones', async () => {
+    const s3 = await startS3rver();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-resume-sweep-'));
+    try {
+      const old = path.join(dir, `${'a'.repeat(32)}.json`);
+      const recent = path.join(dir, `${'b'.repeat(32)}.json`);
+      const unrelated = path.join(dir, 'notes.txt');
+      for (const f of [old, recent, unrelated]) writeFileSync(f, '{}');
+      const longAgo = new Date(Date.now() - RESUME_STATE_MAX_AGE_MS - 60_000);
+      utimesSync(old, longAgo, longAgo);
+      utimesSync(unrelated, longAgo, longAgo);
+      const src = path.join(dir, 'src.bin');
+      writeFileSync(src, randomBytes(6 * MiB));
+      const store = createS3Store({ client: s3.client, bucket: s3.bucket, resumeDir: dir, partSizeBytes: 5 * MiB });
+      await store.putFile('sweep/x.bin', src);
+      expect(readdirSync(dir).sort()).toEqual([path.basename(recent), 'notes.txt', 'src.bin'].sort());
+    } finally {
+      await s3.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
