@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,8 @@ let token: string;
 let browser: BrowserContext;
 let page: Page;
 const pageErrors: string[] = [];
+/** The page's console, quoted when a wait times out. */
+const consoleLines: string[] = [];
 
 async function startConsole(): Promise<string> {
   child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), 'console', '--web', '--port', '0'], {
@@ -58,7 +60,9 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
     if (await fn().catch(() => false)) return;
     if (Date.now() > end) {
       const alerts = await page.locator('[role=alert]').allTextContents().catch(() => []);
-      throw new Error(`timed out waiting for ${what}${alerts.length ? `; the console shows: ${alerts.join(' | ')}` : ''}`);
+      throw new Error(
+        `timed out waiting for ${what}${alerts.length ? `; the console shows: ${alerts.join(' | ')}` : ''}; page log: ${consoleLines.slice(-8).join(' || ')}; page errors: ${pageErrors.join(' || ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -88,6 +92,7 @@ beforeAll(async () => {
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
+    consoleLines.push(`${m.type()}: ${m.text()}`);
     if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) pageErrors.push(m.text());
   });
 });
@@ -202,7 +207,21 @@ describe('operator console in Chromium', () => {
     await page.locator('[data-testid=variants] [data-variant]').last().click();
     await expect(page.locator('button', { hasText: 'Automatic (ABR)' }).getAttribute('aria-pressed')).resolves.toBe('false');
     await until('stats to show the current resolution', async () => ((await page.locator('[data-testid=stats]').textContent()) ?? '').includes('×'), 10_000);
+    // Seek-bar thumbnails come from the job's WebVTT sprite track.
+    const bar = page.locator('[data-testid=seekbar]');
+    const box = (await bar.boundingBox())!;
+    await until('a seek-bar thumbnail under the pointer', async () => {
+      await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+      await page.mouse.move(box.x + box.width * 0.61, box.y + box.height / 2);
+      return (await page.locator('[data-testid=seek-thumb] [role=img]').count()) > 0;
+    }, 20_000);
+    expect(await page.locator('[data-testid=seek-thumb] [role=img]').evaluate((d) => (d as unknown as { style: { backgroundImage: string } }).style.backgroundImage)).toMatch(/url\(/);
     await shot('player');
+    await page.mouse.move(0, 0);
+
+    // The same job in DASH.
+    await page.locator('[role=radiogroup][aria-label=Format] button', { hasText: 'DASH' }).click();
+    await until('DASH playback to start', async () => (await page.locator('[data-testid=variants] [data-variant]').count()) >= 2 && (await currentTime()) > 0.5, 60_000);
   });
 
   it('shows dashboard points from local metrics', async () => {
@@ -224,6 +243,19 @@ describe('operator console in Chromium', () => {
     await page.locator('button', { hasText: 'Test connection' }).click();
     await page.locator('[data-testid=connection-result]').waitFor({ timeout: 30_000 });
     await shot('settings');
+  });
+
+  it('adds a folder recursively from the folder picker and flags an empty file', async () => {
+    const dir = path.join(home, 'drop', 'shoot');
+    mkdirSync(path.join(dir, 'day1'), { recursive: true });
+    copyFileSync(makeClip({ durationSec: 2, width: 320, height: 180, fps: 25 }), path.join(dir, 'day1', 'take-1.mp4'));
+    writeFileSync(path.join(dir, 'empty.mp4'), '');
+    await nav('upload');
+    await page.locator('[data-testid=folder-input]').setInputFiles(dir);
+    await appear('[role=row][data-name="take-1.mp4"][data-state=ready]', 60_000);
+    await appear('[role=row][data-name="empty.mp4"][data-state=problem]', 60_000);
+    expect(await page.locator('[role=row][data-name="take-1.mp4"]').textContent()).toContain('shoot/day1');
+    expect(await page.locator('[role=row][data-name="empty.mp4"]').textContent()).toContain('INPUT_EMPTY');
     expect(pageErrors).toEqual([]);
   });
 });

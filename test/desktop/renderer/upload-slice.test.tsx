@@ -82,6 +82,22 @@ describe('upload slice', () => {
     expect(store.getState().upload.rows.map((r) => r.state)).toEqual(['probing', 'probing']);
   });
 
+  it('takes dropped files and folders as paths in Electron, and declines in a browser', async () => {
+    const ipc = fakeServices(
+      { 'files.add': ({ paths }) => ({ items: paths.map((p) => fileItem({ path: p })), rejected: [], truncated: false }) },
+      { transport: 'ipc', pathForFile: (f) => `/media/${f.name}` },
+    );
+    const store = createStore<UploadSlice>()(createUploadSlice(ipc.services));
+    expect(store.getState().uploadActions.addDroppedPaths([new File([], 'shoot-folder'), new File(['x'], 'a.mp4')])).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(ipc.callsOf('files.add')).toEqual([{ paths: ['/media/shoot-folder', '/media/a.mp4'] }]);
+
+    const web = fakeServices({});
+    const webStore = createStore<UploadSlice>()(createUploadSlice(web.services));
+    expect(webStore.getState().uploadActions.addDroppedPaths([new File(['x'], 'a.mp4')])).toBe(false);
+    expect(web.calls).toEqual([]);
+  });
+
   it('applies probe batches from events, removes files, and only uploads ready selected files', async () => {
     const a = fileItem({ id: 'a' });
     const b = fileItem({ id: 'b' });

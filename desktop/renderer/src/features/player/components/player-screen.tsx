@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { formatBitrate, formatDuration, formatResolution } from '../../../shared/format.ts';
 import { EmptyState, ErrorBanner, Loading } from '../../../shared/components/feedback.tsx';
@@ -10,7 +10,8 @@ import { SeekBar } from './seek-bar.tsx';
 export function PlayerScreen() {
   const s = usePlayer(useShallow((st) => st.player));
   const actions = usePlayer((st) => st.playerActions);
-  const video = useRef<HTMLVideoElement>(null);
+  // State, not a ref: the <video> appears only once there are jobs, and the player must follow it.
+  const [video, setVideo] = useState<HTMLVideoElement | null>(null);
 
   useEffect(() => {
     void actions.loadJobs();
@@ -66,17 +67,17 @@ export function PlayerScreen() {
         <div className="player-layout">
           <div>
             {s.loading && <Loading label="Loading outputs…" />}
-            <video ref={video} className="player-video" controls={false} muted playsInline autoPlay data-testid="video" poster={s.sources?.posterUrl ?? undefined} />
+            <video ref={setVideo} className="player-video" controls={false} muted playsInline autoPlay data-testid="video" poster={s.sources?.posterUrl ?? undefined} />
             <SeekBar
               currentTime={shaka.stats?.currentTime ?? 0}
               duration={shaka.stats?.duration || s.sources?.durationSec || 0}
               onSeek={(t) => {
-                if (video.current) video.current.currentTime = t;
+                if (video) video.currentTime = t;
               }}
               thumbnailAt={shaka.thumbnailAt}
             />
             <div className="toolbar" style={{ marginTop: 8 }}>
-              <button type="button" className="btn" onClick={() => void (video.current?.paused ? video.current.play() : video.current?.pause())}>
+              <button type="button" className="btn" onClick={() => void (video?.paused ? video.play() : video?.pause())}>
                 Play / pause
               </button>
               <span className="mono">

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type RefObject } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import shaka from 'shaka-player/dist/shaka-player.compiled.js';
 import type { UiError } from '../../../shared/errors.ts';
 
@@ -62,13 +62,14 @@ function uiError(err: unknown): UiError {
  * samples stats every second and serves seek-bar thumbnails from the job's WebVTT sprite track.
  */
 export function useShaka(
-  videoRef: RefObject<HTMLVideoElement | null>,
+  video: HTMLVideoElement | null,
   source: { url: string; thumbnailsVttUrl: string | null } | null,
   mediaHeaders: () => Record<string, string>,
   onError: (e: UiError | null) => void,
 ): ShakaControls {
   const playerRef = useRef<shaka.Player | null>(null);
   const thumbTrack = useRef<number | null>(null);
+  const attachRef = useRef<Promise<void> | null>(null);
   const [variants, setVariants] = useState<VariantView[]>([]);
   const [abr, setAbrState] = useState(true);
   const [stats, setStats] = useState<PlaybackStats | null>(null);
@@ -96,9 +97,10 @@ export function useShaka(
     setVariants(list);
   };
 
+  // One Player for the screen's lifetime: switching job or format loads into it, so two players never fight over
+  // the same <video> while one is still detaching.
   useEffect(() => {
-    const video = videoRef.current;
-    if (!video || !source) return;
+    if (!video) return;
     if (!polyfilled) {
       shaka.polyfill.installAll();
       polyfilled = true;
@@ -107,14 +109,8 @@ export function useShaka(
       errRef.current({ code: 'UNSUPPORTED_INPUT', message: 'this browser lacks Media Source Extensions; shaka-player cannot play here' });
       return;
     }
-    let disposed = false;
     const player = new shaka.Player();
     playerRef.current = player;
-    thumbTrack.current = null;
-    setReady(false);
-    setVariants([]);
-    setStats(null);
-    setAbrState(true);
     player.getNetworkingEngine()?.registerRequestFilter((_type, request) => {
       // Only our own origin gets the token.
       if (request.uris.every((u) => new URL(u, window.location.href).origin === window.location.origin)) Object.assign(request.headers, headersRef.current());
@@ -123,38 +119,58 @@ export function useShaka(
     player.addEventListener('variantchanged', readVariants);
     player.addEventListener('adaptation', readVariants);
     player.addEventListener('trackschanged', readVariants);
+    const attached = player.attach(video);
+    attachRef.current = attached;
+    return () => {
+      playerRef.current = null;
+      attachRef.current = null;
+      void player.destroy();
+    };
+  }, [video]);
+
+  useEffect(() => {
+    const player = playerRef.current;
+    if (!player || !video || !source) return;
+    let stale = false;
+    thumbTrack.current = null;
+    setReady(false);
+    setVariants([]);
+    setStats(null);
+    setAbrState(true);
+    player.configure({ abr: { enabled: true } });
     (async () => {
       try {
-        await player.attach(video);
+        await attachRef.current;
         await player.load(new URL(source.url, window.location.href).toString());
-        if (disposed) return;
+        if (stale) return;
         errRef.current(null);
         readVariants();
         setReady(true);
+        // Muted autoplay: an operator opening a job wants to see it play.
+        void video.play().catch(() => undefined);
         if (source.thumbnailsVttUrl) {
           try {
             const t = await player.addThumbnailsTrack(new URL(source.thumbnailsVttUrl, window.location.href).toString(), 'text/vtt');
-            thumbTrack.current = t.id;
+            if (!stale) thumbTrack.current = t.id;
           } catch {
             // Thumbnails are a nicety: playback goes on without them.
           }
         }
       } catch (err) {
-        if (!disposed) errRef.current(uiError(err));
+        // A newer load interrupts this one (shaka error 7000 LOAD_INTERRUPTED): not a failure.
+        if (!stale && (err as { code?: number } | null)?.code !== 7000) errRef.current(uiError(err));
       }
     })();
     return () => {
-      disposed = true;
-      playerRef.current = null;
-      void player.destroy();
+      stale = true;
     };
-  }, [videoRef, source?.url, source?.thumbnailsVttUrl]);
+  }, [video, source?.url, source?.thumbnailsVttUrl]);
 
   useEffect(() => {
     if (!ready) return;
     const timer = setInterval(() => {
       const p = playerRef.current;
-      const v = videoRef.current;
+      const v = video;
       if (!p || !v) return;
       const s = p.getStats();
       setStats({
@@ -169,7 +185,7 @@ export function useShaka(
       });
     }, 1000);
     return () => clearInterval(timer);
-  }, [ready, videoRef]);
+  }, [ready, video]);
 
   return {
     variants,

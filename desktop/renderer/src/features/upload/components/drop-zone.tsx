@@ -3,7 +3,11 @@ import { entriesFromDrop, pickedFromInput, walkEntries } from '../hooks/collect-
 import type { PickedFile } from '../stores/upload-slice.ts';
 
 /** Drop files or folders anywhere on it, or use the two pickers (a file input and a folder input). */
-export function DropZone({ onFiles, children }: { onFiles(files: PickedFile[]): void; children?: ReactNode }) {
+/**
+ * `onDropPaths` (Electron) gets the first chance: given what was dropped (folders included) it returns true when it
+ * could take them as paths, and the renderer then never walks or reads the files itself.
+ */
+export function DropZone({ onFiles, onDropPaths, children }: { onFiles(files: PickedFile[]): void; onDropPaths?(dropped: File[]): boolean; children?: ReactNode }) {
   const [over, setOver] = useState(false);
   const [walking, setWalking] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -12,7 +16,8 @@ export function DropZone({ onFiles, children }: { onFiles(files: PickedFile[]): 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setOver(false);
-    const { entries, loose } = entriesFromDrop(e.dataTransfer);
+    const { entries, loose, topLevel } = entriesFromDrop(e.dataTransfer);
+    if (topLevel.length && onDropPaths?.(topLevel)) return;
     const fromLoose = loose.map((file) => ({ file, relativeDir: '' }));
     if (!entries.length) return onFiles(fromLoose);
     setWalking(true);

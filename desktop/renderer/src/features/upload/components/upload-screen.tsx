@@ -68,7 +68,7 @@ export function UploadScreen() {
   return (
     <section className="screen" aria-labelledby="upload-title">
       <h1 id="upload-title">Upload</h1>
-      <DropZone onFiles={(files) => void actions.addPicked(files)} />
+      <DropZone onFiles={(files) => void actions.addPicked(files)} onDropPaths={actions.addDroppedPaths} />
       {error && <ErrorBanner error={error} onDismiss={actions.dismissError} />}
 
       <div className="toolbar" role="toolbar" aria-label="File actions">

@@ -5,11 +5,15 @@ import type { PickedFile } from '../stores/upload-slice.ts';
  * File System Entry API (webkitGetAsEntry), the only way a browser exposes a dropped folder's contents.
  * Entries must be taken synchronously during the drop event: the DataTransfer is emptied afterwards.
  */
-export function entriesFromDrop(dt: DataTransfer): { entries: FileSystemEntry[]; loose: File[] } {
+export function entriesFromDrop(dt: DataTransfer): { entries: FileSystemEntry[]; loose: File[]; topLevel: File[] } {
   const entries: FileSystemEntry[] = [];
   const loose: File[] = [];
+  // What was dropped itself, folders included: Electron can turn these into paths and let the main process walk them.
+  const topLevel: File[] = [];
   for (const item of Array.from(dt.items ?? [])) {
     if (item.kind !== 'file') continue;
+    const top = item.getAsFile();
+    if (top) topLevel.push(top);
     const entry = typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null;
     if (entry) entries.push(entry);
     else {
@@ -18,7 +22,7 @@ export function entriesFromDrop(dt: DataTransfer): { entries: FileSystemEntry[];
     }
   }
   if (!entries.length && !loose.length) loose.push(...Array.from(dt.files ?? []));
-  return { entries, loose };
+  return { entries, loose, topLevel };
 }
 
 function fileOf(entry: FileSystemFileEntry): Promise<File> {

@@ -49,6 +49,8 @@ export interface UploadActions {
   init(): Promise<void>;
   addPicked(files: readonly PickedFile[]): Promise<void>;
   addPaths(paths: readonly string[]): Promise<void>;
+  /** Electron: dropped files and folders as paths (the main process walks folders); false when they have none. */
+  addDroppedPaths(dropped: readonly File[]): boolean;
   applyFilesUpdated(payload: EventPayload<'files.updated'>): void;
   applyUploads(payload: { uploads: readonly UploadItem[]; totals: UploadTotals }, replace?: boolean): void;
   setSelected(ids: readonly string[], selected: boolean): void;
@@ -122,8 +124,10 @@ export function createUploadSlice(services: ConsoleServices): StateCreator<Uploa
         const rows = s.upload.rows.slice();
         const index = { ...s.upload.index };
         items.forEach((item, i) => {
-          const row = rowFromItem(item);
+          let row = rowFromItem(item);
           const at = index[item.id] ?? (replaceKeys[i] !== undefined ? index[replaceKeys[i]!] : undefined);
+          // A staged copy lives in a flat staging folder: the folder it came from is what the browser told us.
+          if (at !== undefined && !row.relativeDir && rows[at]!.relativeDir) row = { ...row, relativeDir: rows[at]!.relativeDir };
           if (at !== undefined) {
             if (rows[at]!.key !== row.key) delete index[rows[at]!.key];
             rows[at] = row;
@@ -211,6 +215,13 @@ export function createUploadSlice(services: ConsoleServices): StateCreator<Uploa
           } catch (err) {
             fail(err);
           }
+        },
+
+        addDroppedPaths(dropped) {
+          const paths = dropped.map((f) => services.pathForFile(f));
+          if (!paths.length || !paths.every((p): p is string => !!p)) return false;
+          void get().uploadActions.addPaths(paths);
+          return true;
         },
 
         async addPicked(files) {
