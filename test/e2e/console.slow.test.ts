@@ -215,7 +215,18 @@ describe('operator console in Chromium', () => {
       await page.mouse.move(box.x + box.width * 0.61, box.y + box.height / 2);
       return (await page.locator('[data-testid=seek-thumb] [role=img]').count()) > 0;
     }, 20_000);
-    expect(await page.locator('[data-testid=seek-thumb] [role=img]').evaluate((d) => (d as unknown as { style: { backgroundImage: string } }).style.backgroundImage)).toMatch(/url\(/);
+    const bg = await page.locator('[data-testid=seek-thumb] [role=img]').evaluate((d) => (d as unknown as { style: { backgroundImage: string } }).style.backgroundImage);
+    const sprite = /url\("?([^")]+)"?\)/.exec(bg)?.[1];
+    expect(sprite).toBeTruthy();
+    // The sprite sheet itself loads (authenticated media route), so the preview is a real picture.
+    const spriteWidth = await page.evaluate(async (u) => {
+      const g = globalThis as unknown as { Image: new () => { src: string; decode(): Promise<void>; naturalWidth: number } };
+      const img = new g.Image();
+      img.src = u;
+      await img.decode();
+      return img.naturalWidth;
+    }, sprite!);
+    expect(spriteWidth).toBeGreaterThan(0);
     await shot('player');
     await page.mouse.move(0, 0);
 

@@ -65,6 +65,8 @@ export function SeekBar({
         <div className="seek-thumb" style={{ left: hover.x }} data-testid="seek-thumb">
           {hover.thumb && (
             <div
+              // xywh are pixels of the sprite sheet at its natural size; shaka does not load the sheet, so its
+              // imageWidth/imageHeight cannot size the background (they come back 0 for WebVTT sprites).
               role="img"
               aria-label={`Frame at ${formatDuration(hover.t)}`}
               style={{
@@ -72,7 +74,6 @@ export function SeekBar({
                 height: hover.thumb.height,
                 backgroundImage: `url("${hover.thumb.uri}")`,
                 backgroundPosition: `-${hover.thumb.x}px -${hover.thumb.y}px`,
-                backgroundSize: `${hover.thumb.sheetWidth}px ${hover.thumb.sheetHeight}px`,
               }}
             />
           )}
