@@ -595,7 +595,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
                     kind: 's3',
                     bucket: req.patch.store.bucket,
                     prefix: req.patch.store.prefix,
-                    forcePathStyle: config.store.kind === 's3' ? config.store.forcePathStyle : Boolean(req.patch.store.endpoint),
+                    forcePathStyle: Boolean(req.patch.store.endpoint) || (config.store.kind === 's3' && config.store.forcePathStyle),
                     partSizeMb: 16,
                     uploadConcurrency: 4,
                     ...(req.patch.store.endpoint ? { endpoint: req.patch.store.endpoint } : {}),

@@ -61,7 +61,15 @@ export function configPatchOf(patch: SettingsPatch): Record<string, unknown> {
   if (patch.store) {
     out.store =
       patch.store.kind === 's3'
-        ? { kind: 's3', bucket: patch.store.bucket, prefix: patch.store.prefix, endpoint: nz(patch.store.endpoint), root: null }
+        ? {
+            kind: 's3',
+            bucket: patch.store.bucket,
+            prefix: patch.store.prefix,
+            endpoint: nz(patch.store.endpoint),
+            // S3-compatible servers (MinIO, s3rver, LocalStack) on a custom endpoint want path-style addressing.
+            forcePathStyle: patch.store.endpoint ? true : null,
+            root: null,
+          }
         : { kind: 'local', root: patch.store.path || null, bucket: null, prefix: null, endpoint: null, forcePathStyle: null, partSizeMb: null, uploadConcurrency: null };
   }
   if (patch.aws) {
