@@ -17,6 +17,8 @@ import type { Logger } from '../../../shared/node/log.ts';
  */
 
 export const MAX_FILES_PER_ADD = 20_000;
+/** What files.list may answer (the contract's bound): past it, adds are truncated until files are removed. */
+export const MAX_FILES = 100_000;
 
 export interface FileRegistryOptions {
   readonly probe: (file: string, options: { signal?: AbortSignal }) => Promise<MediaInfo>;
@@ -199,6 +201,7 @@ export function createFileRegistry(options: FileRegistryOptions): FileRegistry {
       const added: FileItem[] = [];
       const rejected: { path: string; error: ApiErrorBody }[] = [];
       let truncated = false;
+      const full = () => added.length >= MAX_FILES_PER_ADD || items.size >= MAX_FILES;
       const take = async (file: string, base: string, size?: number) => {
         const abs = path.resolve(file);
         const known = byPath.get(abs);
@@ -222,7 +225,7 @@ export function createFileRegistry(options: FileRegistryOptions): FileRegistry {
         }
       };
       for (const p of paths) {
-        if (added.length >= MAX_FILES_PER_ADD) {
+        if (full()) {
           truncated = true;
           break;
         }
@@ -237,7 +240,7 @@ export function createFileRegistry(options: FileRegistryOptions): FileRegistry {
         }
         if (st.isDirectory()) {
           for await (const f of walk(abs)) {
-            if (added.length >= MAX_FILES_PER_ADD) {
+            if (full()) {
               truncated = true;
               break;
             }
