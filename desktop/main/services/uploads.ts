@@ -54,6 +54,8 @@ export interface UploadManagerOptions {
   readonly partSizeBytes?: number;
 }
 
+const MAX_LISTED = 20_000;
+
 const StateSchema = z.object({ version: z.literal(1), uploads: z.array(UploadItemSchema) });
 
 /** Keys never contain the operator's raw name: only characters every store and file system accepts. */
@@ -83,7 +85,8 @@ export async function createUploadManager(options: UploadManagerOptions): Promis
   await fsp.mkdir(options.stateDir, { recursive: true });
   try {
     const parsed = StateSchema.safeParse(JSON.parse(await fsp.readFile(stateFile, 'utf8')));
-    if (parsed.success) for (const u of parsed.data.uploads) items.set(u.fileId, u);
+    // Finished and cancelled uploads of earlier sessions are history, not work: only what can still move is kept.
+    if (parsed.success) for (const u of parsed.data.uploads) if (u.state !== 'done' && u.state !== 'cancelled') items.set(u.fileId, u);
     else options.log?.warn({ file: stateFile }, 'upload state unreadable; starting with none');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') options.log?.warn({ err, file: stateFile }, 'upload state unreadable; starting with none');
@@ -124,7 +127,8 @@ export async function createUploadManager(options: UploadManagerOptions): Promis
     if (changed.size === 0) return;
     const list = [...changed].map((id) => items.get(id)).filter((u): u is UploadItem => u !== undefined);
     changed.clear();
-    options.onChange?.(list, totals());
+    const t = totals();
+    for (let i = 0; i < list.length; i += 5000) options.onChange?.(list.slice(i, i + 5000), t);
   }
 
   /**
@@ -276,7 +280,10 @@ export async function createUploadManager(options: UploadManagerOptions): Promis
       }
     },
     list() {
-      return { uploads: [...items.values()], totals: totals() };
+      // The contract bounds one answer; the most recently changed come first when there are more.
+      const all = [...items.values()];
+      const uploads = all.length <= MAX_LISTED ? all : all.sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : -1)).slice(0, MAX_LISTED);
+      return { uploads, totals: totals() };
     },
     get: (id) => items.get(id),
     whenDone(id) {
