@@ -567,20 +567,26 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       return { settings: settingsView(config, home, options.configPath) };
     },
     async 'settings.save'(req) {
+      if (options.configPath) {
+        // saveConfig writes the data home's config.json; a console started with --config reads another file.
+        throw new TiercastError('CONFIG_INVALID', `settings come from ${options.configPath} (--config); edit that file, or start the console without --config`);
+      }
+      const before = { concurrency: config.tiers.local.concurrency };
       await saveConfig(home, configPatchOf(req.patch));
-      config = await loadConfig({ home, ...(options.configPath ? { configPath: options.configPath } : {}) });
+      config = await loadConfig({ home });
       dispatch.close();
       dispatch = makeDispatchers(config, queue);
       const next = buildStore(config, home);
-      if (next.kind !== store.kind || next.location !== store.location) {
+      const storeChanged = next.kind !== store.kind || next.location !== store.location;
+      if (storeChanged) {
         store = next;
         ledger = createLedger(store);
-        if (worker) {
-          await worker.stop();
-          worker = null;
-          await startWorker();
-        }
         void jobs.refreshAll();
+      }
+      if (worker && (storeChanged || before.concurrency !== config.tiers.local.concurrency)) {
+        await worker.stop();
+        worker = null;
+        await startWorker();
       }
       return { settings: settingsView(config, home, options.configPath) };
     },
