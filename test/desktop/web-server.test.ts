@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contract, type EventPayload } from '../../shared/common/api-contract.ts';
+import { contract, createHttpTransport, createRendererApi, type EventPayload } from '../../shared/common/api-contract.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
 import { createEventBus, type Handlers } from '../../desktop/main/api-dispatch.ts';
 import { createMediaResolver, parseMediaPath, parseRange } from '../../desktop/main/media.ts';
@@ -268,6 +268,22 @@ describe('web transport', () => {
     expect(staged.at(-1)).toEqual({ name: 'clip one.mp4', relativeDir: 'holiday/day1', bytes: 12345 });
     const noToken = await request(web.port, { method: 'PUT', path: '/api/stage?name=x', headers: { host, origin }, body });
     expect(noToken.status).toBe(401);
+  });
+
+  it('works with the contract\'s own HTTP client (what the renderer uses in a browser)', async () => {
+    const api = createRendererApi(
+      createHttpTransport({
+        baseUrl: origin,
+        token: web.token,
+        // A browser adds Origin by itself; Node's fetch needs it spelled out.
+        fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, origin } }),
+      }),
+    );
+    expect((await api['app.info']({})).version).toBe('9.9.9');
+    expect(await api['files.remove']({ ids: ['a1'] })).toEqual({ removed: 1 });
+    await expect(api['files.remove']({ ids: [] })).rejects.toMatchObject({ name: 'ApiCallError', code: 'INVALID_REQUEST', call: 'files.remove' });
+    const stranger = createRendererApi(createHttpTransport({ baseUrl: origin, token: 'x'.repeat(43), fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, origin } }) }));
+    await expect(stranger['app.info']({})).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 
   it('refuses OPTIONS (no CORS preflight is ever answered)', async () => {
