@@ -32,7 +32,7 @@ function errorOf(err: unknown, file: string): { code: string; message: string } 
 
 /**
  * Probe, fit and route one file. A file that cannot be probed or routed gets its error code here and the caller goes
- * on with the rest. `jobId` (when known) makes the Spot draw the same one dispatch will use.
+ * on with the rest. The Spot draw uses spotKeyFor(name, size), the key dispatch and re-dispatch use too.
  */
 export async function analyzeFile(
   file: string,
@@ -40,7 +40,7 @@ export async function analyzeFile(
   config: TiercastConfig,
   options: { tier?: 'auto' | Tier; jobId?: string; formatCount?: number } = {},
 ): Promise<AnalyzedFile> {
-  const [{ probeFile }, { fitLadder }, { routeJob }] = await Promise.all([
+  const [{ probeFile }, { fitLadder }, { routeJob, spotKeyFor }] = await Promise.all([
     import('../../shared/node/probe.ts'),
     import('../../shared/common/ladders.ts'),
     import('../../shared/common/router.ts'),
@@ -64,8 +64,9 @@ export async function analyzeFile(
         media,
         ladder: fitted,
         requestedTier: options.tier ?? 'auto',
-        // Without a job id the Spot draw hashes the file name, so repeated `route` runs agree with each other.
-        jobId: options.jobId ?? `${path.basename(file)}:${sizeBytes}`,
+        ...(options.jobId ? { jobId: options.jobId } : {}),
+        // The Spot draw hashes name + size (not the job id), so `route` and `dispatch` agree for one file.
+        spotKey: spotKeyFor({ name: path.basename(file), sizeBytes }),
         ...(options.formatCount ? { formatCount: options.formatCount } : {}),
       },
       config,

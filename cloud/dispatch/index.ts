@@ -8,7 +8,8 @@ import { createLocalDispatcher } from './local.ts';
 import { createEc2Dispatcher } from './queue.ts';
 import type { Dispatchers } from './types.ts';
 
-export { dispatchJob, redispatchJob, type DispatchDeps, type DispatchOutcome } from './dispatch-job.ts';
+export { dispatchJob, escalationNote, exhaustedTiers, redispatchJob, type DispatchDeps, type DispatchJobOptions, type DispatchOutcome, type RedispatchOptions } from './dispatch-job.ts';
+export { escalateJob, type EscalationResult, type Failure } from './escalate.ts';
 export type { DispatchRequest, DispatchResult, Dispatchers, TierDispatcher } from './types.ts';
 
 /**

@@ -7,6 +7,8 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -58,6 +60,12 @@ export interface TiercastStackProps extends StackProps {
    * Encrypted with the account's default aws/ssm key when SecureString.
    */
   readonly agentConfigParameter?: string;
+  /** The sweep: seconds beyond a Lambda tier's timeout before a running job counts as stuck (default 300). */
+  readonly sweepMarginSec?: number;
+  /** The sweep: running jobs examined per run (default 200). */
+  readonly sweepLimit?: number;
+  /** The sweep: minutes between runs (default 5). */
+  readonly sweepEveryMinutes?: number;
   /** Alarm emails go here when given. */
   readonly alarmEmail?: string;
   /** p95 job latency alarm per tier, seconds. */
@@ -113,6 +121,8 @@ export class TiercastStack extends Stack {
   readonly deadLetterQueue: sqs.Queue;
   readonly lambdaStandard: lambda.DockerImageFunction;
   readonly lambdaEnhanced: lambda.DockerImageFunction;
+  /** Escalates jobs a Lambda tier was killed on (on-failure destination) and sweeps stuck ones (schedule). */
+  readonly escalation: lambda.DockerImageFunction;
   readonly cluster: ecs.Cluster;
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly agents: autoscaling.AutoScalingGroup;
@@ -201,53 +211,13 @@ export class TiercastStack extends Stack {
     this.highPriorityQueue = new sqs.Queue(this, 'HighPriorityQueue', jobQueueProps);
     const queueArns = [this.jobQueue.queueArn, this.highPriorityQueue.queueArn];
 
-    // ---- Lambda tiers --------------------------------------------------------------------------------------------
-    const lambdaCode =
-      images.kind === 'asset'
-        ? lambda.DockerImageCode.fromImageAsset(repoRoot, { file: 'cloud/lambda/Dockerfile', exclude: DOCKER_CONTEXT_EXCLUDE, ignoreMode: IgnoreMode.DOCKER })
-        : lambda.DockerImageCode.fromEcr(ecr.Repository.fromRepositoryName(this, 'LambdaRepository', images.repositoryName), { tagOrDigest: images.lambdaTag });
+    // ---- What every worker reads -----------------------------------------------------------------------------
     const workerEnv: Record<string, string> = {
       TIERCAST_STORE: 's3',
       TIERCAST_BUCKET: this.bucket.bucketName,
       ...(prefix ? { TIERCAST_PREFIX: prefix } : {}),
       TIERCAST_LOG_FORMAT: 'json',
     };
-    const ephemeralMb = props.lambdaEphemeralMb ?? 2048;
-    const makeFunction = (cid: string, tier: 'lambda' | 'lambda-enhanced', size: { memoryMb: number; timeoutSec: number }) => {
-      const logGroup = new logs.LogGroup(this, `${cid}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-      const role = new iam.Role(this, `${cid}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `Tiercast ${tier} worker: its bucket and its own log group only`,
-      });
-      for (const s of storeStatements()) role.addToPolicy(s);
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-      return new lambda.DockerImageFunction(this, cid, {
-        description: `Tiercast ${tier} tier: one transcode job per invocation`,
-        code: lambdaCode,
-        architecture: props.lambdaArchitecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
-        memorySize: size.memoryMb,
-        timeout: Duration.seconds(size.timeoutSec),
-        ephemeralStorageSize: Size.mebibytes(ephemeralMb),
-        // The handler checks free /tmp and prices its run from these; the configuration must match the function.
-        environment: {
-          ...workerEnv,
-          TIERCAST_TIER: tier,
-          TIERCAST_HOME: '/tmp/tiercast',
-          TIERCAST_LAMBDA_EPHEMERAL_MB: String(ephemeralMb),
-          TIERCAST_LAMBDA_TIMEOUT_SEC: String(LAMBDA_STANDARD.timeoutSec),
-          TIERCAST_LAMBDA_ENHANCED_TIMEOUT_SEC: String(LAMBDA_ENHANCED.timeoutSec),
-        },
-        role,
-        logGroup,
-        // The router owns retries (and escalates a tier up); Lambda's own async retries would rerun the same job
-        // on the same tier.
-        retryAttempts: 0,
-        maxEventAge: Duration.hours(1),
-      });
-    };
-    this.lambdaStandard = makeFunction('LambdaStandard', 'lambda', LAMBDA_STANDARD);
-    this.lambdaEnhanced = makeFunction('LambdaEnhanced', 'lambda-enhanced', LAMBDA_ENHANCED);
-    const functions = [this.lambdaStandard, this.lambdaEnhanced];
 
     // ---- Network ---------------------------------------------------------------------------------------------------
     // Public subnets and no NAT gateway: workers only talk to S3 (through the gateway endpoint), SQS and CloudWatch,
@@ -297,6 +267,38 @@ export class TiercastStack extends Stack {
       images.kind === 'asset'
         ? ecs.ContainerImage.fromAsset(repoRoot, { file: 'cloud/fargate/Dockerfile', exclude: DOCKER_CONTEXT_EXCLUDE, ignoreMode: IgnoreMode.DOCKER })
         : ecs.ContainerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'FargateRepository', images.repositoryName), images.fargateTag);
+    const taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'Tiercast Fargate workers: outbound only', allowAllOutbound: true });
+    // What a worker needs to hand a job on to another tier (escalation, Spot re-dispatch): CONVENTIONS.md names.
+    const taskDefinitionArn = this.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${this.taskDefinition.family}:*` });
+    const fargateDispatchEnv: Record<string, string> = {
+      ECS_CLUSTER_NAME: this.cluster.clusterName,
+      ECS_TASK_DEFINITION: this.taskDefinition.family,
+      ECS_SUBNETS: vpc.publicSubnets.map((sn) => sn.subnetId).join(','),
+      ECS_SECURITY_GROUPS: taskSecurityGroup.securityGroupId,
+      // Public subnets without NAT: a task reaches ECR, S3 and CloudWatch only with a public address.
+      TIERCAST_ECS_ASSIGN_PUBLIC_IP: 'true',
+      TIERCAST_ECS_CONTAINER_NAME: CONTAINER_NAME,
+    };
+    const queueDispatchEnv: Record<string, string> = { TIERCAST_QUEUE_URL: this.jobQueue.queueUrl, TIERCAST_QUEUE_URL_HIGH: this.highPriorityQueue.queueUrl };
+    /** RunTask of this task definition in this cluster (tagging the new task with its job id), passing its roles. */
+    const runTaskStatements = (): iam.PolicyStatement[] => [
+      new iam.PolicyStatement({
+        sid: 'RunFargateTasks',
+        actions: ['ecs:RunTask'],
+        resources: [taskDefinitionArn],
+        conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
+      }),
+      // RunTask with tags is authorised for ecs:TagResource too ("tag on create"); only as part of RunTask.
+      new iam.PolicyStatement({
+        sid: 'TagNewTasks',
+        actions: ['ecs:TagResource'],
+        resources: [this.formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` })],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+      }),
+      new iam.PolicyStatement({ sid: 'PassTaskRoles', actions: ['iam:PassRole'], resources: [taskRole.roleArn, executionRole.roleArn] }),
+    ];
+    // A Spot task re-dispatches its own job on on-demand FARGATE when it is interrupted (cloud/fargate/main.ts).
+    for (const st of runTaskStatements()) taskRole.addToPolicy(st);
     this.taskDefinition.addContainer(CONTAINER_NAME, {
       containerName: CONTAINER_NAME,
       image: fargateImage,
@@ -304,11 +306,133 @@ export class TiercastStack extends Stack {
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'job', logGroup: taskLogs }),
       // The dispatcher sets TIERCAST_JOB_ID as a container override; the tier (fargate or fargate-spot) is read from
       // the job's status, so one task definition serves both capacity providers.
-      environment: { ...workerEnv, TIERCAST_HOME: '/work/tiercast', TIERCAST_FARGATE_EPHEMERAL_GB: String(fargateEphemeralGb) },
+      environment: {
+        ...workerEnv,
+        ...fargateDispatchEnv,
+        TIERCAST_TIERS: 'fargate,fargate-spot',
+        TIERCAST_HOME: '/work/tiercast',
+        TIERCAST_FARGATE_EPHEMERAL_GB: String(fargateEphemeralGb),
+      },
       // Spot gives two minutes' notice: let the entry point use it to requeue the job before SIGKILL.
       stopTimeout: Duration.seconds(120),
     });
-    const taskSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'Tiercast Fargate workers: outbound only', allowAllOutbound: true });
+
+    // ---- Lambda tiers --------------------------------------------------------------------------------------------
+    const lambdaCode =
+      images.kind === 'asset'
+        ? lambda.DockerImageCode.fromImageAsset(repoRoot, { file: 'cloud/lambda/Dockerfile', exclude: DOCKER_CONTEXT_EXCLUDE, ignoreMode: IgnoreMode.DOCKER })
+        : lambda.DockerImageCode.fromEcr(ecr.Repository.fromRepositoryName(this, 'LambdaRepository', images.repositoryName), { tagOrDigest: images.lambdaTag });
+    const ephemeralMb = props.lambdaEphemeralMb ?? 2048;
+    const makeFunction = (
+      cid: string,
+      tier: 'lambda' | 'lambda-enhanced',
+      size: { memoryMb: number; timeoutSec: number },
+      escalation: { env: Record<string, string>; statements: iam.PolicyStatement[] },
+    ) => {
+      const logGroup = new logs.LogGroup(this, `${cid}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const role = new iam.Role(this, `${cid}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Tiercast ${tier} worker: its bucket and its own log group only`,
+      });
+      for (const s of storeStatements()) role.addToPolicy(s);
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+      // The handler escalates a job it hands back straight to the next tier: exactly the dispatch calls that needs.
+      for (const st of escalation.statements) role.addToPolicy(st);
+      return new lambda.DockerImageFunction(this, cid, {
+        description: `Tiercast ${tier} tier: one transcode job per invocation`,
+        code: lambdaCode,
+        architecture: props.lambdaArchitecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+        memorySize: size.memoryMb,
+        timeout: Duration.seconds(size.timeoutSec),
+        ephemeralStorageSize: Size.mebibytes(ephemeralMb),
+        // The handler checks free /tmp and prices its run from these; the configuration must match the function.
+        environment: {
+          ...workerEnv,
+          TIERCAST_TIER: tier,
+          TIERCAST_HOME: '/tmp/tiercast',
+          TIERCAST_LAMBDA_EPHEMERAL_MB: String(ephemeralMb),
+          TIERCAST_LAMBDA_TIMEOUT_SEC: String(LAMBDA_STANDARD.timeoutSec),
+          TIERCAST_LAMBDA_ENHANCED_TIMEOUT_SEC: String(LAMBDA_ENHANCED.timeoutSec),
+          ...escalation.env,
+        },
+        role,
+        logGroup,
+      });
+    };
+    // Escalation targets: lambda -> lambda-enhanced -> Fargate (Spot policy) -> EC2 agents; lambda-enhanced -> Fargate -> EC2.
+    // A function cannot name itself in its environment, and neither escalates onto its own tier.
+    this.lambdaEnhanced = makeFunction('LambdaEnhanced', 'lambda-enhanced', LAMBDA_ENHANCED, {
+      env: { ...fargateDispatchEnv, ...queueDispatchEnv, TIERCAST_TIERS: 'fargate,fargate-spot,ec2' },
+      statements: [...runTaskStatements(), new iam.PolicyStatement({ sid: 'EnqueueForAgents', actions: ['sqs:SendMessage'], resources: queueArns })],
+    });
+    this.lambdaStandard = makeFunction('LambdaStandard', 'lambda', LAMBDA_STANDARD, {
+      env: { ...fargateDispatchEnv, ...queueDispatchEnv, LAMBDA_FUNCTION_NAME_ENHANCED: this.lambdaEnhanced.functionName, TIERCAST_TIERS: 'lambda-enhanced,fargate,fargate-spot,ec2' },
+      statements: [
+        new iam.PolicyStatement({ sid: 'InvokeEnhanced', actions: ['lambda:InvokeFunction'], resources: [this.lambdaEnhanced.functionArn] }),
+        ...runTaskStatements(),
+        new iam.PolicyStatement({ sid: 'EnqueueForAgents', actions: ['sqs:SendMessage'], resources: queueArns }),
+      ],
+    });
+    const functions = [this.lambdaStandard, this.lambdaEnhanced];
+
+    // ---- Escalation: jobs Lambda killed (timeout, out of memory) and jobs stuck in a running stage ------------------
+    const escalationCode =
+      images.kind === 'asset'
+        ? lambda.DockerImageCode.fromImageAsset(repoRoot, { file: 'cloud/lambda/Dockerfile', exclude: DOCKER_CONTEXT_EXCLUDE, ignoreMode: IgnoreMode.DOCKER, cmd: ['handler.escalation'] })
+        : lambda.DockerImageCode.fromEcr(ecr.Repository.fromRepositoryName(this, 'EscalationRepository', images.repositoryName), { tagOrDigest: images.lambdaTag, cmd: ['handler.escalation'] });
+    const escalationLogs = new logs.LogGroup(this, 'EscalationLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const escalationRole = new iam.Role(this, 'EscalationRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Tiercast escalation: its bucket, its log group, and dispatch to the Lambda, Fargate and agent tiers',
+    });
+    for (const st of storeStatements()) escalationRole.addToPolicy(st);
+    escalationRole.addToPolicy(new iam.PolicyStatement({ sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [escalationLogs.logGroupArn] }));
+    escalationRole.addToPolicy(new iam.PolicyStatement({ sid: 'InvokeLambdaTiers', actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.functionArn) }));
+    for (const st of runTaskStatements()) escalationRole.addToPolicy(st);
+    escalationRole.addToPolicy(new iam.PolicyStatement({ sid: 'EnqueueForAgents', actions: ['sqs:SendMessage'], resources: queueArns }));
+    this.escalation = new lambda.DockerImageFunction(this, 'Escalation', {
+      description: 'Tiercast escalation: re-dispatches jobs a Lambda tier was killed on, and sweeps stuck jobs',
+      code: escalationCode,
+      architecture: props.lambdaArchitecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      memorySize: 512,
+      timeout: Duration.minutes(5),
+      environment: {
+        ...workerEnv,
+        ...fargateDispatchEnv,
+        ...queueDispatchEnv,
+        TIERCAST_HOME: '/tmp/tiercast',
+        LAMBDA_FUNCTION_NAME: this.lambdaStandard.functionName,
+        LAMBDA_FUNCTION_NAME_ENHANCED: this.lambdaEnhanced.functionName,
+        TIERCAST_TIERS: 'lambda,lambda-enhanced,fargate,fargate-spot,ec2',
+        // The sweep judges staleness by these limits: keep them equal to the functions' timeouts.
+        TIERCAST_LAMBDA_TIMEOUT_SEC: String(LAMBDA_STANDARD.timeoutSec),
+        TIERCAST_LAMBDA_ENHANCED_TIMEOUT_SEC: String(LAMBDA_ENHANCED.timeoutSec),
+        TIERCAST_SWEEP_MARGIN_SEC: String(props.sweepMarginSec ?? 300),
+        TIERCAST_SWEEP_LIMIT: String(props.sweepLimit ?? 200),
+      },
+      role: escalationRole,
+      logGroup: escalationLogs,
+    });
+    // On-failure destination of both transcode functions. The invoke permission sits in a policy of its own (not the
+    // roles' default policies, which the functions depend on, while the escalation function depends on their names),
+    // and the async configuration waits for it: Lambda checks the role can reach the destination.
+    const escalationArn = this.escalation.functionArn;
+    const toEscalation: lambda.IDestination = { bind: () => ({ destination: escalationArn }) };
+    for (const fn of functions) {
+      const policy = new iam.Policy(this, `${fn.node.id}DestinationPolicy`, {
+        roles: [fn.role!],
+        statements: [new iam.PolicyStatement({ sid: 'OnFailureDestination', actions: ['lambda:InvokeFunction'], resources: [escalationArn] })],
+      });
+      // The router owns retries (and escalates a tier up); Lambda's own async retries would rerun the same job on the
+      // same tier, so a failed run goes straight to the escalation function.
+      fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1), onFailure: toEscalation });
+      fn.node.findChild('EventInvokeConfig').node.addDependency(policy);
+    }
+    new events.Rule(this, 'SweepSchedule', {
+      description: 'Every 5 minutes: escalate Lambda jobs stuck in a running stage past their time limit',
+      schedule: events.Schedule.rate(Duration.minutes(props.sweepEveryMinutes ?? 5)),
+      targets: [new eventsTargets.LambdaFunction(this.escalation, { event: events.RuleTargetInput.fromObject({ sweep: true }), retryAttempts: 0 })],
+    });
 
     // ---- EC2 agents ----------------------------------------------------------------------------------------------
     const agentLogs = new logs.LogGroup(this, 'AgentLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
@@ -425,12 +549,7 @@ export class TiercastStack extends Stack {
         ...storeStatements(),
         new iam.PolicyStatement({ sid: 'Enqueue', actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [...queueArns, this.deadLetterQueue.queueArn] }),
         new iam.PolicyStatement({ sid: 'InvokeLambdaTiers', actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.functionArn) }),
-        new iam.PolicyStatement({
-          sid: 'RunFargateTasks',
-          actions: ['ecs:RunTask'],
-          resources: [this.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${this.taskDefinition.family}:*` })],
-          conditions: { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } },
-        }),
+        ...runTaskStatements().filter((st) => st.sid !== 'PassTaskRoles'),
         new iam.PolicyStatement({
           sid: 'WatchFargateTasks',
           actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
@@ -478,6 +597,13 @@ export class TiercastStack extends Stack {
         evaluationPeriods: 1,
       });
     }
+    addAlarm('EscalationErrors', {
+      alarmDescription: 'The escalation function is failing: jobs killed on a Lambda tier or stuck may not be moved on',
+      metric: this.escalation.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
     addAlarm('DeadLetterQueueNotEmpty', {
       alarmDescription: 'Jobs gave up after 3 receives: look at them before they expire (14 days)',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
@@ -570,6 +696,7 @@ export class TiercastStack extends Stack {
     out('ECS_TASK_DEFINITION', this.taskDefinition.family, 'ECS_TASK_DEFINITION (family: the latest revision runs)');
     out('ECS_SUBNETS', vpc.publicSubnets.map((s) => s.subnetId).join(','), 'ECS_SUBNETS (public; set TIERCAST_ECS_ASSIGN_PUBLIC_IP=true)');
     out('ECS_SECURITY_GROUPS', taskSecurityGroup.securityGroupId, 'ECS_SECURITY_GROUPS');
+    out('EscalationFunctionName', this.escalation.functionName, 'Escalation and stuck-job sweep (invoke with {"sweep":true} to sweep now)');
     out('OperatorPolicyArn', operatorPolicy.managedPolicyArn, 'Attach to operators (dispatch, jobs, console)');
     out('AgentGroupName', this.agents.autoScalingGroupName, 'EC2 agent Auto Scaling group');
     out('AlarmTopicArn', topic.topicArn, 'Subscribe to receive alarms');

@@ -1,7 +1,9 @@
 import { ERROR_CODE_INFO, TiercastError, toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
 import { JobIdSchema, JobMessageSchema, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
 import { predictSeconds, predictWorkload } from '../../shared/common/router.ts';
+import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';
+import { createDispatchers, escalateJob, type Dispatchers, type EscalationResult } from '../dispatch/index.ts';
 import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**
@@ -25,6 +27,13 @@ import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type Worker
  * every ffmpeg read (and MP4 moov-at-end seeks) an HTTP range request, turn a network hiccup mid-encode into a
  * failed job, and slow the multi-rung encode that reads the input once per pass. A job whose input plus outputs
  * does not fit the free /tmp space is refused up front, and the router sends it to Fargate (20-200 GB).
+ *
+ * Escalation: when a job comes back with an escalating code (TIER_LIMIT_EXCEEDED, TIMEOUT, OUT_OF_MEMORY) and still
+ * has attempts, the handler re-dispatches it one tier up at once (cloud/dispatch escalateJob: router, loop guard, hop
+ * recorded in the status history), with dispatchers built from the function's environment (the stack passes
+ * LAMBDA_FUNCTION_NAME_ENHANCED, ECS_*, the queue URLs). A function with no dispatcher configured leaves the job queued
+ * for `tiercast dispatch --retry`. Kills the handler cannot see (hard timeout, out of memory) are escalated by
+ * cloud/lambda/escalation.ts from the on-failure destination and a sweep.
  */
 
 export interface LambdaContext {
@@ -53,6 +62,8 @@ export interface JobOutcome {
   readonly manifestKey?: string;
   readonly costUsd?: number | null;
   readonly error?: { readonly code: ErrorCode; readonly message: string; readonly retryable: boolean; readonly escalate: boolean };
+  /** Set when the handler sent the job on to its next tier (or tried to). */
+  readonly escalation?: EscalationResult;
 }
 export interface SqsBatchResponse {
   readonly batchItemFailures: Array<{ readonly itemIdentifier: string }>;
@@ -62,6 +73,8 @@ export interface HandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
   /** Seconds kept back from the remaining time. Default TIERCAST_LAMBDA_SAFETY_SEC or 10. */
   readonly safetySec?: number;
   readonly now?: () => number;
+  /** Dispatchers for escalation; default createDispatchers(config) (SDK clients from the default provider chain). */
+  readonly dispatchers?: (config: TiercastConfig) => { dispatchers: Dispatchers; close(): void };
 }
 
 const LAMBDA_TIERS = ['lambda', 'lambda-enhanced'] as const;
@@ -85,7 +98,40 @@ export function createHandler(options: HandlerOptions = {}) {
     return runtime;
   };
 
+  // Built on the first escalation and kept for the sandbox's life (warm invocations reuse the SDK clients).
+  let dispatch: { dispatchers: Dispatchers; close(): void } | null = null;
+
+  /** Sends a job that came back with an escalating code one tier up; never throws (the outcome says what happened). */
+  async function escalate(rt: WorkerRuntime, outcome: JobOutcome): Promise<JobOutcome> {
+    if (outcome.ok || !outcome.error?.escalate || outcome.stage !== 'queued') return outcome;
+    try {
+      dispatch ??= (options.dispatchers ?? ((c: TiercastConfig) => createDispatchers(c, {})))(rt.config);
+      if (Object.keys(dispatch.dispatchers).length === 0) {
+        rt.log.warn({ jobId: outcome.jobId, code: outcome.error.code }, 'no dispatcher configured in this function: job left queued for `tiercast dispatch --retry`');
+        return outcome;
+      }
+      const escalation = await escalateJob(outcome.jobId, {
+        ledger: rt.ledger,
+        dispatchers: dispatch.dispatchers,
+        config: rt.config,
+        reason: outcome.error.message,
+      });
+      const level = escalation.action === 'dispatched' ? 'info' : 'warn';
+      rt.log[level]({ jobId: outcome.jobId, escalation }, escalation.action === 'dispatched' ? `escalated to ${escalation.tier}` : `not escalated: ${escalation.action}`);
+      if (escalation.action === 'failed') rt.metrics.emit(outcome.tier, { JobsFailed: 1 }, { jobId: outcome.jobId });
+      const status = await rt.ledger.getStatus(outcome.jobId).catch(() => null);
+      return { ...outcome, stage: status?.stage ?? outcome.stage, escalation };
+    } catch (err) {
+      rt.log.error({ jobId: outcome.jobId, err: toTiercastError(err).toJSON() }, 'escalation failed; the job stays queued');
+      return outcome;
+    }
+  }
+
   async function runOne(rt: WorkerRuntime, jobId: string, context: LambdaContext, deadline: number): Promise<JobOutcome> {
+    return escalate(rt, await runJob(rt, jobId, context, deadline));
+  }
+
+  async function runJob(rt: WorkerRuntime, jobId: string, context: LambdaContext, deadline: number): Promise<JobOutcome> {
     const tier = tierFromEnv(env.TIERCAST_TIER, LAMBDA_TIERS, 'lambda');
     const started = now();
     const worker = `lambda:${context.functionName ?? env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'}:${context.awsRequestId ?? 'local'}`;
@@ -218,3 +264,6 @@ function describe(error: TiercastError): NonNullable<JobOutcome['error']> {
 
 /** The function Lambda calls (CMD ["handler.handler"] in cloud/lambda/Dockerfile). */
 export const handler = createHandler();
+
+/** The escalation function: same image and bundle, image command `handler.escalation` (cloud/infra sets it). */
+export { escalation } from './escalation.ts';

@@ -28,9 +28,14 @@ export interface RouteInput {
   readonly ladder: Ladder | FittedLadder;
   readonly requestedTier?: 'auto' | Tier;
   readonly previousFailure?: { readonly tier: Tier; readonly code: ErrorCode };
-  /** 0..1; decides the Spot share. Without it the job id is hashed, so the same job always gets the same answer. */
+  /** 0..1; decides the Spot share. Without it `spotKey` (else the job id) is hashed, so the same input always gets the same answer. */
   readonly random?: () => number;
   readonly jobId?: string;
+  /**
+   * What the Spot draw hashes: spotKeyFor(name, size) of the input. `tiercast route` (no job yet) and `dispatch` /
+   * re-dispatch (a job id) both pass it, so one file gets one Spot decision whichever command asks.
+   */
+  readonly spotKey?: string;
   /** Output formats written (hls, dash); default 2. */
   readonly formatCount?: number;
 }
@@ -267,6 +272,15 @@ export function hashUnit(text: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
+/**
+ * The one key the Spot draw hashes for an input: its display name (base name, no folders) and size. Computed here so
+ * the route and dispatch commands and the ledger's re-dispatch cannot disagree about the same file.
+ */
+export function spotKeyFor(input: { readonly name: string; readonly sizeBytes: number }): string {
+  const base = input.name.split(/[\\/]/).at(-1) ?? input.name;
+  return `${base}:${input.sizeBytes}`;
+}
+
 /** Fargate flavour for a job: Spot policy (size cut-off, configured share) with the reason. */
 export function chooseFargate(input: RouteInput, config: RouterConfig, enabled: ReadonlySet<Tier>): { tier: 'fargate' | 'fargate-spot'; why: string } {
   const f = config.tiers.fargate;
@@ -275,7 +289,8 @@ export function chooseFargate(input: RouteInput, config: RouterConfig, enabled: 
   if (input.sizeBytes >= f.onDemandAboveBytes) {
     return { tier: 'fargate', why: `on-demand: inputs of ${mb(f.onDemandAboveBytes)} or more never go to Spot (an interruption would waste too much work)` };
   }
-  const draw = input.random ? input.random() : input.jobId ? hashUnit(input.jobId) : hashUnit(`${input.sizeBytes}:${input.media?.durationSec ?? ''}`);
+  const key = input.spotKey ?? input.jobId;
+  const draw = input.random ? input.random() : key ? hashUnit(key) : hashUnit(`${input.sizeBytes}:${input.media?.durationSec ?? ''}`);
   const pct = Math.round(f.spotShare * 100);
   return draw < f.spotShare
     ? { tier: 'fargate-spot', why: `Spot: in the ${pct}% share sent to Spot (draw ${draw.toFixed(2)})` }
@@ -437,6 +452,7 @@ export function routeSpec(
       ladder: options.fitted ?? spec.ladder,
       requestedTier: spec.requestedTier,
       jobId: spec.id,
+      spotKey: spotKeyFor(spec.input),
       formatCount: spec.formats.length,
       ...(options.previousFailure ? { previousFailure: options.previousFailure } : {}),
       ...(options.random ? { random: options.random } : {}),

@@ -135,7 +135,8 @@ describe('redispatchJob', () => {
     const status = await ledger.getStatus(spec.id);
     expect(status).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced', error: null });
     expect(status.tierReason).toMatch(/one tier up after TIER_LIMIT_EXCEEDED on lambda/);
-    expect(status.history.at(-1)).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced', note: 'routed to lambda-enhanced' });
+    // The hop is in the history: from where, after what, to where (the loop guard reads these back).
+    expect(status.history.at(-1)).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced', note: 'escalated from lambda after TIER_LIMIT_EXCEEDED to lambda-enhanced' });
   });
 
   it('nothing above: the job is marked failed with the router\'s reason and nothing is dispatched', async () => {
@@ -155,6 +156,67 @@ describe('redispatchJob', () => {
     await expect(redispatchJob(spec.id, { ledger, dispatchers: recorder().dispatchers, config })).rejects.toMatchObject({ code: 'INVALID_JOB' });
     await ledger.updateStatus(spec.id, { stage: 'queued', attempts: 3, error: { code: 'TIMEOUT', message: 't' } });
     await expect(redispatchJob(spec.id, { ledger, dispatchers: recorder().dispatchers, config })).rejects.toThrow(/used its 3 attempts/);
+  });
+});
+
+describe('redispatchJob: loop guard, forced tier, keeping the job queued', () => {
+  const recorder = () => {
+    const calls: { jobId: string; tier: string }[] = [];
+    const d: TierDispatcher = {
+      tiers: ['lambda', 'lambda-enhanced', 'fargate', 'fargate-spot', 'ec2'],
+      dispatch: async (r) => {
+        calls.push({ jobId: r.jobId, tier: r.tier });
+        return { tier: r.tier, ref: `ref-${calls.length}` };
+      },
+    };
+    return { calls, dispatchers: { lambda: d, 'lambda-enhanced': d, fargate: d, 'fargate-spot': d, ec2: d } };
+  };
+  it('never escalates onto a tier the job already left for a limit: marked failed, nothing dispatched', async () => {
+    const config = await loadConfig({ env: { ...awsEnv, LAMBDA_FUNCTION_NAME_ENHANCED: 'g' }, home: dir });
+    const { spec } = await ledger.createJob({
+      schemaVersion: 1, id: 'job-loop', createdAt: new Date().toISOString(),
+      input: { key: 'inputs/job-loop/a.mp4', name: 'a.mp4', sizeBytes: 20 * 1024 * 1024 },
+      media: { durationSec: 30, width: 1920, height: 1080, fps: 30 }, ladder: getLadder('default'),
+    });
+    // First hop lambda -> lambda-enhanced, recorded by redispatchJob itself.
+    await ledger.updateStatus(spec.id, { tier: 'lambda', stage: 'queued', error: { code: 'TIER_LIMIT_EXCEEDED', message: 'x' } });
+    const first = recorder();
+    expect((await redispatchJob(spec.id, { ledger, dispatchers: first.dispatchers, config, reason: 'predicted 200 s, 110 s left' })).tier).toBe('lambda-enhanced');
+    expect((await ledger.getStatus(spec.id)).history.at(-1)!.note).toBe('escalated from lambda after TIER_LIMIT_EXCEEDED to lambda-enhanced: predicted 200 s, 110 s left');
+    // Second hop: lambda-enhanced could not finish either -> Fargate.
+    await ledger.updateStatus(spec.id, { error: { code: 'TIMEOUT', message: 'z' } });
+    expect((await redispatchJob(spec.id, { ledger, dispatchers: first.dispatchers, config })).tier).toMatch(/^fargate/);
+    expect(first.calls.map((c) => c.tier)).toEqual(['lambda-enhanced', expect.stringMatching(/^fargate/)]);
+    // A failure then recorded against lambda would route back up to lambda-enhanced, which the job already left for a
+    // limit: refused as a loop.
+    await ledger.updateStatus(spec.id, { tier: 'lambda', error: { code: 'TIMEOUT', message: 'y' } });
+    const second = recorder();
+    await expect(redispatchJob(spec.id, { ledger, dispatchers: second.dispatchers, config })).rejects.toThrow(/already left for a limit \(lambda, lambda-enhanced\)|already left for a limit \(lambda-enhanced, lambda\)/);
+    expect(second.calls).toEqual([]);
+    expect(await ledger.getStatus(spec.id)).toMatchObject({ stage: 'failed', error: { code: 'TIER_LIMIT_EXCEEDED' } });
+  });
+
+  it('forced tier: an interrupted Spot job goes to on-demand fargate with the given reason', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-spot');
+    await ledger.updateStatus(spec.id, { tier: 'fargate-spot', stage: 'queued', error: { code: 'INTERRUPTED', message: 'SIGTERM' } });
+    const { calls, dispatchers } = recorder();
+    const out = await redispatchJob(spec.id, { ledger, dispatchers, config, tier: 'fargate', reason: 'interrupted on fargate-spot by SIGTERM' });
+    expect(out.tier).toBe('fargate');
+    expect(calls).toEqual([{ jobId: 'job-spot', tier: 'fargate' }]);
+    const status = await ledger.getStatus(spec.id);
+    expect(status).toMatchObject({ stage: 'queued', tier: 'fargate', error: null });
+    expect(status.tierReason).toMatch(/^fargate: interrupted on fargate-spot by SIGTERM; predicted \d+ s/);
+    expect(status.estimatedCostUsd).toBeGreaterThan(0);
+  });
+
+  it('failJobOnError false: a failed dispatch throws and leaves the job queued, not failed', async () => {
+    const config = await loadConfig({ env: awsEnv, home: dir });
+    const spec = await newJob('job-keep');
+    await ledger.updateStatus(spec.id, { tier: 'fargate-spot', stage: 'queued', error: { code: 'INTERRUPTED', message: 'SIGTERM' } });
+    const broken: TierDispatcher = { tiers: ['fargate'], dispatch: async () => { throw new TiercastError('DISPATCH_FAILED', 'AccessDenied'); } };
+    await expect(redispatchJob(spec.id, { ledger, dispatchers: { fargate: broken }, config, tier: 'fargate', failJobOnError: false })).rejects.toThrow(/AccessDenied/);
+    expect((await ledger.getStatus(spec.id)).stage).toBe('queued');
   });
 });
 

@@ -1,0 +1,192 @@
+import type { TiercastConfig } from '../../shared/common/config-schema.ts';
+import { toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
+import { JobIdSchema, STAGES, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
+import { createDispatchers, escalateJob, type Dispatchers, type EscalationResult, type Failure } from '../dispatch/index.ts';
+import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
+
+/**
+ * The escalation function (same image as the transcode functions, command `handler.escalation`). It catches what the
+ * transcode handler cannot report itself, because Lambda killed it:
+ *
+ * (a) On-failure destination records of the two transcode functions (asynchronous invocations; the stack sets
+ *     retryAttempts 0, so one failed run sends one record). Record shape (Lambda docs, "Capturing records of Lambda
+ *     asynchronous invocations"): `{ version, timestamp, requestContext: { requestId, functionArn, condition
+ *     ("RetriesExhausted" | "EventAgeExceeded"), approximateInvokeCount }, requestPayload: <the event, here
+ *     { schemaVersion, jobId }>, responseContext: { statusCode, executedVersion, functionError }, responsePayload:
+ *     { errorType, errorMessage } }`. errorType "Sandbox.Timedout" (or "Task timed out") is TIMEOUT,
+ *     "Runtime.OutOfMemory" (or a runtime killed by a signal) is OUT_OF_MEMORY: both escalate one tier up. An event
+ *     that expired in the async queue never ran: it is re-dispatched (THROTTLED, routed afresh). Anything else is
+ *     recorded as INTERNAL with Lambda's message, so the job is never left stuck in a running stage.
+ * (b) A scheduled sweep (EventBridge rule): jobs in a running stage on a Lambda tier whose status has not changed for
+ *     longer than that tier's time limit plus a margin cannot still be running (an invocation never outlives its
+ *     timeout), so they are marked TIMEOUT and escalated. The listing is bounded (TIERCAST_SWEEP_LIMIT jobs per run).
+ *     Fargate and EC2 have no time limit to judge staleness by and are not swept.
+ */
+
+export interface DestinationRecord {
+  readonly version?: string;
+  readonly timestamp?: string;
+  readonly requestContext: {
+    readonly requestId?: string;
+    readonly functionArn?: string;
+    readonly condition?: string;
+    readonly approximateInvokeCount?: number;
+  };
+  readonly requestPayload?: unknown;
+  readonly responseContext?: { readonly statusCode?: number; readonly executedVersion?: string; readonly functionError?: string };
+  readonly responsePayload?: { readonly errorType?: string; readonly errorMessage?: string } | null;
+}
+
+export interface SweepSummary {
+  readonly kind: 'sweep';
+  /** Running jobs looked at (at most the limit). */
+  readonly examined: number;
+  readonly results: readonly EscalationResult[];
+}
+export interface DestinationSummary {
+  readonly kind: 'destination';
+  readonly result: EscalationResult | null;
+  readonly why?: string;
+}
+
+export const RUNNING_STAGES: readonly Stage[] = STAGES.filter((s) => s !== 'queued' && !TERMINAL_STAGES.includes(s));
+
+export function isDestinationRecord(event: unknown): event is DestinationRecord {
+  return typeof event === 'object' && event !== null && typeof (event as DestinationRecord).requestContext === 'object' && 'requestPayload' in event;
+}
+
+/** What a destination record says went wrong, as one of our codes. */
+export function classifyFailure(record: DestinationRecord): { code: ErrorCode; message: string } {
+  const type = record.responsePayload?.errorType ?? '';
+  const text = record.responsePayload?.errorMessage ?? '';
+  const where = functionNameFromArn(record.requestContext.functionArn) ?? 'the function';
+  const said = [type, text].filter(Boolean).join(': ') || record.responseContext?.functionError || 'no error details';
+  if (record.requestContext.condition === 'EventAgeExceeded') {
+    return { code: 'THROTTLED', message: `the invocation of ${where} expired in Lambda's asynchronous queue before it ran` };
+  }
+  if (type === 'Sandbox.Timedout' || /task timed out/i.test(text)) {
+    return { code: 'TIMEOUT', message: `${where} hit its Lambda timeout (${said})` };
+  }
+  if (type === 'Runtime.OutOfMemory' || /out ?of ?memory|signal: killed/i.test(`${type} ${text}`)) {
+    return { code: 'OUT_OF_MEMORY', message: `${where} ran out of memory (${said})` };
+  }
+  return { code: 'INTERNAL', message: `${where} failed outside the job executor (${said})` };
+}
+
+export function functionNameFromArn(arn: string | undefined): string | null {
+  // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+  const parts = arn?.split(':') ?? [];
+  return parts[5] === 'function' && parts[6] ? parts[6] : null;
+}
+
+/** The Lambda tier a function name serves, from the configuration (LAMBDA_FUNCTION_NAME[_ENHANCED]). */
+export function tierOfFunction(name: string | null, config: Pick<TiercastConfig, 'tiers'>): Tier | undefined {
+  if (!name) return undefined;
+  const same = (configured: string | undefined) => configured !== undefined && (configured === name || functionNameFromArn(configured) === name);
+  if (same(config.tiers.lambda.enhancedFunctionName)) return 'lambda-enhanced';
+  if (same(config.tiers.lambda.functionName)) return 'lambda';
+  return undefined;
+}
+
+export interface EscalationDeps {
+  readonly runtime: Pick<WorkerRuntime, 'ledger' | 'config' | 'log'>;
+  readonly dispatchers: Dispatchers;
+}
+
+export async function handleDestinationRecord(record: DestinationRecord, deps: EscalationDeps): Promise<DestinationSummary> {
+  const { runtime } = deps;
+  const payload = record.requestPayload as { jobId?: unknown } | null | undefined;
+  const id = JobIdSchema.safeParse(payload?.jobId);
+  if (!id.success) {
+    runtime.log.warn({ requestId: record.requestContext.requestId }, 'destination record without a Tiercast job id: ignored');
+    return { kind: 'destination', result: null, why: 'no job id in requestPayload' };
+  }
+  const failure = classifyFailure(record);
+  const tier = tierOfFunction(functionNameFromArn(record.requestContext.functionArn), runtime.config);
+  const full: Failure = { ...failure, ...(tier ? { tier } : {}) };
+  const result = await escalateJob(id.data, { ledger: runtime.ledger, dispatchers: deps.dispatchers, config: runtime.config, reason: failure.message }, full);
+  runtime.log[result.action === 'dispatched' ? 'info' : 'warn']({ jobId: id.data, code: failure.code, result }, `destination record: ${result.action}`);
+  return { kind: 'destination', result };
+}
+
+export interface SweepOptions {
+  readonly now?: () => number;
+  /** Seconds beyond the tier's time limit before a job counts as stuck. Default TIERCAST_SWEEP_MARGIN_SEC or 300. */
+  readonly marginSec?: number;
+  /** Running jobs examined per sweep. Default TIERCAST_SWEEP_LIMIT or 200. */
+  readonly limit?: number;
+}
+
+function timeLimitSec(tier: Tier | null, config: Pick<TiercastConfig, 'tiers'>): number | null {
+  if (tier === 'lambda') return config.tiers.lambda.timeoutSec;
+  if (tier === 'lambda-enhanced') return config.tiers.lambda.enhancedTimeoutSec;
+  return null;
+}
+
+export async function sweepStuckJobs(deps: EscalationDeps, options: SweepOptions = {}): Promise<SweepSummary> {
+  const { runtime } = deps;
+  const now = options.now ?? Date.now;
+  const marginSec = options.marginSec ?? 300;
+  const stale = (tier: Tier | null, updatedAt: string): { limit: number; idleSec: number } | null => {
+    const limit = timeLimitSec(tier, runtime.config);
+    if (limit === null) return null;
+    const idleSec = (now() - Date.parse(updatedAt)) / 1000;
+    return idleSec > limit + marginSec ? { limit, idleSec } : null;
+  };
+  const candidates: string[] = [];
+  let examined = 0;
+  for await (const s of runtime.ledger.listJobs({ stage: RUNNING_STAGES, limit: options.limit ?? 200, concurrency: 8 })) {
+    examined += 1;
+    if (stale(s.tier, s.updatedAt)) candidates.push(s.id);
+  }
+  const results: EscalationResult[] = [];
+  for (const id of candidates) {
+    try {
+      // Read again: the job may have moved since the listing.
+      const s = await runtime.ledger.getStatus(id);
+      const st = RUNNING_STAGES.includes(s.stage) ? stale(s.tier, s.updatedAt) : null;
+      if (!st || !s.tier) continue;
+      const message = `no status change for ${Math.round(st.idleSec)} s in stage ${s.stage} on ${s.tier} (time limit ${st.limit} s): the invocation was killed`;
+      const result = await escalateJob(id, { ledger: runtime.ledger, dispatchers: deps.dispatchers, config: runtime.config, reason: message }, { code: 'TIMEOUT', message, tier: s.tier });
+      runtime.log[result.action === 'dispatched' ? 'info' : 'warn']({ jobId: id, result }, `sweep: ${result.action}`);
+      results.push(result);
+    } catch (err) {
+      runtime.log.error({ jobId: id, err: toTiercastError(err).toJSON() }, 'sweep: could not escalate this job');
+    }
+  }
+  return { kind: 'sweep', examined, results };
+}
+
+export interface EscalationHandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
+  readonly dispatchers?: (config: TiercastConfig) => { dispatchers: Dispatchers; close(): void };
+  readonly now?: () => number;
+}
+
+export function createEscalationHandler(options: EscalationHandlerOptions = {}) {
+  const env = options.env ?? process.env;
+  let ready: Promise<{ runtime: WorkerRuntime; dispatchers: Dispatchers }> | null = null;
+  const get = () => {
+    if (!ready) {
+      ready = createWorkerRuntime({ ...options, env, name: 'tiercast-escalation' }).then((runtime) => ({
+        runtime,
+        dispatchers: (options.dispatchers ?? ((c: TiercastConfig) => createDispatchers(c, {})))(runtime.config).dispatchers,
+      }));
+      ready.catch(() => (ready = null));
+    }
+    return ready;
+  };
+  return async function escalationHandler(event: unknown): Promise<DestinationSummary | SweepSummary> {
+    const deps = await get();
+    if (isDestinationRecord(event)) return handleDestinationRecord(event, deps);
+    const margin = Number(env.TIERCAST_SWEEP_MARGIN_SEC);
+    const limit = Number(env.TIERCAST_SWEEP_LIMIT);
+    return sweepStuckJobs(deps, {
+      ...(options.now ? { now: options.now } : {}),
+      ...(margin >= 0 && env.TIERCAST_SWEEP_MARGIN_SEC ? { marginSec: margin } : {}),
+      ...(limit > 0 ? { limit } : {}),
+    });
+  };
+}
+
+/** Lambda entry (re-exported by handler.ts so one bundle serves both commands). */
+export const escalation = createEscalationHandler();
