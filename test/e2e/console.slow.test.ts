@@ -25,10 +25,15 @@ const pageErrors: string[] = [];
 /** The page's console, quoted when a wait times out. */
 const consoleLines: string[] = [];
 
+function withoutTestEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'NODE_ENV' && !k.startsWith('VITEST')));
+}
+
 async function startConsole(): Promise<string> {
   child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), 'console', '--web', '--port', '0'], {
     cwd: repoRoot,
-    env: { ...process.env, TIERCAST_HOME: home, NO_COLOR: '1' },
+    // As an operator starts it: vitest's NODE_ENV=test would make vite build React's development bundle.
+    env: { ...withoutTestEnv(process.env), TIERCAST_HOME: home, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -60,6 +65,7 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
     if (await fn().catch(() => false)) return;
     if (Date.now() > end) {
       const alerts = await page.locator('[role=alert]').allTextContents().catch(() => []);
+      await page.screenshot({ path: path.join(os.tmpdir(), `tiercast-e2e-timeout-${what.replace(/\W+/g, '_').slice(0, 40)}.png`) }).catch(() => undefined);
       throw new Error(
         `timed out waiting for ${what}${alerts.length ? `; the console shows: ${alerts.join(' | ')}` : ''}; page log: ${consoleLines.slice(-8).join(' || ')}; page errors: ${pageErrors.join(' || ')}`,
       );
@@ -91,6 +97,9 @@ beforeAll(async () => {
   });
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('response', (r) => {
+    if (r.status() >= 400) consoleLines.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`);
+  });
   page.on('console', (m) => {
     consoleLines.push(`${m.type()}: ${m.text()}`);
     if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) pageErrors.push(m.text());
@@ -183,6 +192,16 @@ describe('operator console in Chromium', () => {
     await shot('preview');
   });
 
+  it('uploads the selected files to the store with per-file and total progress', async () => {
+    await nav('upload');
+    await page.locator('button', { hasText: 'Select all ready' }).click();
+    await page.locator('[role=toolbar][aria-label="File actions"] button.primary').click();
+    await until('both uploads to finish', async () => (await page.locator('[role=row][data-state=ready]', { hasText: 'done' }).count()) === 2, 60_000);
+    expect(await page.locator('[role=progressbar][aria-label="Total upload progress"]').getAttribute('aria-valuenow')).toBe('100');
+    // The flagged file was never uploaded.
+    expect(await page.locator('[role=row][data-state=problem]').textContent()).toContain('not uploaded');
+  });
+
   it('dispatches the ready files to the local tier and watches a job reach done', async () => {
     await nav('upload');
     await page.locator('button', { hasText: 'Select all ready' }).click();
@@ -199,10 +218,28 @@ describe('operator console in Chromium', () => {
 
   it('plays a finished job: at least two variants listed and playback past one second', async () => {
     await nav('player');
-    await appear('[data-testid=variants] [data-variant]', 60_000, 1);
-    expect(await page.locator('[data-testid=variants] [data-variant]').count()).toBeGreaterThanOrEqual(2);
+    // The 640x360 clip is the one with two rungs (the 320x180 one gets a single rung: no upscaling).
+    const jobSelect = page.locator('select[aria-label="Finished job"]');
+    await until('the 640x360 job among the finished ones', async () => {
+      const options = await jobSelect.locator('option').allTextContents();
+      const idx = options.findIndex((o) => o.includes('640x360'));
+      if (idx < 0) {
+        await page.locator('button', { hasText: 'Refresh list' }).click();
+        return false;
+      }
+      await jobSelect.selectOption({ index: idx });
+      return true;
+    }, 120_000);
+    // The variants of the picked job (the list empties while a new manifest loads).
     const currentTime = () => page.locator('[data-testid=video]').evaluate((v) => (v as unknown as { currentTime: number }).currentTime);
-    await until('playback to pass one second', async () => (await currentTime()) > 1, 60_000);
+    const variantCount = () => page.locator('[data-testid=variants] [data-variant]').count();
+    await until(
+      'the 640x360 job to list two variants and play past one second',
+      async () =>
+        ((await page.locator('[data-testid=variants]').textContent()) ?? '').includes('640×360') && (await variantCount()) >= 2 && (await currentTime()) > 1,
+      60_000,
+    );
+    expect(await variantCount()).toBeGreaterThanOrEqual(2);
     // Manual quality: picking a variant turns ABR off.
     await page.locator('[data-testid=variants] [data-variant]').last().click();
     await expect(page.locator('button', { hasText: 'Automatic (ABR)' }).getAttribute('aria-pressed')).resolves.toBe('false');

@@ -43,6 +43,11 @@ export interface ShakaControls {
 }
 
 let polyfilled = false;
+/**
+ * The previous Player's destroy(): a new Player attaches only after it finished, or the old one's detach would tear
+ * down the new one's MediaSource on the same <video> (React StrictMode remounts effects exactly like that).
+ */
+let destroying: Promise<void> = Promise.resolve();
 
 function uiError(err: unknown): UiError {
   const e = err as { code?: number; category?: number; message?: string } | null;
@@ -119,24 +124,28 @@ export function useShaka(
     player.addEventListener('variantchanged', readVariants);
     player.addEventListener('adaptation', readVariants);
     player.addEventListener('trackschanged', readVariants);
-    const attached = player.attach(video);
-    attachRef.current = attached;
+    attachRef.current = destroying.then(() => player.attach(video));
     return () => {
       playerRef.current = null;
       attachRef.current = null;
-      void player.destroy();
+      destroying = player.destroy().catch(() => undefined);
     };
   }, [video]);
 
   useEffect(() => {
     const player = playerRef.current;
-    if (!player || !video || !source) return;
-    let stale = false;
     thumbTrack.current = null;
     setReady(false);
     setVariants([]);
     setStats(null);
     setAbrState(true);
+    if (!player || !video) return;
+    if (!source) {
+      // Nothing to show (job switch in flight): stop the previous job's playback rather than leave it running.
+      void player.unload().catch(() => undefined);
+      return;
+    }
+    let stale = false;
     player.configure({ abr: { enabled: true } });
     (async () => {
       try {

@@ -65,6 +65,8 @@ export function createPlayerSlice(services: ConsoleServices): StateCreator<Playe
           }
         },
         async open(jobId) {
+          // Re-opening what is already open must not tear playback down.
+          if (jobId && jobId === get().player.jobId && get().player.sources) return;
           patch({ jobId, sources: null, error: null, loading: !!jobId });
           if (!jobId) return;
           try {
