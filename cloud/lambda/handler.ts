@@ -198,8 +198,9 @@ export function createHandler(options: HandlerOptions = {}) {
     // Same ledger shape executeJob leaves for a retryable failure: queued with the error, so the router re-routes it.
     const updated = await rt.ledger
       .updateStatus(jobId, canRetry
-        ? { stage: 'queued', progress: 0, worker: null, error: { code: error.code, message: error.message }, note: `${error.code}: escalate from ${tier}` }
-        : { stage: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date(now()).toISOString(), note: error.code })
+        // The tier is recorded too: it is what the router escalates from, even for a job invoked by hand.
+        ? { stage: 'queued', tier, progress: 0, worker: null, error: { code: error.code, message: error.message }, note: `${error.code}: escalate from ${tier}` }
+        : { stage: 'failed', tier, error: { code: error.code, message: error.message }, finishedAt: new Date(now()).toISOString(), note: error.code })
       .catch((err: unknown) => {
         rt.log.error({ jobId, err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'could not record the refusal in the ledger');
         return null;

@@ -68,9 +68,14 @@ describe('Dockerfile bundles', () => {
     // The bundle's EMF goes to stdout, as on Lambda.
     process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
     try {
-      const mod = (await import(pathToFileURL(file).href)) as { handler: (e: unknown, c: unknown) => Promise<{ ok: boolean; stage: string }> };
+      const mod = (await import(pathToFileURL(file).href)) as {
+        handler: (e: unknown, c: unknown) => Promise<{ ok: boolean; stage: string }>;
+        escalation: (e: unknown) => Promise<unknown>;
+      };
       const res = await mod.handler({ jobId: 'bundled' }, { getRemainingTimeInMillis: () => 120_000, awsRequestId: 'b' });
       expect(res).toMatchObject({ ok: true, stage: 'done' });
+      // The escalation function's command (`handler.escalation`) is the same bundle: a sweep finds nothing stuck.
+      expect(await mod.escalation({ sweep: true })).toEqual({ kind: 'sweep', examined: 0, results: [] });
     } finally {
       process.stdout.write = saved.write;
       process.env.TIERCAST_HOME = saved.home;
