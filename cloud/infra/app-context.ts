@@ -24,6 +24,10 @@ const ContextSchema = z.strictObject({
   alarmEmail: z.email().optional(),
   latencyP95AlarmSec: z.partialRecord(z.enum(TIERS), z.number().positive()).optional(),
   failureRateAlarm: z.number().gt(0).max(1).optional(),
+  sweepMarginSec: z.number().int().min(0).optional(),
+  sweepLimit: z.number().int().min(1).max(5_000).optional(),
+  // EventBridge rate expressions take whole minutes.
+  sweepEveryMinutes: z.number().int().min(1).max(1_440).optional(),
   images: z
     .discriminatedUnion('kind', [
       z.strictObject({ kind: z.literal('asset') }),

@@ -27,6 +27,9 @@ beforeAll(() => {
       fargateEphemeralGb: 100,
       agentUserDataPath: path.join(tmp, 'missing.sh'),
       agentConfigParameter: '/tiercast/agent-config',
+      sweepMarginSec: 600,
+      sweepLimit: 50,
+      sweepEveryMinutes: 10,
       images: { kind: 'ecr', repositoryName: 'tiercast', lambdaTag: 'lambda-1', fargateTag: 'fargate-1' },
     }),
   );
@@ -315,6 +318,11 @@ describe('escalation loop in the stack', () => {
       Principal: 'events.amazonaws.com',
       FunctionName: { 'Fn::GetAtt': [idOf(template, 'Escalation'), 'Arn'] },
     });
+    prefixed.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+    prefixed.hasResourceProperties('AWS::Lambda::Function', {
+      ImageConfig: { Command: ['handler.escalation'] },
+      Environment: { Variables: Match.objectLike({ TIERCAST_SWEEP_MARGIN_SEC: '600', TIERCAST_SWEEP_LIMIT: '50', TIERCAST_PREFIX: 'tc/' }) },
+    });
     // Prebuilt images: the same tag with the escalation command.
     prefixed.hasResourceProperties('AWS::Lambda::Function', { ImageConfig: { Command: ['handler.escalation'] }, Code: { ImageUri: Match.anyValue() } });
   });
@@ -385,5 +393,7 @@ describe('cdk context', () => {
     expect(() => stackPropsFromContext({ lambdaEphemeralMb: 100 })).toThrow(/tiercast\.lambdaEphemeralMb/);
     expect(() => stackPropsFromContext({ keyPrefix: 'no-slash' })).toThrow(/tiercast\.keyPrefix/);
     expect(() => stackPropsFromContext({ bogus: 1 })).toThrow(/CONFIG_INVALID/);
+    expect(stackPropsFromContext({ sweepMarginSec: 120, sweepEveryMinutes: 2 }).props).toEqual({ sweepMarginSec: 120, sweepEveryMinutes: 2 });
+    expect(() => stackPropsFromContext({ sweepEveryMinutes: 0.5 })).toThrow(/tiercast\.sweepEveryMinutes/);
   });
 });
