@@ -48,8 +48,9 @@ export function FileTable({ rows, selected, uploads, onSelect, initialHeight = 6
   return (
     <div className="vtable" role="table" aria-label="Files" aria-rowcount={rows.length + 1}>
       <div className="vtable-head" role="row" style={{ gridTemplateColumns: COLUMNS }}>
-        <span role="columnheader" className="sr-only">
-          Selected
+        {/* The label is visually hidden inside a real grid cell: an absolutely positioned cell would leave the grid. */}
+        <span role="columnheader">
+          <span className="sr-only">Selected</span>
         </span>
         <span role="columnheader">Name</span>
         <span role="columnheader" className="cell num">
