@@ -45,7 +45,7 @@ export interface FargateRunOptions {
   /** Extra sink (e.g. PutMetricData), flushed before exit. */
   readonly metrics?: MetricsSink & { flush?(): Promise<void> };
   /** Dispatchers for the re-dispatch after an interruption; default createDispatchers(config). */
-  readonly dispatchers?: (config: TiercastConfig) => { dispatchers: Dispatchers; close(): void };
+  readonly dispatchers?: (config: TiercastConfig, deps: object) => { dispatchers: Dispatchers; close(): void };
 }
 
 export async function runFargateJob(options: FargateRunOptions = {}): Promise<number> {
@@ -133,7 +133,7 @@ export async function runFargateJob(options: FargateRunOptions = {}): Promise<nu
 async function redispatchOnDemand(rt: WorkerRuntime, jobId: string, intent: string, options: FargateRunOptions, log: Logger): Promise<void> {
   let built: { dispatchers: Dispatchers; close(): void } | null = null;
   try {
-    built = (options.dispatchers ?? ((c: TiercastConfig) => createDispatchers(c, {})))(rt.config);
+    built = (options.dispatchers ?? createDispatchers)(rt.config, {});
     if (!built.dispatchers.fargate) {
       log.warn({ jobId }, 'no Fargate dispatcher configured (ECS_CLUSTER_NAME, ECS_TASK_DEFINITION, ECS_SUBNETS): job left queued with its re-dispatch intent');
       return;

@@ -1,7 +1,8 @@
 import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
 import { JobIdSchema, STAGES, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
-import { createDispatchers, escalateJob, type Dispatchers, type EscalationResult, type Failure } from '../dispatch/index.ts';
+import { escalateJob, type EscalationResult, type Failure } from '../dispatch/escalate.ts';
+import type { Dispatchers } from '../dispatch/types.ts';
 import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**
@@ -158,7 +159,7 @@ export async function sweepStuckJobs(deps: EscalationDeps, options: SweepOptions
 }
 
 export interface EscalationHandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
-  readonly dispatchers?: (config: TiercastConfig) => { dispatchers: Dispatchers; close(): void };
+  readonly dispatchers?: (config: TiercastConfig, deps: object) => { dispatchers: Dispatchers; close(): void };
   readonly now?: () => number;
 }
 
@@ -167,10 +168,11 @@ export function createEscalationHandler(options: EscalationHandlerOptions = {}) 
   let ready: Promise<{ runtime: WorkerRuntime; dispatchers: Dispatchers }> | null = null;
   const get = () => {
     if (!ready) {
-      ready = createWorkerRuntime({ ...options, env, name: 'tiercast-escalation' }).then((runtime) => ({
-        runtime,
-        dispatchers: (options.dispatchers ?? ((c: TiercastConfig) => createDispatchers(c, {})))(runtime.config).dispatchers,
-      }));
+      ready = createWorkerRuntime({ ...options, env, name: 'tiercast-escalation' }).then(async (runtime) => {
+        // Imported here: the transcode handler shares this bundle and should not load the dispatch SDK clients at start.
+        const factory = options.dispatchers ?? (await import('../dispatch/index.ts')).createDispatchers;
+        return { runtime, dispatchers: factory(runtime.config, {}).dispatchers };
+      });
       ready.catch(() => (ready = null));
     }
     return ready;

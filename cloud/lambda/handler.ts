@@ -3,7 +3,8 @@ import { JobIdSchema, JobMessageSchema, TERMINAL_STAGES, type Stage, type Tier }
 import { predictSeconds, predictWorkload } from '../../shared/common/router.ts';
 import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';
-import { createDispatchers, escalateJob, type Dispatchers, type EscalationResult } from '../dispatch/index.ts';
+import { escalateJob, type EscalationResult } from '../dispatch/escalate.ts';
+import type { Dispatchers } from '../dispatch/types.ts';
 import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**
@@ -62,6 +63,8 @@ export interface JobOutcome {
   readonly manifestKey?: string;
   readonly costUsd?: number | null;
   readonly error?: { readonly code: ErrorCode; readonly message: string; readonly retryable: boolean; readonly escalate: boolean };
+  /** Set when the event was not acted on (the job is queued for another tier); the job is untouched. */
+  readonly skipped?: string;
   /** Set when the handler sent the job on to its next tier (or tried to). */
   readonly escalation?: EscalationResult;
 }
@@ -74,7 +77,7 @@ export interface HandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
   readonly safetySec?: number;
   readonly now?: () => number;
   /** Dispatchers for escalation; default createDispatchers(config) (SDK clients from the default provider chain). */
-  readonly dispatchers?: (config: TiercastConfig) => { dispatchers: Dispatchers; close(): void };
+  readonly dispatchers?: (config: TiercastConfig, deps: object) => { dispatchers: Dispatchers; close(): void };
 }
 
 const LAMBDA_TIERS = ['lambda', 'lambda-enhanced'] as const;
@@ -105,7 +108,9 @@ export function createHandler(options: HandlerOptions = {}) {
   async function escalate(rt: WorkerRuntime, outcome: JobOutcome): Promise<JobOutcome> {
     if (outcome.ok || !outcome.error?.escalate || outcome.stage !== 'queued') return outcome;
     try {
-      dispatch ??= (options.dispatchers ?? ((c: TiercastConfig) => createDispatchers(c, {})))(rt.config);
+      // Loaded on the first escalation: the ECS, Lambda and SQS clients stay out of every cold start.
+      const factory = options.dispatchers ?? (await import('../dispatch/index.ts')).createDispatchers;
+      dispatch ??= factory(rt.config, {});
       if (Object.keys(dispatch.dispatchers).length === 0) {
         rt.log.warn({ jobId: outcome.jobId, code: outcome.error.code }, 'no dispatcher configured in this function: job left queued for `tiercast dispatch --retry`');
         return outcome;
@@ -174,6 +179,13 @@ export function createHandler(options: HandlerOptions = {}) {
       return null; // executeJob reads them again and records the failure properly.
     }
     if (TERMINAL_STAGES.includes(status.stage)) return null;
+    if (status.stage === 'queued' && status.tier !== null && status.tier !== tier) {
+      // A late or duplicate event (Lambda's async queue delivers at least once) for a job already sent on to another
+      // tier: running or refusing it here would pull it back down and escalate it a second time.
+      const skipped = `job ${jobId} is queued for ${status.tier}, not ${tier}: this event is stale`;
+      rt.log.warn({ jobId, tier, jobTier: status.tier }, skipped);
+      return { jobId, ok: false, tier, stage: status.stage, skipped };
+    }
     const work = predictWorkload({ sizeBytes: spec.input.sizeBytes, media: spec.media, ladder: spec.ladder, formatCount: spec.formats.length }, rt.config);
     const leftSec = (deadline - now()) / 1000;
     const reasons: string[] = [];

@@ -147,6 +147,20 @@ describe('Lambda handler: automatic escalation', () => {
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
   });
 
+  it('a duplicate event for a job already sent on to another tier is skipped: the job is not pulled back nor escalated twice', async () => {
+    await newJob('esc-dup', { ...hour1080, durationSec: 60 });
+    const handler = handlerFor({ ...stackEnv, TIERCAST_TIER: 'lambda', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048', TIERCAST_TIERS: 'lambda-enhanced,fargate,fargate-spot' });
+    const first = (await handler({ jobId: 'esc-dup' }, context(120_000))) as JobOutcome;
+    expect(first.escalation).toMatchObject({ action: 'dispatched', tier: 'lambda-enhanced' });
+    const before = await ledger.getStatus('esc-dup');
+    // Lambda's async queue delivers at least once: the same event again.
+    const again = (await handler({ jobId: 'esc-dup' }, context(120_000))) as JobOutcome;
+    expect(again).toMatchObject({ ok: false, tier: 'lambda', stage: 'queued', skipped: 'job esc-dup is queued for lambda-enhanced, not lambda: this event is stale' });
+    expect(again.escalation).toBeUndefined();
+    expect(await ledger.getStatus('esc-dup')).toEqual(before);
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
+  });
+
   it('a function with no dispatcher configured leaves the refused job queued for `tiercast dispatch --retry`', async () => {
     // Invoked by hand (no tier recorded by a dispatcher): the refusal records the tier it happened on.
     await ledger.createJob({
