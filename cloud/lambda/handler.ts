@@ -108,9 +108,11 @@ export function createHandler(options: HandlerOptions = {}) {
   async function escalate(rt: WorkerRuntime, outcome: JobOutcome): Promise<JobOutcome> {
     if (outcome.ok || !outcome.error?.escalate || outcome.stage !== 'queued') return outcome;
     try {
-      // Loaded on the first escalation: the ECS, Lambda and SQS clients stay out of every cold start.
-      const factory = options.dispatchers ?? (await import('../dispatch/index.ts')).createDispatchers;
-      dispatch ??= factory(rt.config, {});
+      if (!dispatch) {
+        // Loaded on the first escalation: the ECS, Lambda and SQS clients stay out of every cold start.
+        const factory = options.dispatchers ?? (await import('../dispatch/index.ts')).createDispatchers;
+        dispatch = factory(rt.config, {});
+      }
       if (Object.keys(dispatch.dispatchers).length === 0) {
         rt.log.warn({ jobId: outcome.jobId, code: outcome.error.code }, 'no dispatcher configured in this function: job left queued for `tiercast dispatch --retry`');
         return outcome;

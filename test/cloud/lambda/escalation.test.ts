@@ -167,6 +167,27 @@ describe('escalation handler: on-failure destination records', () => {
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
   });
 
+  it('an event that expired in the async queue never ran: re-dispatched afresh (same tier), not escalated', async () => {
+    await ledger.createJob(
+      {
+        schemaVersion: 1, id: 'd-expired', createdAt: new Date().toISOString(),
+        input: { key: 'inputs/d-expired/clip.mp4', name: 'd-expired.mp4', sizeBytes: 10 * 1024 * 1024 },
+        media: { durationSec: 10, width: 1280, height: 720, fps: 30 }, ladder: getLadder('default'), formats: ['hls'],
+      },
+      { tier: 'lambda', tierReason: 'test dispatch' },
+    );
+    const out = (await handler()(record('d-expired', 'tiercast-lambda', null, 'EventAgeExceeded'))) as DestinationSummary;
+    expect(out.result).toMatchObject({ action: 'dispatched', from: 'lambda', tier: 'lambda' });
+    expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
+      FunctionName: 'tiercast-lambda',
+      InvocationType: 'Event',
+      Payload: new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, jobId: 'd-expired' })),
+    });
+    const status = await ledger.getStatus('d-expired');
+    expect(status).toMatchObject({ stage: 'queued', tier: 'lambda', error: null, attempts: 0 });
+    expect(status.tierReason).toMatch(/retry after THROTTLED on lambda/);
+  });
+
   it('a record without a Tiercast job id is ignored', async () => {
     const out = (await handler()({ ...record('x', 'tiercast-lambda', null), requestPayload: { ORDER_IDS: ['1'] } })) as DestinationSummary;
     expect(out).toEqual({ kind: 'destination', result: null, why: 'no job id in requestPayload' });
