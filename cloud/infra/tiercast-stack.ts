@@ -62,7 +62,7 @@ export interface TiercastStackProps extends StackProps {
   readonly agentConfigParameter?: string;
   /** The sweep: seconds beyond a Lambda tier's timeout before a running job counts as stuck (default 300). */
   readonly sweepMarginSec?: number;
-  /** The sweep: running jobs examined per run (default 200). */
+  /** The sweep: stuck jobs escalated per run; the listing stops there and the next run takes the rest (default 200). */
   readonly sweepLimit?: number;
   /** The sweep: minutes between runs (default 5). */
   readonly sweepEveryMinutes?: number;

@@ -20,7 +20,8 @@ import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } fr
  *     recorded as INTERNAL with Lambda's message, so the job is never left stuck in a running stage.
  * (b) A scheduled sweep (EventBridge rule): jobs in a running stage on a Lambda tier whose status has not changed for
  *     longer than that tier's time limit plus a margin cannot still be running (an invocation never outlives its
- *     timeout), so they are marked TIMEOUT and escalated. The listing is bounded (TIERCAST_SWEEP_LIMIT jobs per run).
+ *     timeout), so they are marked TIMEOUT and escalated, at most TIERCAST_SWEEP_LIMIT per run (the listing stops there;
+ *     the next run takes the rest).
  *     Fargate and EC2 have no time limit to judge staleness by and are not swept.
  */
 
@@ -40,7 +41,7 @@ export interface DestinationRecord {
 
 export interface SweepSummary {
   readonly kind: 'sweep';
-  /** Running jobs looked at (at most the limit). */
+  /** Running jobs looked at. */
   readonly examined: number;
   readonly results: readonly EscalationResult[];
 }
@@ -114,7 +115,7 @@ export interface SweepOptions {
   readonly now?: () => number;
   /** Seconds beyond the tier's time limit before a job counts as stuck. Default TIERCAST_SWEEP_MARGIN_SEC or 300. */
   readonly marginSec?: number;
-  /** Running jobs examined per sweep. Default TIERCAST_SWEEP_LIMIT or 200. */
+  /** Stuck jobs escalated per sweep (the listing stops there). Default TIERCAST_SWEEP_LIMIT or 200. */
   readonly limit?: number;
 }
 
@@ -134,11 +135,16 @@ export async function sweepStuckJobs(deps: EscalationDeps, options: SweepOptions
     const idleSec = (now() - Date.parse(updatedAt)) / 1000;
     return idleSec > limit + marginSec ? { limit, idleSec } : null;
   };
+  // The bound is on stuck jobs taken per run, not on running jobs looked at: long healthy Fargate or EC2 jobs early in
+  // the listing must not starve stuck Lambda jobs behind them. Those escalated leave the running stages, so the next
+  // run reaches the rest.
+  const limit = options.limit ?? 200;
   const candidates: string[] = [];
   let examined = 0;
-  for await (const s of runtime.ledger.listJobs({ stage: RUNNING_STAGES, limit: options.limit ?? 200, concurrency: 8 })) {
+  for await (const s of runtime.ledger.listJobs({ stage: RUNNING_STAGES, concurrency: 8 })) {
     examined += 1;
     if (stale(s.tier, s.updatedAt)) candidates.push(s.id);
+    if (candidates.length >= limit) break;
   }
   const results: EscalationResult[] = [];
   for (const id of candidates) {

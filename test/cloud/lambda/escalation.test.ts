@@ -238,9 +238,27 @@ describe('escalation handler: the scheduled sweep', () => {
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
   });
 
-  it('examines at most TIERCAST_SWEEP_LIMIT running jobs per run', async () => {
-    const limited = createEscalationHandler({ env: { ...env, TIERCAST_HOME: path.join(dir, 'home'), TIERCAST_SWEEP_LIMIT: '2' }, store });
-    const out = (await limited({ sweep: true })) as SweepSummary;
-    expect(out.examined).toBe(2);
+  it('takes at most TIERCAST_SWEEP_LIMIT stuck jobs per run, healthy running jobs not counted; the next run takes the rest', async () => {
+    // A ledger of its own, so the count is exact.
+    const other = createLocalStore(path.join(dir, 'store-limit'));
+    const otherLedger = createLedger(other);
+    const save = { store, ledger };
+    store = other;
+    ledger = otherLedger;
+    try {
+      // Healthy long Fargate jobs first in key order, then three stuck Lambda jobs.
+      for (const id of ['a-fargate-1', 'a-fargate-2', 'a-fargate-3']) await runningJob(id, 'fargate', 'encoding', { idleSec: 7200 });
+      for (const id of ['b-stuck-1', 'b-stuck-2', 'b-stuck-3']) await runningJob(id, 'lambda', 'encoding', { idleSec: 3600 });
+      const limited = createEscalationHandler({ env: { ...env, TIERCAST_HOME: path.join(dir, 'home'), TIERCAST_SWEEP_LIMIT: '2' }, store: other });
+      const first = (await limited({ sweep: true })) as SweepSummary;
+      expect(first.results.map((r) => [r.jobId, r.action])).toEqual([['b-stuck-1', 'dispatched'], ['b-stuck-2', 'dispatched']]);
+      expect(first.examined).toBe(5);
+      const second = (await limited({ sweep: true })) as SweepSummary;
+      expect(second.results.map((r) => [r.jobId, r.action])).toEqual([['b-stuck-3', 'dispatched']]);
+      expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 3);
+      for (const id of ['a-fargate-1', 'a-fargate-2', 'a-fargate-3']) expect((await otherLedger.getStatus(id)).stage).toBe('encoding');
+    } finally {
+      ({ store, ledger } = save);
+    }
   });
 });
