@@ -433,6 +433,16 @@ export class TiercastStack extends Stack {
       schedule: events.Schedule.rate(Duration.minutes(props.sweepEveryMinutes ?? 5)),
       targets: [new eventsTargets.LambdaFunction(this.escalation, { event: events.RuleTargetInput.fromObject({ sweep: true }), retryAttempts: 0 })],
     });
+    // A Fargate container killed for memory never tells the ledger: the task's STOPPED event does.
+    new events.Rule(this, 'FargateTaskStopped', {
+      description: 'Tiercast Fargate tasks whose container exited: the escalation function escalates memory kills',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: { clusterArn: [this.cluster.clusterArn], lastStatus: ['STOPPED'], stopCode: ['EssentialContainerExited'] },
+      },
+      targets: [new eventsTargets.LambdaFunction(this.escalation, { retryAttempts: 2 })],
+    });
 
     // ---- EC2 agents ----------------------------------------------------------------------------------------------
     const agentLogs = new logs.LogGroup(this, 'AgentLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });

@@ -23,6 +23,10 @@ import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } fr
  *     timeout), so they are marked TIMEOUT and escalated, at most TIERCAST_SWEEP_LIMIT per run (the listing stops there;
  *     the next run takes the rest).
  *     Fargate and EC2 have no time limit to judge staleness by and are not swept.
+ * (c) ECS "Task State Change" events (EventBridge, STOPPED with stopCode EssentialContainerExited, this cluster): a
+ *     Fargate task whose container was killed for memory (reason "OutOfMemoryError...", or exit 137 with no stop
+ *     request) never reported to the ledger either; its job (TIERCAST_JOB_ID in the event's container overrides) is
+ *     marked OUT_OF_MEMORY and escalated. Every other exit was reported by the entry itself and is left alone.
  */
 
 export interface DestinationRecord {
@@ -37,6 +41,60 @@ export interface DestinationRecord {
   readonly requestPayload?: unknown;
   readonly responseContext?: { readonly statusCode?: number; readonly executedVersion?: string; readonly functionError?: string };
   readonly responsePayload?: { readonly errorType?: string; readonly errorMessage?: string } | null;
+}
+
+/** The part of an ECS "Task State Change" event this function reads (EventBridge, source aws.ecs). */
+export interface EcsTaskStateChange {
+  readonly source: 'aws.ecs';
+  readonly 'detail-type': 'ECS Task State Change';
+  readonly detail: {
+    readonly taskArn?: string;
+    readonly lastStatus?: string;
+    readonly stopCode?: string;
+    readonly stoppedReason?: string;
+    readonly capacityProviderName?: string;
+    readonly containers?: ReadonlyArray<{ readonly name?: string; readonly exitCode?: number; readonly reason?: string }>;
+    readonly overrides?: {
+      readonly containerOverrides?: ReadonlyArray<{ readonly name?: string; readonly environment?: ReadonlyArray<{ readonly name?: string; readonly value?: string }> }>;
+    };
+  };
+}
+
+export interface TaskStoppedSummary {
+  readonly kind: 'task-stopped';
+  readonly result: EscalationResult | null;
+  readonly why?: string;
+}
+
+export function isEcsTaskStateChange(event: unknown): event is EcsTaskStateChange {
+  const e = event as Partial<EcsTaskStateChange> | null;
+  return typeof e === 'object' && e !== null && e.source === 'aws.ecs' && e['detail-type'] === 'ECS Task State Change' && typeof e.detail === 'object';
+}
+
+/** The job a stopped task ran and, when its container was killed for memory, that failure; else null (reported by the entry). */
+export function classifyStoppedTask(event: EcsTaskStateChange, containerName: string): { jobId: string | null; failure: { code: ErrorCode; message: string } | null } {
+  const d = event.detail;
+  const override = d.overrides?.containerOverrides?.find((o) => o.name === containerName) ?? d.overrides?.containerOverrides?.[0];
+  const jobId = override?.environment?.find((e) => e.name === 'TIERCAST_JOB_ID')?.value ?? null;
+  const container = d.containers?.find((c) => c.name === containerName) ?? d.containers?.[0];
+  if (d.lastStatus !== 'STOPPED' || !container) return { jobId, failure: null };
+  const oom = /out ?of ?memory/i.test(container.reason ?? '') || (container.exitCode === 137 && d.stopCode === 'EssentialContainerExited');
+  if (!oom) return { jobId, failure: null };
+  const task = d.taskArn?.split('/').at(-1) ?? 'the task';
+  const said = [container.reason, container.exitCode !== undefined ? `exit ${container.exitCode}` : null, d.stoppedReason].filter(Boolean).join('; ');
+  return { jobId, failure: { code: 'OUT_OF_MEMORY', message: `Fargate task ${task} was killed for memory (${said})` } };
+}
+
+export async function handleStoppedTask(event: EcsTaskStateChange, deps: EscalationDeps): Promise<TaskStoppedSummary> {
+  const { runtime } = deps;
+  const { jobId, failure } = classifyStoppedTask(event, runtime.config.tiers.fargate.containerName);
+  const id = JobIdSchema.safeParse(jobId);
+  if (!id.success) return { kind: 'task-stopped', result: null, why: 'no Tiercast job id in the task overrides' };
+  if (!failure) return { kind: 'task-stopped', result: null, why: 'the task ended on its own terms (the entry reported it)' };
+  const tier: Tier = event.detail.capacityProviderName === 'FARGATE_SPOT' ? 'fargate-spot' : 'fargate';
+  const result = await escalateJob(id.data, { ledger: runtime.ledger, dispatchers: deps.dispatchers, config: runtime.config, reason: failure.message }, { ...failure, tier });
+  runtime.log[result.action === 'dispatched' ? 'info' : 'warn']({ jobId: id.data, code: failure.code, result }, `stopped task: ${result.action}`);
+  return { kind: 'task-stopped', result };
 }
 
 export interface SweepSummary {
@@ -183,9 +241,10 @@ export function createEscalationHandler(options: EscalationHandlerOptions = {}) 
     }
     return ready;
   };
-  return async function escalationHandler(event: unknown): Promise<DestinationSummary | SweepSummary> {
+  return async function escalationHandler(event: unknown): Promise<DestinationSummary | TaskStoppedSummary | SweepSummary> {
     const deps = await get();
     if (isDestinationRecord(event)) return handleDestinationRecord(event, deps);
+    if (isEcsTaskStateChange(event)) return handleStoppedTask(event, deps);
     const margin = Number(env.TIERCAST_SWEEP_MARGIN_SEC);
     const limit = Number(env.TIERCAST_SWEEP_LIMIT);
     return sweepStuckJobs(deps, {

@@ -313,6 +313,14 @@ describe('escalation loop in the stack', () => {
       State: 'ENABLED',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(template, 'Escalation'), 'Arn'] }, Input: '{"sweep":true}' })],
     });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { clusterArn: [{ 'Fn::GetAtt': [idOf(template, 'Cluster', 'AWS::ECS::Cluster'), 'Arn'] }], lastStatus: ['STOPPED'], stopCode: ['EssentialContainerExited'] },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(template, 'Escalation'), 'Arn'] } })],
+    });
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 'events.amazonaws.com',

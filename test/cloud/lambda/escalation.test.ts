@@ -6,7 +6,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { classifyFailure, createEscalationHandler, type DestinationSummary, type SweepSummary } from '../../../cloud/lambda/escalation.ts';
+import { classifyFailure, createEscalationHandler, type DestinationSummary, type SweepSummary, type TaskStoppedSummary } from '../../../cloud/lambda/escalation.ts';
 import { ledgerKeys, type Stage, type Tier } from '../../../shared/common/job.ts';
 import { getLadder } from '../../../shared/common/ladders.ts';
 import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
@@ -191,6 +191,56 @@ describe('escalation handler: on-failure destination records', () => {
   it('a record without a Tiercast job id is ignored', async () => {
     const out = (await handler()({ ...record('x', 'tiercast-lambda', null), requestPayload: { ORDER_IDS: ['1'] } })) as DestinationSummary;
     expect(out).toEqual({ kind: 'destination', result: null, why: 'no job id in requestPayload' });
+  });
+});
+
+/** An ECS "Task State Change" event for a stopped Tiercast task (the fields EventBridge delivers that matter here). */
+function taskStopped(jobId: string, container: { exitCode?: number; reason?: string }, provider = 'FARGATE_SPOT') {
+  return {
+    version: '0',
+    id: '3317b2af-7005-947d-b652-f55e762e571a',
+    'detail-type': 'ECS Task State Change',
+    source: 'aws.ecs',
+    account: '123456789012',
+    time: '2026-11-22T04:00:00Z',
+    region: 'us-east-1',
+    resources: ['arn:aws:ecs:us-east-1:123456789012:task/tiercast-cluster/0123456789abcdef'],
+    detail: {
+      clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/tiercast-cluster',
+      taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/tiercast-cluster/0123456789abcdef',
+      capacityProviderName: provider,
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      stopCode: 'EssentialContainerExited',
+      stoppedReason: 'Essential container in task exited',
+      startedBy: `tiercast-${jobId}`,
+      containers: [{ name: 'tiercast', lastStatus: 'STOPPED', ...container }],
+      overrides: { containerOverrides: [{ name: 'tiercast', environment: [{ name: 'TIERCAST_JOB_ID', value: jobId }] }] },
+    },
+  };
+}
+
+describe('escalation handler: Fargate tasks killed for memory', () => {
+  it('OutOfMemoryError on Fargate Spot: the stuck job is marked OUT_OF_MEMORY and sent one tier up (on-demand, EC2 not enabled here)', async () => {
+    await runningJob('t-oom', 'fargate-spot', 'encoding');
+    const out = (await handler()(taskStopped('t-oom', { exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }))) as TaskStoppedSummary;
+    expect(out).toMatchObject({ kind: 'task-stopped', result: { action: 'dispatched', from: 'fargate-spot', tier: 'fargate' } });
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
+    expect(ecs).toHaveReceivedCommandWith(RunTaskCommand, { capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }], overrides: { containerOverrides: [{ name: 'tiercast', environment: [{ name: 'TIERCAST_JOB_ID', value: 't-oom' }] }] } });
+    const status = await ledger.getStatus('t-oom');
+    expect(status.history.at(-2)!.note).toBe('OUT_OF_MEMORY on fargate-spot');
+    expect(status.history.at(-1)!.note).toMatch(/^escalated from fargate-spot after OUT_OF_MEMORY to fargate: Fargate task 0123456789abcdef was killed for memory \(OutOfMemoryError/);
+  });
+
+  it('a task that exited on its own terms (done, failed, interrupted) was reported by the entry: left alone', async () => {
+    await runningJob('t-exit', 'fargate', 'encoding');
+    const before = await ledger.getStatus('t-exit');
+    for (const exitCode of [0, 1, 143]) {
+      const out = (await handler()(taskStopped('t-exit', { exitCode }, 'FARGATE'))) as TaskStoppedSummary;
+      expect(out).toEqual({ kind: 'task-stopped', result: null, why: 'the task ended on its own terms (the entry reported it)' });
+    }
+    expect(await ledger.getStatus('t-exit')).toEqual(before);
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
   });
 });
 
