@@ -240,10 +240,36 @@ describe('operator console in Chromium', () => {
       60_000,
     );
     expect(await variantCount()).toBeGreaterThanOrEqual(2);
-    // Manual quality: picking a variant turns ABR off.
-    await page.locator('[data-testid=variants] [data-variant]').last().click();
-    await expect(page.locator('button', { hasText: 'Automatic (ABR)' }).getAttribute('aria-pressed')).resolves.toBe('false');
-    await until('stats to show the current resolution', async () => ((await page.locator('[data-testid=stats]').textContent()) ?? '').includes('×'), 10_000);
+    // Manual quality: picking a variant turns ABR off, marks that one playing, and the stats and the decoded
+    // picture follow it (the picture changes once the picked rung's first frame is on screen).
+    const variantButtons = page.locator('[data-testid=variants] [data-variant]');
+    const automatic = page.locator('button', { hasText: 'Automatic (ABR)' });
+    const text = async (sel: string) => ((await page.locator(sel).textContent()) ?? '').trim();
+    for (const pick of [variantButtons.last(), variantButtons.first()]) {
+      const label = ((await pick.textContent()) ?? '').split('·')[0]!.trim();
+      expect(label).toMatch(/^\d+×\d+$/);
+      await pick.click();
+      expect(await automatic.getAttribute('aria-pressed')).toBe('false');
+      await until(
+        `the picked ${label} variant to be the one playing, in the list, the stats and the picture`,
+        async () =>
+          (await page.locator('[data-testid=variants] [data-active=true]').count()) === 1 &&
+          ((await page.locator('[data-testid=variants] [data-active=true]').textContent()) ?? '').startsWith(label) &&
+          (await text('[data-testid=stat-resolution]')) === label &&
+          (await text('[data-testid=stat-picture]')) === label,
+        20_000,
+      );
+      expect(await pick.getAttribute('aria-pressed')).toBe('true');
+    }
+    // Back to automatic: ABR on again, no variant pressed, and the one marked playing still matches the stats.
+    await automatic.click();
+    expect(await automatic.getAttribute('aria-pressed')).toBe('true');
+    expect(await page.locator('[data-testid=variants] [data-variant][aria-pressed=true]').count()).toBe(0);
+    await until(
+      'the playing variant to match the reported resolution under ABR',
+      async () => ((await page.locator('[data-testid=variants] [data-active=true]').textContent()) ?? '').startsWith(await text('[data-testid=stat-resolution]')),
+      10_000,
+    );
     // Seek-bar thumbnails come from the job's WebVTT sprite track.
     const bar = page.locator('[data-testid=seekbar]');
     const box = (await bar.boundingBox())!;

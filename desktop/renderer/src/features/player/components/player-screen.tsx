@@ -95,7 +95,14 @@ export function PlayerScreen() {
               </li>
               {shaka.variants.map((v) => (
                 <li key={v.id}>
-                  <button type="button" className="btn" data-variant={v.id} aria-pressed={!shaka.abr && v.active} onClick={() => shaka.selectVariant(v.id)}>
+                  <button
+                    type="button"
+                    className="btn"
+                    data-variant={v.id}
+                    data-active={v.active}
+                    aria-pressed={!shaka.abr && v.active}
+                    onClick={() => shaka.selectVariant(v.id)}
+                  >
                     {formatResolution(v.width, v.height)} · {formatBitrate(v.bandwidth)} {v.active && <span className="badge run">playing</span>}
                   </button>
                 </li>
@@ -107,8 +114,10 @@ export function PlayerScreen() {
               <dd>{formatBitrate(shaka.stats?.estimatedBandwidth)}</dd>
               <dt>Stream bandwidth</dt>
               <dd>{formatBitrate(shaka.stats?.streamBandwidth)}</dd>
-              <dt>Resolution</dt>
-              <dd>{formatResolution(shaka.stats?.width, shaka.stats?.height)}</dd>
+              <dt title="The size of the variant being fetched now">Resolution</dt>
+              <dd data-testid="stat-resolution">{formatResolution(shaka.stats?.width, shaka.stats?.height)}</dd>
+              <dt title="The size of the decoded frame on screen; it follows a switch once the new variant's first frame shows">Picture</dt>
+              <dd data-testid="stat-picture">{formatResolution(shaka.stats?.pictureWidth, shaka.stats?.pictureHeight)}</dd>
               <dt>Dropped frames</dt>
               <dd>
                 {shaka.stats ? `${shaka.stats.droppedFrames} of ${shaka.stats.decodedFrames}` : '—'}

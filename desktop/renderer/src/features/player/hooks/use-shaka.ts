@@ -1,26 +1,9 @@
 import { useEffect, useRef, useState } from 'react';
 import shaka from 'shaka-player/dist/shaka-player.compiled.js';
 import type { UiError } from '../../../shared/errors.ts';
+import { statsView, variantViews, type PlaybackStats, type VariantView } from './shaka-views.ts';
 
-export interface VariantView {
-  readonly id: number;
-  readonly width: number | null;
-  readonly height: number | null;
-  readonly bandwidth: number;
-  readonly codecs: string | null;
-  readonly active: boolean;
-}
-
-export interface PlaybackStats {
-  readonly estimatedBandwidth: number;
-  readonly streamBandwidth: number;
-  readonly width: number;
-  readonly height: number;
-  readonly droppedFrames: number;
-  readonly decodedFrames: number;
-  readonly currentTime: number;
-  readonly duration: number;
-}
+export type { PlaybackStats, VariantView };
 
 export interface ThumbnailView {
   readonly uri: string;
@@ -84,23 +67,22 @@ export function useShaka(
   const errRef = useRef(onError);
   errRef.current = onError;
 
-  const readVariants = () => {
+  /**
+   * Variants and stats read together: both describe the variant StreamingEngine is on now (getStats() takes its
+   * width/height from the active variant track), so the list's "playing" mark and the stats never disagree. Reading
+   * them at different moments (list on events, stats on a 1 s timer) is what showed one rung as playing and the
+   * other's size.
+   */
+  const snapshot = () => {
     const p = playerRef.current;
     if (!p) return;
-    // One entry per video variant (audio-only duplicates collapse by size and bandwidth).
-    const seen = new Set<string>();
-    const list = p
-      .getVariantTracks()
-      .filter((t) => {
-        const k = `${t.width}x${t.height}@${t.videoBandwidth ?? t.bandwidth}`;
-        if (seen.has(k)) return false;
-        seen.add(k);
-        return true;
-      })
-      .map((t) => ({ id: t.id, width: t.width, height: t.height, bandwidth: t.bandwidth, codecs: t.codecs, active: t.active }))
-      .sort((a, b) => b.bandwidth - a.bandwidth);
-    setVariants(list);
+    setVariants(variantViews(p.getVariantTracks()));
+    const v = video;
+    if (!v || p.getLoadMode() !== shaka.Player.LoadMode.MEDIA_SOURCE) return;
+    setStats(statsView(p.getStats(), v));
   };
+  const snapshotRef = useRef(snapshot);
+  snapshotRef.current = snapshot;
 
   // One Player for the screen's lifetime: switching job or format loads into it, so two players never fight over
   // the same <video> while one is still detaching.
@@ -121,11 +103,15 @@ export function useShaka(
       if (request.uris.every((u) => new URL(u, window.location.href).origin === window.location.origin)) Object.assign(request.headers, headersRef.current());
     });
     player.addEventListener('error', (e) => errRef.current(uiError((e as unknown as { detail: unknown }).detail)));
-    player.addEventListener('variantchanged', readVariants);
-    player.addEventListener('adaptation', readVariants);
-    player.addEventListener('trackschanged', readVariants);
+    const onTracks = () => snapshotRef.current();
+    player.addEventListener('variantchanged', onTracks);
+    player.addEventListener('adaptation', onTracks);
+    player.addEventListener('trackschanged', onTracks);
+    // The decoded picture's size changes a little after the variant does (once its first frame is shown).
+    video.addEventListener('resize', onTracks);
     attachRef.current = destroying.then(() => player.attach(video));
     return () => {
+      video.removeEventListener('resize', onTracks);
       playerRef.current = null;
       attachRef.current = null;
       destroying = player.destroy().catch(() => undefined);
@@ -153,7 +139,7 @@ export function useShaka(
         await player.load(new URL(source.url, window.location.href).toString());
         if (stale) return;
         errRef.current(null);
-        readVariants();
+        snapshotRef.current();
         setReady(true);
         // Muted autoplay: an operator opening a job wants to see it play.
         void video.play().catch(() => undefined);
@@ -177,22 +163,7 @@ export function useShaka(
 
   useEffect(() => {
     if (!ready) return;
-    const timer = setInterval(() => {
-      const p = playerRef.current;
-      const v = video;
-      if (!p || !v) return;
-      const s = p.getStats();
-      setStats({
-        estimatedBandwidth: s.estimatedBandwidth,
-        streamBandwidth: s.streamBandwidth,
-        width: s.width,
-        height: s.height,
-        droppedFrames: s.droppedFrames,
-        decodedFrames: s.decodedFrames,
-        currentTime: v.currentTime,
-        duration: Number.isFinite(v.duration) ? v.duration : 0,
-      });
-    }, 1000);
+    const timer = setInterval(() => snapshotRef.current(), 1000);
     return () => clearInterval(timer);
   }, [ready, video]);
 
@@ -204,6 +175,7 @@ export function useShaka(
     setAbr(enabled) {
       playerRef.current?.configure({ abr: { enabled } });
       setAbrState(enabled);
+      snapshotRef.current();
     },
     selectVariant(id) {
       const p = playerRef.current;
@@ -211,8 +183,9 @@ export function useShaka(
       if (!p || !track) return;
       p.configure({ abr: { enabled: false } });
       setAbrState(false);
+      // clearBuffer: the picked rung shows from the next frames, not after the already-buffered seconds.
       p.selectVariantTrack(track, true);
-      readVariants();
+      snapshotRef.current();
     },
     async thumbnailAt(time) {
       const p = playerRef.current;
