@@ -3,6 +3,7 @@ import type { JobDetail } from '../../../../../../shared/common/api-contract.ts'
 import type { TranscodeReport } from '../../../../../../shared/common/transcode-report.ts';
 import { formatBitrate, formatBytes, formatCost, formatElapsed, formatResolution, formatSpeed, formatTimestamp } from '../../../shared/format.ts';
 import { ErrorBanner, Loading } from '../../../shared/components/feedback.tsx';
+import { jobActionState } from '../job-actions.ts';
 import { useJobs } from '../stores/use-jobs.ts';
 
 export function JobDetailPanel() {
@@ -15,17 +16,17 @@ export function JobDetailPanel() {
   if (error) return <aside className="card detail"><ErrorBanner error={error} onRetry={() => void actions.select(selectedId)} /></aside>;
   if (!detail) return <aside className="card detail" />;
   const job = detail.job;
-  const canCancel = job.stage !== 'done' && job.stage !== 'failed';
+  const can = jobActionState(job);
   return (
     <aside className="card detail" aria-label="Job detail" data-testid="job-detail">
       <h2>{job.name}</h2>
       <div className="toolbar">
         <span className="mono small">{job.id}</span>
         <span className="spacer" />
-        <button type="button" className="btn small" disabled={!!busy[job.id] || canCancel} onClick={() => void actions.retry(job.id)}>
+        <button type="button" className="btn small" title={can.retryHint} disabled={!!busy[job.id] || !can.canRetry} onClick={() => void actions.retry(job.id)}>
           Retry
         </button>
-        <button type="button" className="btn small danger" disabled={!!busy[job.id] || !canCancel} onClick={() => void actions.cancel(job.id)}>
+        <button type="button" className="btn small danger" title={can.cancelHint} disabled={!!busy[job.id] || !can.canCancel} onClick={() => void actions.cancel(job.id)}>
           Cancel
         </button>
       </div>
