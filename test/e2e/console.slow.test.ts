@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -330,6 +330,83 @@ describe('operator console in Chromium', () => {
     await appear('[role=row][data-name="empty.mp4"][data-state=problem]', 60_000);
     expect(await page.locator('[role=row][data-name="take-1.mp4"]').textContent()).toContain('shoot/day1');
     expect(await page.locator('[role=row][data-name="empty.mp4"]').textContent()).toContain('INPUT_EMPTY');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('pauses, cancels and resumes uploads of large files, continuing a partial copy rather than starting over', async () => {
+    // Uploads need files that probe as media, not valid long encodes: a real 2 s clip remuxed to MPEG-TS, then
+    // padded to 48 MB with TS null packets (PID 0x1FFF, which demuxers skip), written with fs in a blink.
+    const dir = path.join(home, 'big');
+    mkdirSync(dir, { recursive: true });
+    const seed = path.join(dir, 'seed.ts');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', makeClip({ durationSec: 2, width: 320, height: 180, fps: 25 }), '-c', 'copy', '-f', 'mpegts', seed]);
+    const nullPacket = Buffer.alloc(188, 0xff);
+    nullPacket.set([0x47, 0x1f, 0xff, 0x10]);
+    const padding = Buffer.concat(Array.from({ length: 5000 }, () => nullPacket));
+    while (statSync(seed).size + padding.length <= 48 * 1024 * 1024) appendFileSync(seed, padding);
+    // Five files, three upload slots: the last two cannot have started when Pause lands (a slot frees only once a
+    // 48 MB copy has finished), so at least two pause before any byte moved; the first three may pause mid-way.
+    const names = [1, 2, 3, 4, 5].map((i) => `big-${i}.ts`);
+    for (const n of names) copyFileSync(seed, path.join(dir, n));
+    await nav('upload');
+    await page.locator('[data-testid=file-input]').setInputFiles(names.map((n) => path.join(dir, n)));
+    await until('the five large files to be probed ready', async () => {
+      for (const n of names) if ((await page.locator(`[role=row][data-name="${n}"][data-state=ready]`).count()) !== 1) return false;
+      return true;
+    }, 120_000);
+    const toolbar = page.locator('[role=toolbar][aria-label="File actions"]');
+    const button = (label: string) => toolbar.locator('button', { hasText: new RegExp(`^${label}`) });
+    const selectOnly = async (which: readonly string[]) => {
+      if (await button('Clear selection').isEnabled()) await button('Clear selection').click();
+      for (const n of which) await page.locator(`[role=row][data-name="${n}"] input[type=checkbox]`).check();
+    };
+    const uploadState = async (n: string) => page.locator(`[role=row][data-name="${n}"] [data-upload-state]`).getAttribute('data-upload-state').catch(() => null);
+    const uploads = async () => {
+      const res = await fetch(new URL('/api/uploads.list', url.origin), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: url.origin, authorization: `Bearer ${token}` },
+        body: '{}',
+      });
+      const list = ((await res.json()) as { value: { uploads: { name: string; state: string; loadedBytes: number; totalBytes: number; resumed: boolean }[] } }).value.uploads;
+      return new Map(list.filter((u) => names.includes(u.name)).map((u) => [u.name, u]));
+    };
+
+    await selectOnly(names);
+    await button('Upload').click();
+    // Playwright's click waits for the button to be enabled, which it is as soon as the uploads are queued.
+    await button('Pause').click();
+    await until('every upload to be paused (or finished before the pause landed)', async () => {
+      for (const n of names) if (!['paused', 'done'].includes((await uploadState(n)) ?? '')) return false;
+      return true;
+    }, 30_000);
+    const atPause = await uploads();
+    const paused = names.filter((n) => atPause.get(n)?.state === 'paused');
+    expect(paused.length).toBeGreaterThanOrEqual(2);
+    for (const n of paused) expect(atPause.get(n)!.loadedBytes).toBeLessThan(atPause.get(n)!.totalBytes);
+    // Paused stays paused: nothing moves while it is (the pause stopped the copies, not only the display).
+    const midway = paused.filter((n) => atPause.get(n)!.loadedBytes > 0);
+    const again = await uploads();
+    for (const n of paused) expect(again.get(n)).toMatchObject({ state: 'paused', loadedBytes: atPause.get(n)!.loadedBytes });
+
+    // Cancel one paused upload: it ends cancelled with nothing counted, and Resume leaves it alone.
+    const cancelled = paused[paused.length - 1]!;
+    await selectOnly([cancelled]);
+    await button('Cancel').click();
+    await until(`${cancelled} to be cancelled`, async () => (await uploadState(cancelled)) === 'cancelled', 10_000);
+    await selectOnly(paused.filter((n) => n !== cancelled));
+    await button('Resume').click();
+    await until('the resumed uploads to finish', async () => {
+      for (const n of paused) if (n !== cancelled && (await uploadState(n)) !== 'done') return false;
+      return true;
+    }, 60_000);
+    const after = await uploads();
+    expect(after.get(cancelled)).toMatchObject({ state: 'cancelled', loadedBytes: 0 });
+    for (const n of paused.filter((x) => x !== cancelled)) {
+      expect(after.get(n)).toMatchObject({ state: 'done', loadedBytes: after.get(n)!.totalBytes });
+      // One paused part-way continued its partial copy; one paused before any byte moved had nothing to continue.
+      expect(after.get(n)!.resumed).toBe(midway.includes(n));
+    }
+    expect(await page.locator(`[role=row][data-name="${cancelled}"] [data-upload-state]`).getAttribute('title')).toBe('cancelled');
     expect(pageErrors).toEqual([]);
   });
 });

@@ -172,7 +172,11 @@ function StatusBadge({ row }: { row: UploadRow }) {
 function UploadCell({ upload }: { upload: UploadItem }) {
   const ratio = upload.totalBytes > 0 ? upload.loadedBytes / upload.totalBytes : upload.state === 'done' ? 1 : 0;
   return (
-    <span title={upload.error ? `${upload.error.code}: ${upload.error.message}` : `${upload.state}${upload.resumed ? ' (resumed)' : ''}`}>
+    <span
+      title={upload.error ? `${upload.error.code}: ${upload.error.message}` : `${upload.state}${upload.resumed ? ' (resumed)' : ''}`}
+      data-upload-state={upload.state}
+      data-resumed={upload.resumed}
+    >
       <ProgressBar value={ratio} label={`Upload of ${upload.name}`} tone={upload.state === 'done' ? 'ok' : upload.state === 'failed' ? 'bad' : undefined} />
       <span className="small muted">{upload.state}</span>
     </span>
