@@ -236,7 +236,10 @@ describe('operator console in Chromium', () => {
     await until(
       'the 640x360 job to list two variants and play past one second',
       async () =>
-        ((await page.locator('[data-testid=variants]').textContent()) ?? '').includes('640×360') && (await variantCount()) >= 2 && (await currentTime()) > 1,
+        ((await page.locator('[data-testid=video]').getAttribute('data-loaded')) ?? '').includes(await jobSelect.inputValue()) &&
+        ((await page.locator('[data-testid=variants]').textContent()) ?? '').includes('640×360') &&
+        (await variantCount()) >= 2 &&
+        (await currentTime()) > 1,
       60_000,
     );
     expect(await variantCount()).toBeGreaterThanOrEqual(2);
@@ -295,7 +298,15 @@ describe('operator console in Chromium', () => {
 
     // The same job in DASH.
     await page.locator('[role=radiogroup][aria-label=Format] button', { hasText: 'DASH' }).click();
-    await until('DASH playback to start', async () => (await page.locator('[data-testid=variants] [data-variant]').count()) >= 2 && (await currentTime()) > 0.5, 60_000);
+    // Until the DASH manifest is the one loaded, the HLS playback's time and variants would pass for it.
+    await until(
+      'DASH playback to start',
+      async () =>
+        ((await page.locator('[data-testid=video]').getAttribute('data-loaded')) ?? '').endsWith('.mpd') &&
+        (await page.locator('[data-testid=variants] [data-variant]').count()) >= 2 &&
+        (await currentTime()) > 0.5,
+      60_000,
+    );
   });
 
   it('shows dashboard points from local metrics', async () => {

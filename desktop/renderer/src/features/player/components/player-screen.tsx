@@ -67,7 +67,7 @@ export function PlayerScreen() {
         <div className="player-layout">
           <div>
             {s.loading && <Loading label="Loading outputs…" />}
-            <video ref={setVideo} className="player-video" controls={false} muted playsInline autoPlay data-testid="video" poster={s.sources?.posterUrl ?? undefined} />
+            <video ref={setVideo} className="player-video" controls={false} muted playsInline autoPlay data-testid="video" data-loaded={shaka.loadedUrl ?? ''} poster={s.sources?.posterUrl ?? undefined} />
             <SeekBar
               currentTime={shaka.stats?.currentTime ?? 0}
               duration={shaka.stats?.duration || s.sources?.durationSec || 0}

@@ -20,6 +20,8 @@ export interface ShakaControls {
   readonly abr: boolean;
   readonly stats: PlaybackStats | null;
   readonly ready: boolean;
+  /** The manifest the player has loaded (null while one loads): what is on screen, not what was asked for. */
+  readonly loadedUrl: string | null;
   setAbr(enabled: boolean): void;
   selectVariant(id: number): void;
   thumbnailAt(time: number): Promise<ThumbnailView | null>;
@@ -62,6 +64,7 @@ export function useShaka(
   const [abr, setAbrState] = useState(true);
   const [stats, setStats] = useState<PlaybackStats | null>(null);
   const [ready, setReady] = useState(false);
+  const [loadedUrl, setLoadedUrl] = useState<string | null>(null);
   const headersRef = useRef(mediaHeaders);
   headersRef.current = mediaHeaders;
   const errRef = useRef(onError);
@@ -122,6 +125,7 @@ export function useShaka(
     const player = playerRef.current;
     thumbTrack.current = null;
     setReady(false);
+    setLoadedUrl(null);
     setVariants([]);
     setStats(null);
     setAbrState(true);
@@ -141,6 +145,7 @@ export function useShaka(
         errRef.current(null);
         snapshotRef.current();
         setReady(true);
+        setLoadedUrl(source.url);
         // Muted autoplay: an operator opening a job wants to see it play.
         void video.play().catch(() => undefined);
         if (source.thumbnailsVttUrl) {
@@ -172,6 +177,7 @@ export function useShaka(
     abr,
     stats,
     ready,
+    loadedUrl,
     setAbr(enabled) {
       playerRef.current?.configure({ abr: { enabled } });
       setAbrState(enabled);
