@@ -319,7 +319,12 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
     async retry(id) {
       const ledger = options.ledger();
       const [status, spec] = await Promise.all([ledger.getStatus(id), ledger.getSpec(id)]);
-      if (status.stage !== 'failed') throw new TiercastError('INVALID_REQUEST', `job ${id} is ${status.stage}; only failed jobs can be retried`);
+      // Failed jobs, and queued ones waiting out a retry backoff after an error ("retry now"). A second message for
+      // the latter is safe: a re-delivered job finds its status or manifest and never publishes twice.
+      const waiting = status.stage === 'queued' && status.error !== null;
+      if (status.stage !== 'failed' && !waiting) {
+        throw new TiercastError('INVALID_REQUEST', `job ${id} is ${status.stage}; only failed jobs (or queued ones waiting to retry after an error) can be retried`);
+      }
       const decision = options.route({
         sizeBytes: spec.input.sizeBytes,
         media: null,
@@ -328,13 +333,15 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
         jobId: id,
       });
       const tier = decision.tier;
+      // An operator's retry is a fresh set of attempts: the executor refuses a job whose attempts are used up.
       const queued = await ledger.updateStatus(id, {
         stage: 'queued',
         progress: 0,
         error: null,
         finishedAt: null,
+        attempts: 0,
         tier,
-        note: 'retried from the console',
+        note: `retried from the console (after ${status.attempts} attempt${status.attempts === 1 ? '' : 's'})`,
       });
       const changed: JobRow[] = [];
       upsert(queued, await specOf(id), changed);

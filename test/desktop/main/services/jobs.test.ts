@@ -88,6 +88,11 @@ describe('jobs service', () => {
     expect(retried).toMatchObject({ stage: 'queued', error: null });
     expect(sent).toEqual(['job011']);
     await expect(service.retry('job001')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(service.retry('job015')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    // Queued after an error (waiting out a backoff): "retry now" sends it again, with its attempts reset.
+    await createLedger(createLocalStore(tmp)).updateStatus('job016', { attempts: 3, error: { code: 'ENCODE_FAILED', message: 'x' } });
+    expect(await service.retry('job016')).toMatchObject({ stage: 'queued', error: null, attempts: 0 });
+    expect(sent).toEqual(['job011', 'job016']);
     const cancelled = await service.cancel('job025');
     expect(cancelled).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED' } });
     await expect(service.cancel('job025')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
