@@ -77,7 +77,7 @@ export function DashboardsScreen() {
       <div className="small muted" data-testid="metrics-source">
         Source: {s.data ? (s.data.source === 'cloudwatch' ? 'CloudWatch' : 'local metrics') : '—'}
         {s.lastUpdated && ` · updated ${formatTimestamp(s.lastUpdated)}`}
-        {s.refreshSec > 0 && ' · paused while the window is hidden'}
+        {s.refreshSec > 0 && ` · refreshes every ${s.refreshSec} s while this window is visible`}
       </div>
       {s.error && <ErrorBanner error={s.error} onRetry={() => void actions.refresh()} />}
       {s.loading ? (

@@ -45,7 +45,10 @@ export function formatValue(unit: string, v: number): string {
 function timeLabel(ms: number, spanMs: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, '0');
-  return spanMs > 2 * 86_400_000 ? `${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}h` : `${p(d.getHours())}:${p(d.getMinutes())}`;
+  if (spanMs > 2 * 86_400_000) return `${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}h`;
+  // Over most of a day the same clock time appears at both ends: the weekday tells them apart.
+  if (spanMs > 12 * 3_600_000) return `${d.toLocaleDateString(undefined, { weekday: 'short' })} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  return `${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
 /** Thresholds (e.g. a Lambda function's timeout) as dashed horizontal lines across the range. */
@@ -98,7 +101,7 @@ export function PanelChart({ title, panel }: { title: string; panel: PanelResult
   return (
     <figure className="card chart-card" aria-label={title} data-testid={`panel-${panel?.panel ?? title}`} data-points={points}>
       <h3>
-        {title} {panel && <span className="muted small">({points} points)</span>}
+        {title} {panel && <span className="muted small">({points} {points === 1 ? 'point' : 'points'})</span>}
       </h3>
       <div className="chart-body">
         {!panel ? (
@@ -106,7 +109,11 @@ export function PanelChart({ title, panel }: { title: string; panel: PanelResult
         ) : !panel.available ? (
           <div className="muted small">{panel.note ?? 'Not available from this metrics source.'}</div>
         ) : points === 0 ? (
-          <div className="muted small">No data points in this range{panel.note ? ` (${panel.note})` : ''}.</div>
+          <div className="muted small">
+            No data points in this range{panel.note ? ` (${panel.note})` : ''}.
+            {panel.panel === 'cost' && ' Only jobs on paid tiers (Lambda, Fargate, EC2) record a cost; local jobs cost nothing.'}
+            {' '}Widen the range or dispatch jobs to see points here.
+          </div>
         ) : panel.panel === 'cost' ? (
           <Bar
             data={barData(panel)}

@@ -197,7 +197,7 @@ export function SettingsScreen() {
           <legend>Prices</legend>
           <p className="small">
             Price table for <strong>{s.saved.prices.region}</strong> dated <strong>{s.saved.prices.date}</strong>
-            {s.saved.prices.overridden ? ' (with overrides from the config file)' : ''}. Edit `prices` in the config file to override.
+            {s.saved.prices.overridden ? ' (with overrides from the config file)' : ''}. Edit <code>prices</code> in the config file to override.
           </p>
         </fieldset>
 
