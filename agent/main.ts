@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { createS3Client, createS3Store } from '../cloud/s3-store.ts';
+import { createStoreFromConfig } from '../cloud/store-from-config.ts';
 import { createSqsClient, createSqsJobQueue } from '../cloud/sqs-queue.ts';
 import { TiercastError } from '../shared/common/errors.ts';
 import type { JobQueue } from '../shared/common/job-queue.ts';
@@ -211,21 +211,9 @@ export async function buildAgent(flags: AgentFlags, options: BuildAgentOptions =
     });
     cleanups.push(() => sqs.destroy());
     queue = createSqsJobQueue({ client: sqs, queueUrls: { normal: config.queue.url, ...(config.queue.highPriorityUrl ? { high: config.queue.highPriorityUrl } : {}) } });
-    const s3 = createS3Client({
-      ...(config.store.region ? { region: config.store.region } : {}),
-      ...(config.store.endpoint ? { endpoint: config.store.endpoint } : {}),
-      forcePathStyle: config.store.forcePathStyle,
-      ...(config.aws.profile ? { profile: config.aws.profile } : {}),
-    });
-    cleanups.push(() => s3.destroy());
-    store = createS3Store({
-      client: s3,
-      bucket: config.store.bucket,
-      prefix: config.store.prefix,
-      resumeDir: paths.uploads,
-      partSizeBytes: config.store.partSizeMb * 1024 * 1024,
-      concurrency: config.store.uploadConcurrency,
-    });
+    const built = createStoreFromConfig(config, { home: paths.home });
+    cleanups.push(built.close);
+    store = built.store;
     // EC2: EMF on stdout; the CloudWatch agent (or journald forwarding) ships it, as for Lambda and Fargate.
     metrics = createEmfMetrics({ sink: stdoutSink(), namespace: config.metrics.namespace });
   }

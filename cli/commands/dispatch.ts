@@ -30,29 +30,11 @@ export async function openBackends(config: TiercastConfig, options: { withDispat
   const home = dataHome();
   const paths = homePaths(home);
   const closers: Array<() => void> = [];
-  let store: ObjectStore;
-  if (config.store.kind === 's3') {
-    const { createS3Client, createS3Store } = await import('../../cloud/s3-store.ts');
-    const region = config.store.region ?? config.aws.region;
-    const client = createS3Client({
-      ...(region ? { region } : {}),
-      ...(config.store.endpoint ? { endpoint: config.store.endpoint } : {}),
-      forcePathStyle: config.store.forcePathStyle,
-      ...(config.aws.profile ? { profile: config.aws.profile } : {}),
-    });
-    closers.push(() => client.destroy());
-    store = createS3Store({
-      client,
-      bucket: config.store.bucket,
-      prefix: config.store.prefix,
-      resumeDir: paths.uploads,
-      partSizeBytes: config.store.partSizeMb * 1024 * 1024,
-      concurrency: config.store.uploadConcurrency,
-    });
-  } else {
-    const { createLocalStore } = await import('../../shared/node/local-store.ts');
-    store = createLocalStore(config.store.root ?? paths.store);
-  }
+  // The store module pulls in the AWS SDK only when S3 is configured... it is imported lazily like the rest.
+  const { createStoreFromConfig } = await import('../../cloud/store-from-config.ts');
+  const built = createStoreFromConfig(config, { home });
+  const store: ObjectStore = built.store;
+  closers.push(built.close);
   const localQueue = createLocalQueue(config.queue.kind === 'local' ? (config.queue.dir ?? paths.queue) : paths.queue);
   let dispatchers: Dispatchers = {};
   if (options.withDispatchers) {

@@ -1,5 +1,5 @@
 import { mkdir, statfs } from 'node:fs/promises';
-import { createS3Client, createS3Store } from '../s3-store.ts';
+import { createStoreFromConfig } from '../store-from-config.ts';
 import { actualCost } from '../../shared/common/cost.ts';
 import { TiercastError, toTiercastError } from '../../shared/common/errors.ts';
 import type { JobStatus, OutputManifest, Tier } from '../../shared/common/job.ts';
@@ -7,7 +7,6 @@ import type { MetricsSink } from '../../shared/common/metrics-query.ts';
 import { loadConfig, type ConfigOverrides, type TiercastConfig } from '../../shared/node/config.ts';
 import { dataHome, homePaths } from '../../shared/node/data-home.ts';
 import { createLedger, type JobLedger } from '../../shared/node/ledger.ts';
-import { createLocalStore } from '../../shared/node/local-store.ts';
 import { createLogger, type Logger } from '../../shared/node/log.ts';
 import { createEmfMetrics, stdoutSink } from '../../shared/node/metrics-emf.ts';
 import type { ObjectStore } from '../../shared/node/object-store.ts';
@@ -48,24 +47,10 @@ export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promis
   const cleanups: Array<() => void> = [];
   let store = options.store;
   if (!store) {
-    if (config.store.kind === 's3') {
-      const client = createS3Client({
-        ...((config.store.region ?? config.aws.region) ? { region: config.store.region ?? config.aws.region } : {}),
-        ...(config.store.endpoint ? { endpoint: config.store.endpoint } : {}),
-        forcePathStyle: config.store.forcePathStyle,
-      });
-      cleanups.push(() => client.destroy());
-      store = createS3Store({
-        client,
-        bucket: config.store.bucket,
-        prefix: config.store.prefix,
-        resumeDir: paths.uploads,
-        partSizeBytes: config.store.partSizeMb * 1024 * 1024,
-        concurrency: config.store.uploadConcurrency,
-      });
-    } else {
-      store = createLocalStore(config.store.root ?? paths.store);
-    }
+    // No resume state across invocations: a Lambda sandbox or a Fargate task keeps no disk between runs.
+    const built = createStoreFromConfig(config, { home, resumable: false });
+    cleanups.push(built.close);
+    store = built.store;
   }
   await mkdir(paths.work, { recursive: true });
   const metrics = createEmfMetrics({
