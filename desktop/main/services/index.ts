@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createWorker, type ExecuteJobFn, type Worker } from '../../../agent/worker.ts';
 import { createDispatchers, dispatchJob, type Dispatchers } from '../../../cloud/dispatch/index.ts';
-import { createS3Client, createS3Store } from '../../../cloud/s3-store.ts';
+import { createStoreFromConfig } from '../../../cloud/store-from-config.ts';
 import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
 import { PANEL_KINDS } from '../../../shared/common/api-contract.ts';
 import { MIB, type TiercastConfig } from '../../../shared/common/config-schema.ts';
@@ -70,24 +70,9 @@ export function consoleDirs(home: string) {
   return { root, preview: path.join(root, 'preview'), staging: path.join(root, 'staging') };
 }
 
-export function buildStore(config: TiercastConfig, home: string): ObjectStore {
-  const paths = homePaths(home);
-  if (config.store.kind === 'local') return createLocalStore(config.store.root ?? paths.store);
-  const s = config.store;
-  const client = createS3Client({
-    ...(s.region ? { region: s.region } : {}),
-    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
-    forcePathStyle: s.forcePathStyle,
-    ...(config.aws.profile ? { profile: config.aws.profile } : {}),
-  });
-  return createS3Store({
-    client,
-    bucket: s.bucket,
-    prefix: s.prefix,
-    resumeDir: path.join(paths.uploads, 's3'),
-    partSizeBytes: s.partSizeMb * MIB,
-    concurrency: s.uploadConcurrency,
-  });
+/** The configured store, built by the factory every composition root shares (same resume folder as the CLI). */
+export function buildStore(config: TiercastConfig, home: string): { store: ObjectStore; close: () => void } {
+  return createStoreFromConfig(config, { home });
 }
 
 function routeSummary(decision: RouteDecision & { seconds?: number | null }): RouteSummary {
@@ -157,7 +142,8 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   await Promise.all([dirs.preview, dirs.staging, paths.uploads].map((d) => fsp.mkdir(d, { recursive: true })));
   await sweepStaging(dirs.staging, log);
   let config = options.config;
-  let store = buildStore(config, home);
+  let built = buildStore(config, home);
+  let store = built.store;
   let ledger: JobLedger = createLedger(store);
   const events = createEventBus(log);
   const queue = createLocalQueue(config.queue.kind === 'local' ? (config.queue.dir ?? paths.queue) : paths.queue);
@@ -577,9 +563,14 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       dispatch.close();
       dispatch = makeDispatchers(config, queue);
       const next = buildStore(config, home);
-      const storeChanged = next.kind !== store.kind || next.location !== store.location;
-      if (storeChanged) {
-        store = next;
+      const storeChanged = next.store.kind !== store.kind || next.store.location !== store.location;
+      if (!storeChanged) next.close();
+      else {
+        const previous = built;
+        built = next;
+        store = next.store;
+        // In-flight uploads and reads of the old store finish on their own; its client goes once they are done.
+        setTimeout(() => previous.close(), 60_000).unref();
         ledger = createLedger(store);
         void jobs.refreshAll();
       }
@@ -592,6 +583,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     },
     async 'settings.testConnection'(req) {
       const checks = [];
+      const after: Array<() => void> = [];
       const candidate: TiercastConfig = req.patch?.store
         ? ({
             ...config,
@@ -612,7 +604,9 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
         : config;
       const t0 = Date.now();
       try {
-        const s = buildStore(candidate, home);
+        const candidateStore = buildStore(candidate, home);
+        const s = candidateStore.store;
+        after.push(candidateStore.close);
         const probeKey = `console-check/${randomBytes(6).toString('hex')}.txt`;
         await s.put(probeKey, 'tiercast connection test\n', { contentType: 'text/plain' });
         await s.head(probeKey);
@@ -629,6 +623,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       } catch (err) {
         checks.push({ name: 'ffmpeg', ok: false, message: toTiercastError(err).message.slice(0, 2000), elapsedMs: Date.now() - t1 });
       }
+      for (const close of after) close();
       return { ok: checks.every((c) => c.ok), checks };
     },
   };
@@ -680,6 +675,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
           () => uploads.close(),
           () => worker?.stop(),
           () => dispatch.close(),
+          () => built.close(),
         ];
         for (const step of steps) {
           try {
