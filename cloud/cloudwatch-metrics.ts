@@ -1,7 +1,7 @@
 import {
   GetMetricDataCommand,
   PutMetricDataCommand,
-  type CloudWatchClient,
+  CloudWatchClient,
   type GetMetricDataCommandOutput,
   type MetricDataQuery,
   type MetricDatum,
@@ -312,4 +312,20 @@ export function cloudWatchOptionsFromConfig(config: Pick<TiercastConfig, 'tiers'
     ...(fargate.cluster ? { ecsCluster: fargate.cluster } : {}),
     ...(queueNames.length ? { queueName: queueNames } : {}),
   };
+}
+
+/**
+ * The dashboards' CloudWatch source built from configuration alone (region and profile; credentials from the
+ * SDK's default chain), for composition roots that must not import @aws-sdk themselves.
+ */
+export async function createCloudWatchMetricsSourceFromConfig(
+  config: Pick<TiercastConfig, 'tiers' | 'queue' | 'metrics' | 'aws'>,
+): Promise<MetricsSource & { close(): void }> {
+  const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
+  const client = new CloudWatchClient({
+    ...(config.aws.region ? { region: config.aws.region } : {}),
+    ...(config.aws.profile ? { credentials: fromNodeProviderChain({ profile: config.aws.profile }) } : {}),
+  });
+  const source = createCloudWatchMetricsSource({ client, ...cloudWatchOptionsFromConfig(config) });
+  return Object.assign(source, { close: () => client.destroy() });
 }

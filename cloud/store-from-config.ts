@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { TiercastConfig } from '../shared/common/config-schema.ts';
 import { homePaths } from '../shared/node/data-home.ts';
 import { createLocalStore } from '../shared/node/local-store.ts';
@@ -9,7 +10,8 @@ const MIB = 1024 * 1024;
 /**
  * The configured object store, built one way for every composition root (CLI, agent, console, Lambda/Fargate),
  * so they agree on region fallback, profile, part size and where upload resume state lives: an upload the CLI
- * was interrupted in resumes from the console, and the other way round.
+ * was interrupted in resumes from the console, and the other way round. The S3 resume state lives in uploads/s3,
+ * apart from the console's own upload queue in uploads/.
  */
 export function createStoreFromConfig(
   config: TiercastConfig,
@@ -31,7 +33,7 @@ export function createStoreFromConfig(
     client,
     bucket: s.bucket,
     prefix: s.prefix,
-    ...(options.resumable === false ? {} : { resumeDir: paths.uploads }),
+    ...(options.resumable === false ? {} : { resumeDir: path.join(paths.uploads, 's3') }),
     partSizeBytes: s.partSizeMb * MIB,
     concurrency: s.uploadConcurrency,
   });

@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { STAGES, TIERS } from './job.ts';
 import { LadderSchema } from './ladder-schema.ts';
+import { PANELS } from './metrics-query.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -200,17 +201,8 @@ export const JobDetailSchema = z.strictObject({
 export type JobDetail = z.infer<typeof JobDetailSchema>;
 
 // Dashboards: mirrors shared/common/metrics-query.ts (PanelResult), which stays the source of truth.
-export const PANEL_KINDS = [
-  'latency',
-  'cost',
-  'throughput',
-  'errorRate',
-  'queueDepth',
-  'lambdaDuration',
-  'lambdaThrottles',
-  'lambdaErrors',
-  'ecsCpu',
-] as const;
+/** The dashboard panels: the query contract's list (shared/common/metrics-query.ts) is the source of truth. */
+export const PANEL_KINDS = PANELS;
 const SeriesUnitSchema = z.enum(['Seconds', 'Milliseconds', 'Count', 'Bytes', 'Percent', 'None', 'USD', 'Ratio']);
 const MetricsRangeSchema = z.strictObject({
   from: IsoDate,

@@ -8,7 +8,6 @@ import { createWorker, type ExecuteJobFn, type Worker } from '../../../agent/wor
 import { createDispatchers, dispatchJob, type Dispatchers } from '../../../cloud/dispatch/index.ts';
 import { createStoreFromConfig } from '../../../cloud/store-from-config.ts';
 import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
-import { PANEL_KINDS } from '../../../shared/common/api-contract.ts';
 import { MIB, type TiercastConfig } from '../../../shared/common/config-schema.ts';
 import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
 import type { JobSpec, JobStatus, Tier } from '../../../shared/common/job.ts';
@@ -16,7 +15,7 @@ import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import { DEFAULT_LADDER_NAME, fitLadder } from '../../../shared/common/ladders.ts';
 import type { JobQueue } from '../../../shared/common/job-queue.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
-import type { MetricsSource } from '../../../shared/common/metrics-query.ts';
+import { PANELS, type MetricsSource } from '../../../shared/common/metrics-query.ts';
 import { routeJob, type Route } from '../../../shared/common/router.ts';
 import { loadConfig, saveConfig } from '../../../shared/node/config.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
@@ -281,15 +280,25 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, onProgress: (p) => events.emit('preview.progress', p) });
   const media = createMediaResolver({ store: () => store, previewDir: dirs.preview });
 
-  function metricsSource(): MetricsSource {
+  // CloudWatch when the configuration asks for it (built lazily, rebuilt when Settings change the config),
+  // otherwise the local metrics in the data home, so dashboards work with no AWS account.
+  let cloudWatch: { config: TiercastConfig; source: Promise<MetricsSource & { close(): void }> } | null = null;
+  const metricsKind = (): MetricsSource['kind'] =>
+    options.metricsSource ? options.metricsSource(config).kind : config.metrics.source === 'cloudwatch' ? 'cloudwatch' : 'local';
+  async function metricsSource(): Promise<MetricsSource> {
     if (options.metricsSource) return options.metricsSource(config);
-    return createLocalMetricsSource(paths.metrics);
+    if (config.metrics.source !== 'cloudwatch') return createLocalMetricsSource(paths.metrics);
+    if (!cloudWatch || cloudWatch.config !== config) {
+      const previous = cloudWatch;
+      const forConfig = config;
+      cloudWatch = {
+        config: forConfig,
+        source: import('../../../cloud/cloudwatch-metrics.ts').then((m) => m.createCloudWatchMetricsSourceFromConfig(forConfig)),
+      };
+      previous?.source.then((s) => s.close(), () => {});
+    }
+    return cloudWatch.source;
   }
-  /** Said on every panel when the config asks for CloudWatch but this console can only read the local metrics. */
-  const metricsNote = (): string | null =>
-    config.metrics.source === 'cloudwatch' && !options.metricsSource
-      ? 'metrics.source is cloudwatch, but this console reads local metrics only (no CloudWatch client is wired in yet)'
-      : null;
 
   async function playerOf(jobId: string) {
     const manifest = await ledger.readManifest(jobId);
@@ -333,7 +342,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
         platform: process.platform,
         ffmpeg,
         store: { kind: store.kind, location: store.location },
-        metricsSource: metricsSource().kind,
+        metricsSource: metricsKind(),
         tiersEnabled: [...config.tiers.enabled],
         dataHome: home,
       };
@@ -512,18 +521,16 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     },
 
     async 'metrics.query'(req) {
-      const source = metricsSource();
-      const panels = req.panels ?? [...PANEL_KINDS];
+      const source = await metricsSource();
+      const panels = req.panels ?? [...PANELS];
       const range = { from: req.from, to: req.to, periodSec: req.periodSec };
       const results = await Promise.all(panels.map((p) => source.query(p, range)));
-      const note = metricsNote();
       return {
         source: source.kind,
         panels: results.map((r) => ({
           ...r,
           series: r.series.map((s) => ({ ...s, points: [...s.points] })),
           thresholds: [...r.thresholds],
-          ...(note ? { note: r.note ? `${r.note}; ${note}` : note } : {}),
         })),
       };
     },
@@ -676,6 +683,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
           () => worker?.stop(),
           () => dispatch.close(),
           () => built.close(),
+          () => cloudWatch?.source.then((s) => s.close()),
         ];
         for (const step of steps) {
           try {
