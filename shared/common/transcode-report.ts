@@ -106,3 +106,39 @@ export interface TranscodeReport {
   /** The ffmpeg argument array that produced the outputs (work-folder paths shown as <out>). */
   readonly command: readonly string[];
 }
+
+/** One rung of a ladder preview (a short window encoded and scored against the source). */
+export interface PreviewRungResult {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly targetBitrate: number;
+  /** Bits per second of the encoded window's segments. */
+  readonly bitrateMeasured: number;
+  readonly sizeBytes: number;
+  readonly encodeSeconds: number;
+  /** Window duration / encode time (2 = twice real time) for this rung on its own. */
+  readonly encodeSpeed: number;
+  /** Mean SSIM (All, 0..1) and PSNR (average, dB) against the source window at the reference size. */
+  readonly ssim: number;
+  readonly psnr: number;
+  /** Mean VMAF, when the ffmpeg build has libvmaf; otherwise null. */
+  readonly vmaf: number | null;
+  /** JPEG of the middle frame of this rung, scaled to the reference size (absolute path). */
+  readonly frameJpeg: string;
+  /** JPEG of the same source frame at the reference size (absolute path; the same file for every rung). */
+  readonly sourceFrameJpeg: string;
+}
+
+export interface PreviewResult {
+  readonly input: string;
+  readonly startSec: number;
+  readonly durationSec: number;
+  /** Size the scores and frames are compared at: the top rung's size. */
+  readonly referenceWidth: number;
+  readonly referenceHeight: number;
+  readonly preset: string;
+  readonly rungs: readonly PreviewRungResult[];
+  readonly warnings: readonly string[];
+}

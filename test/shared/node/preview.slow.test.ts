@@ -1,0 +1,59 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LadderSchema } from '../../../shared/common/ladder-schema.ts';
+import { meanStat, previewLadder } from '../../../shared/node/preview.ts';
+import { makeClip } from '../../helpers/clips.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-preview-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ladder = LadderSchema.parse({
+  name: 'preview-test',
+  segmentSeconds: 1,
+  preset: 'ultrafast',
+  rungs: [
+    { name: '360p', shortEdge: 360, videoBitrate: 3_000_000, maxrate: 3_300_000, bufsize: 6_000_000 },
+    { name: '144p', shortEdge: 144, videoBitrate: 60_000, maxrate: 70_000, bufsize: 120_000 },
+  ],
+});
+
+describe('previewLadder', () => {
+  it('encodes the window per rung and scores it: the generous top rung near-lossless, the starved small rung clearly worse', async () => {
+    const input = makeClip({ durationSec: 4, width: 640, height: 360 });
+    const outDir = path.join(dir, 'p1');
+    const r = await previewLadder({ input, ladder, startSec: 1, durationSec: 2, outDir });
+    expect(r).toMatchObject({ startSec: 1, durationSec: 2, referenceWidth: 640, referenceHeight: 360, preset: 'ultrafast' });
+    const [top, low] = r.rungs;
+    expect([top!.width, top!.height, low!.width, low!.height]).toEqual([640, 360, 256, 144]);
+    expect(top!.ssim).toBeGreaterThan(0.95);
+    expect(top!.psnr).toBeGreaterThan(35);
+    expect(low!.ssim).toBeLessThan(top!.ssim);
+    expect(low!.psnr).toBeLessThan(top!.psnr);
+    expect(top!.vmaf).toBeNull(); // Debian's ffmpeg 5.1 has no libvmaf
+    for (const rung of r.rungs) {
+      expect(rung.bitrateMeasured).toBeGreaterThan(0);
+      expect(rung.sizeBytes).toBeGreaterThan(0);
+      expect(rung.encodeSpeed).toBeGreaterThan(0);
+      expect(statSync(rung.frameJpeg).size).toBeGreaterThan(500);
+    }
+    expect(top!.bitrateMeasured).toBeGreaterThan(low!.bitrateMeasured * 5);
+    expect(existsSync(r.rungs[0]!.sourceFrameJpeg)).toBe(true);
+    expect(r.rungs[1]!.sourceFrameJpeg).toBe(r.rungs[0]!.sourceFrameJpeg);
+  });
+
+  it('clamps a window that runs past the end', async () => {
+    const input = makeClip({ durationSec: 2, width: 320, height: 180, audio: false });
+    const r = await previewLadder({ input, ladder, startSec: 1.5, durationSec: 10, outDir: path.join(dir, 'p2') });
+    expect(r.startSec).toBe(1.5);
+    expect(r.durationSec).toBeCloseTo(0.5, 2);
+    expect(r.rungs.length).toBeGreaterThan(0);
+  });
+
+  it('meanStat averages per-frame values and maps identical frames (inf) to 100 dB', () => {
+    expect(meanStat('n:1 Y:0.9 All:0.90 (10)\nn:2 Y:1 All:1.00 (inf)\n', /All:([\d.]+)/)).toBeCloseTo(0.95, 6);
+    expect(meanStat('n:1 mse_avg:0 psnr_avg:inf\nn:2 mse_avg:1 psnr_avg:40.00\n', /psnr_avg:([\d.]+|inf)/)).toBe(70);
+    expect(() => meanStat('', /All:([\d.]+)/)).toThrow(/no frames/);
+  });
+});
