@@ -5,7 +5,9 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invokeCall } from '../../../../desktop/main/api-dispatch.ts';
-import { createServices, type ConsoleServices } from '../../../../desktop/main/services/index.ts';
+import { createServices } from '../../../../desktop/main/services/index.ts';
+import type { ConsoleServices } from '../../../../desktop/main/services/types.ts';
+import type { ApiResponse, ApiResult } from '../../../../shared/common/api-contract.ts';
 import { loadConfig } from '../../../../shared/node/config.ts';
 import { createLogger } from '../../../../shared/node/log.ts';
 
@@ -34,14 +36,14 @@ describe('console dashboards from CloudWatch', () => {
     cw.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries?: { Id?: string }[] }) => ({
       MetricDataResults: (input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Timestamps: [new Date(t0)], Values: [42], StatusCode: 'Complete' })),
     }));
-    const info = await invokeCall(services.handlers, 'app.info', {}, { transport: 'web' });
+    const info = (await invokeCall(services.handlers, 'app.info', {}, { transport: 'web' })) as ApiResult<ApiResponse<'app.info'>>;
     expect(info.ok && info.value.metricsSource).toBe('cloudwatch');
-    const res = await invokeCall(
+    const res = (await invokeCall(
       services.handlers,
       'metrics.query',
       { from: t0, to: '2026-11-21T00:00:00.000Z', periodSec: 3600, panels: ['latency'] },
       { transport: 'web' },
-    );
+    )) as ApiResult<ApiResponse<'metrics.query'>>;
     expect(res.ok).toBe(true);
     if (!res.ok) return;
     expect(res.value.source).toBe('cloudwatch');
