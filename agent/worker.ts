@@ -13,6 +13,7 @@ import type { JobLedger } from '../shared/node/ledger.ts';
 import type { Logger } from '../shared/node/log.ts';
 import type { ObjectStore } from '../shared/node/object-store.ts';
 import { sweepWorkRoot, claimWorkDir } from './work-dirs.ts';
+import { sleep } from '../shared/node/sleep.ts';
 
 /**
  * The one worker loop: the EC2 agent and the console's local tier both run it (in-process for the console).
@@ -160,19 +161,6 @@ export async function statfsFree(dir: string): Promise<number> {
 
 /** --once gives up after this many failed polls in a row (with the default backoff, 1+2+4+8 s between them). */
 const ONCE_MAX_POLL_ERRORS = 5;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 interface RunningJob {
   readonly jobId: string;

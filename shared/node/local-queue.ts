@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import type { JobQueue, QueueMessage, ReceiveOptions } from '../common/job-queue.ts';
+import { sleep } from './sleep.ts';
 
 /**
  * A folder queue for the embedded default with the promises SQS makes: one receiver at a time per message,
@@ -79,19 +80,6 @@ function isMissing(err: unknown): boolean {
 
 function queueError(message: string, cause?: unknown, details?: Record<string, unknown>): TiercastError {
   return new TiercastError('QUEUE_ERROR', message, { cause, details });
-}
-
-function sleep(ms: number, signal?: ReceiveOptions['signal']): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): LocalJobQueue {
