@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import type { MediaInfo } from '../common/media.ts';
@@ -50,9 +50,26 @@ function stderrReason(stderr: string, file: string): string {
 }
 
 /**
+ * True when the file opens with an ISO-BMFF box (ftyp, or an mdat/free/wide written before it): an MP4/MOV whose
+ * header is there, so a missing moov means the writer never finished, not that this is some other kind of file.
+ */
+async function startsWithIsoBox(file: string): Promise<boolean> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (!fh) return false;
+  try {
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    return bytesRead === 8 && ['ftyp', 'mdat', 'free', 'wide', 'skip'].includes(head.toString('latin1', 4, 8));
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Describes a media file: ffprobe's format/stream description, then a short decode of the main video stream's
  * first packets (24-60 by picture size: VFR, interlacing and decodability seen in real frames, not only in headers). Errors:
- * INPUT_NOT_FOUND, INPUT_EMPTY, NOT_MEDIA (ffprobe cannot read it), NO_VIDEO_STREAM (audio-only, cover or still
+ * INPUT_NOT_FOUND, INPUT_EMPTY, INPUT_TRUNCATED (an MP4/MOV cut off before its index), NOT_MEDIA (ffprobe cannot read
+ * it), NO_VIDEO_STREAM (audio-only, cover or still
  * image), DECODE_FAILED (a video stream exists but not one frame of it decodes), FFMPEG_MISSING, CANCELLED, TIMEOUT.
  */
 export async function probeFile(file: string, options: { signal?: AbortSignal } = {}): Promise<MediaInfo> {
@@ -79,6 +96,13 @@ export async function probeFile(file: string, options: { signal?: AbortSignal } 
     json = null;
   }
   if (described.exitCode !== 0 || json === null || typeof json !== 'object' || !('format' in json)) {
+    if (/moov atom not found/i.test(described.stderr) && (await startsWithIsoBox(file))) {
+      throw new TiercastError(
+        'INPUT_TRUNCATED',
+        `${name}: an MP4/MOV without its index (moov): the file was cut off before it was finished (an interrupted recording, export or copy); export or copy it again`,
+        { details: { file, exitCode: described.exitCode } },
+      );
+    }
     throw new TiercastError('NOT_MEDIA', `${name}: ffprobe cannot read it as media (${stderrReason(described.stderr, target)})`, {
       details: { file, exitCode: described.exitCode },
     });

@@ -118,12 +118,18 @@ describe('probeFile classifies broken inputs', () => {
     });
   });
 
-  it('a truncated MP4 (moov at the end, cut off) -> NOT_MEDIA', async () => {
+  it('a truncated MP4 (moov at the end, cut off) -> INPUT_TRUNCATED, saying the index is missing', async () => {
     const whole = path.join(dir, 'whole.mp4');
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', whole]);
     const cut = path.join(dir, 'cut.mp4');
     writeFileSync(cut, readFileSync(whole).subarray(0, Math.floor(statSync(whole).size / 2)));
-    await expect(probeFile(cut)).rejects.toMatchObject({ code: 'NOT_MEDIA' });
+    await expect(probeFile(cut)).rejects.toMatchObject({ code: 'INPUT_TRUNCATED', message: expect.stringMatching(/^cut\.mp4: an MP4\/MOV without its index \(moov\)/) });
+  });
+
+  it('bytes that only claim to be an MP4 (no ISO box at the start) stay NOT_MEDIA', async () => {
+    const f = path.join(dir, 'fake.mp4');
+    writeFileSync(f, Buffer.concat([Buffer.from('not a box header'), Buffer.alloc(4096, 7)]));
+    await expect(probeFile(f)).rejects.toMatchObject({ code: 'NOT_MEDIA' });
   });
 
   it('names with a leading dash, spaces, unicode and shell syntax are read as files', async () => {
