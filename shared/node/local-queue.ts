@@ -181,12 +181,15 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
     );
   }
 
+  let lastSendMs = 0;
   return {
     dir: root,
 
     async send(body, sendOptions = {}) {
       const lane = (sendOptions.priority ?? 5) >= HIGH_PRIORITY_MIN ? '0' : '1';
-      const ts = String(Date.now()).padStart(13, '0');
+      // Strictly increasing within this process, so messages sent in the same millisecond keep their order.
+      lastSendMs = Math.max(Date.now(), lastSendMs + 1);
+      const ts = String(lastSendMs).padStart(13, '0');
       const rand = randomBytes(6).toString('hex');
       const base = `${lane}-${ts}-${rand}`;
       const tmp = path.join(sub(TMP), `${base}.${process.pid}`);

@@ -25,6 +25,14 @@ describe('createLocalQueue', () => {
     expect(await q.receive({ maxMessages: 10, waitSeconds: 0 })).toEqual([]);
   });
 
+  it('hands out messages sent back to back in the order they were sent (same millisecond included)', async () => {
+    const q = createLocalQueue(dir);
+    for (let i = 0; i < 40; i++) await q.send(`m${i}`);
+    const got: string[] = [];
+    while (got.length < 40) got.push(...(await q.receive({ maxMessages: 10, waitSeconds: 0 })).map((m) => m.body));
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => `m${i}`));
+  });
+
   it('gives each message to exactly one of many concurrent receivers (separate instances, one folder)', async () => {
     const sender = createLocalQueue(dir);
     for (let i = 0; i < 30; i++) await sender.send(`m${i}`);
