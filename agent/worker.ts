@@ -44,6 +44,8 @@ export interface ExecuteJobArgs {
   readonly onProgress?: (status: JobStatus) => void;
   readonly log: Logger;
   readonly metrics: MetricsSink;
+  /** False once this worker's lease on the message has lapsed: the job's status then belongs to its new holder. */
+  readonly ownsJob?: () => boolean;
 }
 export type ExecuteJobResult = { ok: true; manifest: OutputManifest; report: unknown } | { ok: false; error: TiercastError };
 export type ExecuteJobFn = (args: ExecuteJobArgs) => Promise<ExecuteJobResult>;
@@ -168,6 +170,8 @@ interface RunningJob {
   readonly startedAt: number;
   readonly abort: AbortController;
   interrupted: boolean;
+  /** The lease on the message lapsed while the job ran (see runJob). */
+  leaseLost: boolean;
   readonly done: Promise<void>;
 }
 
@@ -265,10 +269,34 @@ export function createWorker(options: WorkerOptions): Worker {
   async function runJob(message: QueueMessage, jobId: string, abort: AbortController, self: () => RunningJob): Promise<void> {
     const jobLog = log.child({ jobId, messageId: message.id, receiveCount: message.receiveCount });
     const heartbeatMs = options.heartbeatSec * 1000;
+    const leaseMs = options.visibilityTimeoutSec * 1000;
+    // The message was received before this line ran, so its lease ends no later than leaseMs from here; each
+    // extension the queue confirms moves that bound.
+    let leaseFrom = Date.now();
+    const loseLease = (why: string) => {
+      const job = self();
+      if (job.leaseLost) return;
+      job.leaseLost = true;
+      jobLog.error({ why }, 'lease lost: the message may now be running elsewhere; stopping this run without touching its status or message');
+      abort.abort(new TiercastError('INTERRUPTED', `lease lost (${why})`));
+    };
     const heartbeat = setInterval(() => {
-      queue.changeVisibility(message, options.visibilityTimeoutSec).then(queueOk, (err: unknown) => {
-        jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'heartbeat: could not extend visibility');
-      });
+      if (Date.now() - leaseFrom >= leaseMs) {
+        loseLease(`no extension confirmed for ${options.visibilityTimeoutSec} s`);
+        return;
+      }
+      const asked = Date.now();
+      queue.changeVisibility(message, options.visibilityTimeoutSec).then(
+        () => {
+          leaseFrom = Math.max(leaseFrom, asked);
+          queueOk();
+        },
+        (err: unknown) => {
+          const e = toTiercastError(err, 'QUEUE_ERROR');
+          if ((e.details as { stale?: unknown } | undefined)?.stale === true) loseLease('the queue no longer knows this receipt');
+          else jobLog.warn({ err: e.toJSON() }, 'heartbeat: could not extend visibility');
+        },
+      );
     }, heartbeatMs);
     heartbeat.unref?.();
     const jobDir = path.join(agentDir!, `job-${jobId}-${randomBytes(3).toString('hex')}`);
@@ -289,6 +317,7 @@ export function createWorker(options: WorkerOptions): Worker {
           signal: abort.signal,
           log: jobLog,
           metrics: options.metrics,
+          ownsJob: () => !self().leaseLost,
         });
       } catch (err) {
         // executeJob reports failures as values; a throw is a bug or an infrastructure fault, so retry it.
@@ -297,6 +326,13 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       clearInterval(heartbeat);
       const job = self();
+      if (job.leaseLost) {
+        // Another worker may hold the message now: deleting or releasing it would pull it from under that worker.
+        outcome = 'released';
+        code = result.ok ? undefined : result.error.code;
+        jobLog.warn({ ok: result.ok }, 'run ended after its lease was lost; the message is left to its new holder');
+        return;
+      }
       if (result.ok) {
         await queue.delete(message).then(queueOk, (err: unknown) => {
           // The outputs and status are written; a second delivery finds the manifest and finishes at once.
@@ -385,7 +421,7 @@ export function createWorker(options: WorkerOptions): Worker {
         slotFreed = null;
         wake?.();
       });
-    job = { jobId, message, startedAt: Date.now(), abort, interrupted: false, done };
+    job = { jobId, message, startedAt: Date.now(), abort, interrupted: false, leaseLost: false, done };
     running.set(message.id, job);
     emit({ type: 'job-started', jobId, messageId: message.id, receiveCount: message.receiveCount, running: running.size });
   }

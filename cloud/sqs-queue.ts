@@ -43,7 +43,15 @@ function classify(err: unknown): ErrorCode {
 function wrap(what: string, err: unknown, details: Record<string, unknown> = {}): TiercastError {
   const name = (err as { name?: string }).name;
   const message = err instanceof Error ? err.message : String(err);
-  return new TiercastError(classify(err), `SQS ${what} failed: ${name ? `${name}: ` : ''}${message}`, { cause: err, details });
+  // The receipt no longer holds the message: its visibility lapsed and it was received again (or it is gone).
+  const stale =
+    name === 'ReceiptHandleIsInvalid' ||
+    name === 'MessageNotInflight' ||
+    /not available for visibility timeout change|receipt handle (?:has )?expired|ReceiptHandleIsInvalid/i.test(message);
+  return new TiercastError(classify(err), `SQS ${what} failed: ${name ? `${name}: ` : ''}${message}`, {
+    cause: err,
+    details: stale ? { ...details, stale: true } : details,
+  });
 }
 
 interface Handle {

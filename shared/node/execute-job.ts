@@ -41,6 +41,11 @@ export interface ExecuteJobOptions {
   readonly statusIntervalMs?: number;
   /** Time kept back from the deadline for uploading and finalizing. Default 10 % of the time left, at least 5 s. */
   readonly deadlineReserveMs?: number;
+  /**
+   * False once the caller has lost its claim on the job (a queue lease that lapsed while it ran): from then on this
+   * run writes nothing to the ledger, whose status belongs to whoever holds the job now.
+   */
+  readonly ownsJob?: () => boolean;
   /** For tests: the transcoder (default transcodeFile). */
   readonly transcode?: (options: TranscodeOptions) => Promise<TranscodeReport>;
 }
@@ -119,7 +124,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
   };
   const write = (patch: StatusPatch): Promise<JobStatus> => {
     lastWriteMs = Date.now();
-    const p = chain.then(() => ledger.updateStatus(jobId, patch));
+    const p = chain.then(() => (options.ownsJob && !options.ownsJob() ? local : ledger.updateStatus(jobId, patch)));
     chain = p.catch(() => undefined);
     return p;
   };
@@ -259,6 +264,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
           note: `${error.code}: will retry`,
         }
       : { stage: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date().toISOString(), note: error.code };
+    if (options.ownsJob && !options.ownsJob()) {
+      log?.warn({ jobId, attempt, tier, code: error.code }, `${error.toString()} (lease lost: the ledger is left to the job's new holder)`);
+      return { ok: false, error };
+    }
     local = { ...local, ...stripNote(patch) };
     notify();
     try {

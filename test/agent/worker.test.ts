@@ -142,6 +142,57 @@ describe('worker loop (injected executor, local queue)', () => {
     expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0 });
   });
 
+  it('a run whose lease lapses (heartbeats failing) stops itself and leaves the message and the ledger to the next holder', async () => {
+    const reasons: string[] = [];
+    const owned: boolean[] = [];
+    // Worker A reaches the queue for one receive, then a network partition: nothing of A's gets through.
+    let received = false;
+    const cut = async (): Promise<never> => {
+      throw new TiercastError('QUEUE_ERROR', 'connect ETIMEDOUT');
+    };
+    const partitioned = {
+      ...queue,
+      receive: async (o: Parameters<typeof queue.receive>[0]) => {
+        if (received) return cut();
+        const got = await queue.receive(o);
+        received = got.length > 0;
+        return got;
+      },
+      changeVisibility: cut,
+      delete: cut,
+    };
+    const slow: ExecuteJobFn = ({ signal, ownsJob }) =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => resolve(okResult), 8000);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          reasons.push(String((signal.reason as Error).message));
+          owned.push(ownsJob?.() ?? true);
+          resolve({ ok: false, error: new TiercastError('INTERRUPTED', 'aborted') });
+        });
+      });
+    let bRuns = 0;
+    const quick: ExecuteJobFn = async () => {
+      bRuns += 1;
+      return okResult;
+    };
+    await queue.send(msg('lapse'));
+    const a = createWorker(options(slow, { queue: partitioned, visibilityTimeoutSec: 2, heartbeatSec: 0.5 }));
+    await a.start();
+    while (a.status().running.length === 0) await sleep(20);
+    const b = createWorker(options(quick, { visibilityTimeoutSec: 30, heartbeatSec: 10 }));
+    await b.start();
+    while (b.status().done === 0) await sleep(50);
+    while (a.status().running.length > 0) await sleep(20);
+    await Promise.all([a.stop(), b.stop()]);
+    expect(reasons).toEqual([expect.stringMatching(/^lease lost \(no extension confirmed for 2 s\)/)]);
+    expect(owned).toEqual([false]);
+    expect(a.status()).toMatchObject({ done: 0, failed: 0, released: 1 });
+    expect(bRuns).toBe(1);
+    // B deleted the message it received; A, whose receipt is stale, touched nothing.
+    expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0 });
+  });
+
   it('stop: lets a job finish within the grace period, else aborts it and releases its message at once', async () => {
     let sawAbort = false;
     const execute: ExecuteJobFn = ({ signal }) =>

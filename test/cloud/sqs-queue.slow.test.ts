@@ -51,6 +51,22 @@ describe('createSqsJobQueue (fauxqs)', () => {
     expect(m2).toMatchObject({ id: m!.id, receiveCount: 2 });
   });
 
+  it('a receipt whose lease lapsed and was received again is reported stale (the worker stops its run)', async () => {
+    const { queue } = await queues({ visibilityTimeout: 1 });
+    await queue.send('lapsed');
+    const [old] = await queue.receive({ maxMessages: 1, waitSeconds: 1, visibilityTimeoutSeconds: 1 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const [again] = await queue.receive({ maxMessages: 1, waitSeconds: 2, visibilityTimeoutSeconds: 30 });
+    expect(again).toMatchObject({ id: old!.id, receiveCount: 2 });
+    await expect(queue.changeVisibility(old!, 30)).rejects.toMatchObject({ code: 'QUEUE_ERROR', details: { stale: true } });
+    // The new holder's receipt still works, and an ordinary failure is not called stale.
+    await queue.changeVisibility(again!, 30);
+    const bogus = { ...again!, receiptHandle: JSON.stringify({ url: 'http://127.0.0.1:1/000000000000/none', receipt: 'x' }) };
+    const err = await queue.changeVisibility(bogus, 30).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'QUEUE_ERROR' });
+    expect((err as { details?: { stale?: boolean } }).details?.stale).toBeUndefined();
+  });
+
   it('ends a long poll at once when the signal aborts', async () => {
     const { queue } = await queues();
     const ac = new AbortController();

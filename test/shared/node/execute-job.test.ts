@@ -96,6 +96,31 @@ describe('executeJob (stand-in transcoder)', () => {
     expect(timeoutMs).toBeLessThanOrEqual(80_000);
   });
 
+  it('once the caller has lost its claim (ownsJob false), the run writes no status: the new holder owns the ledger', async () => {
+    let owns = true;
+    const ac = new AbortController();
+    const inner = fakeTranscode(20);
+    const r = await executeJob({
+      jobId: 'j1', store, ledger, tier: 'ec2', workRoot: path.join(root, 'work'), signal: ac.signal,
+      ownsJob: () => owns,
+      transcode: async (o) => {
+        // The lease lapses mid-encode; the new holder writes its own status; then the worker aborts this run.
+        await ledger.updateStatus('j1', { stage: 'encoding', worker: 'host-b', note: 'attempt 2 on ec2 by host-b' });
+        owns = false;
+        const before = statusWrites;
+        o.onProgress?.({ stage: 'packaging', percent: 95 });
+        ac.abort(new TiercastError('INTERRUPTED', 'lease lost'));
+        await new Promise((res) => setTimeout(res, 20));
+        expect(statusWrites).toBe(before);
+        await inner(o);
+        throw new TiercastError('CANCELLED', 'ffmpeg stopped');
+      },
+    });
+    expect(!r.ok && r.error.code).toBe('INTERRUPTED');
+    expect(await ledger.getStatus('j1')).toMatchObject({ stage: 'encoding', worker: 'host-b' });
+    expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
+  });
+
   it('a metrics sink that throws does not fail the job', async () => {
     const r = await executeJob({
       jobId: 'j1', store, ledger, tier: 'local', workRoot: path.join(root, 'work'), transcode: fakeTranscode(2),
