@@ -210,7 +210,11 @@ export async function buildAgent(flags: AgentFlags, options: BuildAgentOptions =
       ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}),
     });
     cleanups.push(() => sqs.destroy());
-    queue = createSqsJobQueue({ client: sqs, queueUrls: { normal: config.queue.url, ...(config.queue.highPriorityUrl ? { high: config.queue.highPriorityUrl } : {}) } });
+    queue = createSqsJobQueue({
+      client: sqs,
+      queueUrls: { normal: config.queue.url, ...(config.queue.highPriorityUrl ? { high: config.queue.highPriorityUrl } : {}) },
+      highPriorityLatencySec: config.queue.highPriorityLatencySec,
+    });
     const built = createStoreFromConfig(config, { home: paths.home });
     cleanups.push(built.close);
     store = built.store;

@@ -53,6 +53,8 @@ export const QueueConfigSchema = z.discriminatedUnion('kind', [
     url: z.url(),
     /** Queue for priorities 8-10; without it every message goes to `url`. */
     highPriorityUrl: z.url().optional(),
+    /** With highPriorityUrl: the longest a high-priority message waits behind a long poll of `url` (0-20 s). */
+    highPriorityLatencySec: z.number().int().min(0).max(20).default(5),
     /** SQS-compatible endpoint (fauxqs, LocalStack); omit for AWS. */
     endpoint: z.url().optional(),
   }),

@@ -53,6 +53,7 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, path: string, kind:
   ['TIERCAST_QUEUE_DIR', 'queue.dir', 'string'],
   ['TIERCAST_QUEUE_URL', 'queue.url', 'string'],
   ['TIERCAST_QUEUE_URL_HIGH', 'queue.highPriorityUrl', 'string'],
+  ['TIERCAST_QUEUE_HIGH_LATENCY_SEC', 'queue.highPriorityLatencySec', 'number'],
   ['TIERCAST_SQS_ENDPOINT', 'queue.endpoint', 'string'],
   ['TIERCAST_TIERS', 'tiers.enabled', 'list'],
   ['LAMBDA_FUNCTION_NAME', 'tiers.lambda.functionName', 'string'],

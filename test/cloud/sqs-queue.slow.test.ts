@@ -41,6 +41,36 @@ describe('createSqsJobQueue (fauxqs)', () => {
     expect(second.map((m) => [m.body, m.queue])).toEqual([['normal', 'normal']]);
   });
 
+  it('with a high queue, the normal long poll is capped so a high-priority message never waits out a 20 s poll', async () => {
+    const { high, normal } = await queues();
+    const waits: { url: string; wait: number | undefined }[] = [];
+    const spy = (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => {
+      const input = (args as { input: { QueueUrl?: string; WaitTimeSeconds?: number } }).input;
+      if (input.WaitTimeSeconds !== undefined) waits.push({ url: input.QueueUrl!, wait: input.WaitTimeSeconds });
+      return next(args);
+    };
+    fx.client.middlewareStack.add(spy as never, { step: 'initialize', name: 'waitSpy' });
+    try {
+      const both = createSqsJobQueue({ client: fx.client, queueUrls: { high, normal }, highPriorityLatencySec: 1 });
+      const normalOnly = createSqsJobQueue({ client: fx.client, queueUrls: { normal } });
+      expect(await both.receive({ maxMessages: 1, waitSeconds: 20 })).toEqual([]);
+      expect(await normalOnly.receive({ maxMessages: 1, waitSeconds: 2 })).toEqual([]);
+      // A high-priority message sent during a poll is taken by the next one.
+      const polling = both.receive({ maxMessages: 1, waitSeconds: 20 });
+      await both.send('urgent', { priority: 9 });
+      await polling;
+      const [m] = await both.receive({ maxMessages: 1, waitSeconds: 20 });
+      expect(m).toMatchObject({ body: 'urgent', queue: 'high' });
+    } finally {
+      fx.client.middlewareStack.remove('waitSpy');
+    }
+    expect(waits.slice(0, 3)).toEqual([
+      { url: high, wait: 0 },
+      { url: normal, wait: 1 },
+      { url: normal, wait: 2 },
+    ]);
+  });
+
   it('changeVisibility 0 makes a message visible again with a higher receive count', async () => {
     const { queue } = await queues();
     await queue.send('again');

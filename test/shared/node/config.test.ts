@@ -55,7 +55,7 @@ describe('loadConfig defaults', () => {
     expect(all.tiers.enabled).toEqual(['local', 'lambda', 'lambda-enhanced', 'fargate', 'fargate-spot', 'ec2']);
     expect(all.store).toMatchObject({ kind: 's3', bucket: 'media-bucket', region: 'eu-west-1', prefix: '' });
     expect(all.tiers.fargate.subnets).toEqual(['subnet-0a1b', 'subnet-0c2d']);
-    expect(all.queue).toEqual({ kind: 'sqs', url: awsEnv.TIERCAST_QUEUE_URL });
+    expect(all.queue).toEqual({ kind: 'sqs', url: awsEnv.TIERCAST_QUEUE_URL, highPriorityLatencySec: 5 });
 
     const { ECS_SUBNETS: _s, LAMBDA_FUNCTION_NAME_ENHANCED: _l, ...partial } = awsEnv;
     const some = await loadConfig({ env: partial, home });
