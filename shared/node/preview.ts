@@ -22,7 +22,12 @@ export interface PreviewOptions {
   readonly outDir: string;
   readonly preset?: string | null;
   readonly signal?: AbortSignal;
+  /** Per rung: encoding (with ffmpeg's own progress) then measuring; `progress` is 0..1 over the whole run. */
+  readonly onProgress?: (p: { readonly phase: 'encoding' | 'measuring'; readonly progress: number; readonly rung: string }) => void;
 }
+
+/** Share of a rung's time spent encoding; the rest is scoring (SSIM/PSNR/VMAF and frames). */
+const ENCODE_SHARE = 0.6;
 
 /**
  * A ladder preview for the console: each rung encodes the same short window with the very command builder the
@@ -75,7 +80,19 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
       window: { startSec, durationSec },
     });
     if (i === 0) warnings.push(...cmd.warnings);
-    const encode = await runFfmpeg(cmd.args, { bin: install.ffmpeg, signal: options.signal, durationSec });
+    const count = fitted.rungs.length;
+    const report = (phase: 'encoding' | 'measuring', fraction: number) =>
+      options.onProgress?.({ phase, progress: Math.min(1, (i + Math.max(0, Math.min(1, fraction))) / count), rung: rung.name });
+    report('encoding', 0);
+    const encode = await runFfmpeg(cmd.args, {
+      bin: install.ffmpeg,
+      signal: options.signal,
+      durationSec,
+      onProgress: (p) => {
+        if (p.percent !== null) report('encoding', (p.percent / 100) * ENCODE_SHARE);
+      },
+    });
+    report('measuring', ENCODE_SHARE);
     const encodeSeconds = encode.durationMs / 1000;
     const r = cmd.outputs.renditions[0]!;
 

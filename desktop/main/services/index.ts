@@ -92,10 +92,10 @@ const sanitizeSegment = (s: string) =>
     .slice(0, 200);
 
 /** The shared core's previewLadder in the shape the preview service uses. */
-export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, durationSec, outDir, signal }) => {
+export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, durationSec, outDir, signal, onProgress }) => {
   // Loaded on first use: the preview's encoder and scorer are only needed when an operator opens the preview screen.
   const { previewLadder } = await import('../../../shared/node/preview.ts');
-  const result = await previewLadder({ input, ladder, startSec, durationSec, outDir, signal, preset: ladder.preset });
+  const result = await previewLadder({ input, ladder, startSec, durationSec, outDir, signal, preset: ladder.preset, ...(onProgress ? { onProgress } : {}) });
   const { hasLibvmaf } = await resolveFfmpeg();
   const first = result.rungs[0];
   return {
