@@ -139,8 +139,13 @@ function finish(merged: Json, sources: Sources): TiercastConfig {
  * key. The result is validated before it is written; the file is replaced atomically. Returns the config as loaded
  * from that home with no environment (what the file alone gives).
  */
-export async function saveConfig(home: string, patch: Record<string, unknown>): Promise<TiercastConfig> {
-  const filePath = homePaths(home).config;
+/**
+ * Merges `patch` into the config file (the data home's config.json, or the file the process was started with via
+ * --config), validating before an atomic write; `null` removes a key. Returns the file's settings as loaded
+ * without the environment (the caller reloads with its own environment and flags).
+ */
+export async function saveConfig(home: string, patch: Record<string, unknown>, options: { configPath?: string } = {}): Promise<TiercastConfig> {
+  const filePath = options.configPath ? path.resolve(options.configPath) : homePaths(home).config;
   refuseCredentials(patch, 'settings');
   const current = (await readConfigFile(filePath, false)) ?? {};
   const sources: Sources = new Map();
@@ -150,7 +155,7 @@ export async function saveConfig(home: string, patch: Record<string, unknown>): 
   const tmp = `${filePath}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, filePath);
-  return loadConfig({ home, env: {} });
+  return loadConfig({ home, env: {}, ...(options.configPath ? { configPath: filePath } : {}) });
 }
 
 async function readConfigFile(filePath: string, required: boolean): Promise<Json | null> {

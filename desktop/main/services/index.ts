@@ -560,13 +560,11 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       return { settings: settingsView(config, home, options.configPath) };
     },
     async 'settings.save'(req) {
-      if (options.configPath) {
-        // saveConfig writes the data home's config.json; a console started with --config reads another file.
-        throw new TiercastError('CONFIG_INVALID', `settings come from ${options.configPath} (--config); edit that file, or start the console without --config`);
-      }
       const before = { concurrency: config.tiers.local.concurrency };
-      await saveConfig(home, configPatchOf(req.patch));
-      config = await loadConfig({ home });
+      // Into the file the console read its settings from: the data home's config.json, or the --config file.
+      const file = options.configPath ? { configPath: options.configPath } : {};
+      await saveConfig(home, configPatchOf(req.patch), file);
+      config = await loadConfig({ home, ...file });
       dispatch.close();
       dispatch = makeDispatchers(config, queue);
       const next = buildStore(config, home);

@@ -93,7 +93,7 @@ export function configPatchOf(patch: SettingsPatch): Record<string, unknown> {
       put(fargate, 'subnets', t.ecsSubnets);
       put(fargate, 'securityGroups', t.ecsSecurityGroups);
       if (t.localConcurrency !== undefined) tiers.local = { concurrency: t.localConcurrency };
-      if (t.queueUrl !== undefined) out.queue = t.queueUrl ? { kind: 'sqs', url: t.queueUrl } : { kind: 'local', url: null, highPriorityUrl: null, endpoint: null };
+      if (t.queueUrl !== undefined) out.queue = t.queueUrl ? { kind: 'sqs', url: t.queueUrl } : { kind: 'local', url: null, highPriorityUrl: null, highPriorityLatencySec: null, endpoint: null };
     }
     if (th) {
       put(lambda, 'maxBytes', th.lambdaMaxBytes);

@@ -189,6 +189,16 @@ describe('saveConfig', () => {
     expect(readFileSync(path.join(home, 'config.json'), 'utf8')).toBe(before);
   });
 
+  it('writes the --config file when given one, and leaves the data home alone', async () => {
+    const file = path.join(home, 'ops', 'tiercast.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ tiers: { local: { concurrency: 3 } } }));
+    const saved = await saveConfig(home, { tiers: { lambda: { functionName: 'f2' } } }, { configPath: file });
+    expect(saved.tiers).toMatchObject({ local: { concurrency: 3 }, lambda: { functionName: 'f2' } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ tiers: { local: { concurrency: 3 }, lambda: { functionName: 'f2' } } });
+    expect(existsSync(path.join(home, 'config.json'))).toBe(false);
+  });
+
   it('creates the data home and file when missing', async () => {
     const fresh = path.join(home, 'nested', 'home');
     mkdirSync(path.dirname(fresh), { recursive: true });
