@@ -211,7 +211,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
       });
     } catch (err) {
       const e = toTiercastError(err, 'ENCODE_FAILED');
-      if (e.code === 'TIMEOUT' && transcodeBudget !== undefined && !signal?.aborted) {
+      // Out of time on this tier: a bigger tier can finish it. A stall is not a matter of time: it stays TIMEOUT.
+      const stalled = (e.details as { stalled?: unknown } | undefined)?.stalled === true;
+      if (e.code === 'TIMEOUT' && transcodeBudget !== undefined && !signal?.aborted && !stalled) {
         throw new TiercastError('TIER_LIMIT_EXCEEDED', `job ${jobId}: transcoding would not finish before tier ${tier}'s deadline`, { cause: e });
       }
       throw e;

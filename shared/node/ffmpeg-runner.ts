@@ -8,6 +8,8 @@ export class FfmpegProcessError extends TiercastError {
   readonly signal: string | null;
   readonly timedOut: boolean;
   readonly cancelled: boolean;
+  /** The stall watchdog stopped it (no progress for stallTimeoutMs), as opposed to the overall timeout. */
+  readonly stalled: boolean;
   readonly stderrTail: string;
   readonly command: readonly string[];
   readonly durationMs: number;
@@ -20,6 +22,7 @@ export class FfmpegProcessError extends TiercastError {
       signal: string | null;
       timedOut: boolean;
       cancelled: boolean;
+      stalled?: boolean;
       stderrTail: string;
       command: readonly string[];
       durationMs: number;
@@ -33,6 +36,7 @@ export class FfmpegProcessError extends TiercastError {
         signal: facts.signal,
         timedOut: facts.timedOut,
         cancelled: facts.cancelled,
+        stalled: facts.stalled === true,
         stderrTail: facts.stderrTail,
         durationMs: facts.durationMs,
       },
@@ -42,6 +46,7 @@ export class FfmpegProcessError extends TiercastError {
     this.signal = facts.signal;
     this.timedOut = facts.timedOut;
     this.cancelled = facts.cancelled;
+    this.stalled = facts.stalled === true;
     this.stderrTail = facts.stderrTail;
     this.command = facts.command;
     this.durationMs = facts.durationMs;
@@ -59,6 +64,11 @@ export interface RunFfmpegOptions {
   readonly cwd?: string;
   /** Grace between SIGTERM and SIGKILL. */
   readonly killGraceMs?: number;
+  /**
+   * Stops ffmpeg (TIMEOUT, "stalled") when its progress (frames, output time, bytes) has not advanced for this
+   * long: a hung read or a decoder stuck in a loop must not hold a worker and its queue lease for ever.
+   */
+  readonly stallTimeoutMs?: number;
 }
 
 export interface RunFfmpegResult {
@@ -125,7 +135,10 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions = {
     const child = spawn(bin, command.slice(1), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     let stderr = '';
     let timedOut = false;
+    let stalled = false;
     let cancelled = false;
+    let lastAdvance = Date.now();
+    let lastMark = '';
     let killTimer: NodeJS.Timeout | null = null;
     let settled = false;
     const parser = new FfmpegProgressParser(options.durationSec ?? null);
@@ -133,6 +146,11 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions = {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       for (const p of parser.push(chunk)) {
+        const mark = `${p.frame}|${p.outTimeSec}|${p.totalSizeBytes}`;
+        if (mark !== lastMark) {
+          lastMark = mark;
+          lastAdvance = Date.now();
+        }
         try {
           options.onProgress?.(p);
         } catch {
@@ -167,8 +185,21 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions = {
           }, options.timeoutMs)
         : null;
 
+    const stallMs = options.stallTimeoutMs && options.stallTimeoutMs > 0 ? options.stallTimeoutMs : null;
+    const watchdog = stallMs
+      ? setInterval(() => {
+          if (!stalled && Date.now() - lastAdvance >= stallMs) {
+            stalled = true;
+            timedOut = true;
+            terminate();
+          }
+        }, Math.max(50, Math.min(5000, Math.floor(stallMs / 4))))
+      : null;
+    watchdog?.unref?.();
+
     const cleanup = () => {
       options.signal?.removeEventListener('abort', onAbort);
+      if (watchdog) clearInterval(watchdog);
       if (timeout) clearTimeout(timeout);
       if (killTimer) clearTimeout(killTimer);
     };
@@ -199,7 +230,11 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions = {
       if (cancelled) {
         reject(new FfmpegProcessError('CANCELLED', 'ffmpeg was cancelled', { ...facts, cause: options.signal?.reason }));
       } else if (timedOut) {
-        reject(new FfmpegProcessError('TIMEOUT', `ffmpeg did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`, facts));
+        const at = lastMark.split('|')[1];
+        const message = stalled
+          ? `ffmpeg stalled: no progress for ${Math.round((stallMs ?? 0) / 1000)} s (${at && at !== 'null' ? `stuck at ${at} s of output` : 'before any output'})`
+          : `ffmpeg did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`;
+        reject(new FfmpegProcessError('TIMEOUT', message, { ...facts, stalled }));
       } else {
         const code = classifyFfmpegFailure(tail);
         const why = (code === 'DECODE_FAILED' ? decodeErrorLine(tail) : lastErrorLine(tail)) || (signal ? `killed by ${signal}` : `exit code ${exitCode}`);

@@ -19,6 +19,12 @@ import { TRANSCODE_REPORT_SCHEMA_VERSION, type TranscodeReport } from '../common
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
 import { probeFile } from './probe.ts';
+
+/**
+ * How long the encode may go without its progress advancing before it is called stalled. Generous: a slow preset
+ * on a 4K source fills its lookahead in seconds, not minutes.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 300_000;
 import { durationTolerance, OutputVerifyError, verifyOutputs, type VerifyResult } from './verify.ts';
 
 export type { TranscodeReport } from '../common/transcode-report.ts';
@@ -43,6 +49,8 @@ export interface TranscodeOptions {
   readonly preset?: string | null;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+  /** ffmpeg is stopped with TIMEOUT when its progress does not advance for this long. Default 300 s; 0 turns it off. */
+  readonly stallTimeoutMs?: number;
   readonly onProgress?: (progress: TranscodeProgress) => void;
   /** Parent of the temporary work folder; default: beside outDir (same filesystem, so publishing is a rename). */
   readonly workDir?: string;
@@ -129,6 +137,7 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
       bin: install.ffmpeg,
       signal: options.signal,
       timeoutMs: remainingMs(),
+      stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
       durationSec: expectedSec,
       onProgress: (p) => {
         if (p.speed !== null) lastSpeed = p.speed;

@@ -83,6 +83,16 @@ describe('executeJob (stand-in transcoder)', () => {
     expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
   });
 
+  it('a stalled encode under a deadline stays TIMEOUT: more time on a bigger tier would not help it', async () => {
+    const r = await executeJob({
+      jobId: 'j1', store, ledger, tier: 'lambda', workRoot: path.join(root, 'work'),
+      deadline: Date.now() + 60_000,
+      transcode: fakeTranscode(10, new TiercastError('TIMEOUT', 'ffmpeg stalled: no progress for 300 s (before any output)', { details: { stalled: true } })),
+    });
+    expect(!r.ok && r.error.code).toBe('TIMEOUT');
+    expect(!r.ok && r.error.message).toMatch(/stalled/);
+  });
+
   it('passes the time left before the deadline, minus the upload reserve, to the transcoder', async () => {
     let timeoutMs: number | undefined;
     const inner = fakeTranscode(2);

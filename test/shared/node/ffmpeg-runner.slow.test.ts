@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -50,7 +51,31 @@ describe('runFfmpeg', () => {
     const err = (await runFfmpeg(slowArgs, { timeoutMs: 400 }).catch((e: unknown) => e)) as FfmpegProcessError;
     expect(err.code).toBe('TIMEOUT');
     expect(err.timedOut).toBe(true);
+    expect(err.stalled).toBe(false);
     expect(err.retryable).toBe(true);
+  });
+
+  it('stops a stalled ffmpeg (input stops arriving mid-stream): TIMEOUT saying where it stuck; slow but moving runs live', async () => {
+    // Real time at 25 fps for 1.5 s: progress keeps moving, so a 700 ms stall limit never fires.
+    await runFfmpeg(['-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25:duration=1.5', '-f', 'null', '-'], { stallTimeoutMs: 700 });
+
+    const ts = path.join(dir, 'stall-src.ts');
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', '-y', ts]);
+    const fifo = path.join(dir, 'stall.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const running = runFfmpeg(['-f', 'mpegts', '-i', `file:${fifo}`, '-f', 'null', '-'], { stallTimeoutMs: 1000, killGraceMs: 300 });
+    // A writer that sends the first half of the stream and then holds the pipe open without writing (a hung mount).
+    const writer = createWriteStream(fifo);
+    const bytes = readFileSync(ts);
+    writer.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const err = (await running.catch((e: unknown) => e)) as FfmpegProcessError;
+    writer.destroy();
+    expect(err).toBeInstanceOf(FfmpegProcessError);
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.timedOut).toBe(true);
+    expect(err.stalled).toBe(true);
+    expect(err.details).toMatchObject({ stalled: true });
+    expect(err.message).toMatch(/^ffmpeg stalled: no progress for 1 s \((stuck at [\d.]+ s of output|before any output)\)$/);
   });
 
   it('a corrupt input fails as DECODE_FAILED with the decoder complaint in the message and stderr tail', async () => {
