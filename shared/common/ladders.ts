@@ -138,6 +138,31 @@ const AREA_BITRATE_EXPONENT = 0.75;
 const MIN_STEP_RATIO = 0.75;
 /** Never cap a rung below this, however starved the source (tiny files measure oddly). */
 const MIN_CAP_BITRATE = 64_000;
+/**
+ * How many H.264 bits one bit of the source's codec is worth at like quality (rough industry rules of thumb:
+ * HEVC and VP9 save 35-50 %, AV1 about half, MPEG-2 needs nearly twice H.264's bits). The bitrate cap is the
+ * source's bitrate times this: an AV1 source at 0.85 Mb/s holds detail an H.264 rung needs about 1.7 Mb/s for.
+ * Intra-only and mezzanine codecs (ProRes, DNxHD, MJPEG, raw...) spend bits so freely that they set no cap.
+ */
+export const H264_BITS_PER_SOURCE_BIT: Readonly<Record<string, number>> = {
+  h264: 1,
+  hevc: 1.6,
+  vp9: 1.5,
+  av1: 2,
+  vvc: 2.2,
+  vp8: 1,
+  mpeg4: 0.8,
+  msmpeg4v3: 0.75,
+  mpeg2video: 0.6,
+  mpeg1video: 0.5,
+  h263: 0.6,
+  wmv3: 0.85,
+  vc1: 0.85,
+  theora: 0.8,
+};
+const UNCAPPED_SOURCE_CODECS = new Set([
+  'prores', 'dnxhd', 'mjpeg', 'rawvideo', 'ffv1', 'huffyuv', 'cfhd', 'jpeg2000', 'png', 'qtrle', 'v210', 'utvideo', 'dvvideo', 'hap',
+]);
 /** A box within this fraction of the source's size is encoded at the source's size, not shrunk by a few pixels. */
 const SNAP_TO_SOURCE = 0.95;
 /** When the ladder's largest fitting rung is this much smaller than the source, the next rung up is kept at source size. */
@@ -191,8 +216,9 @@ interface Candidate {
  *   (>= 1.15x: PAL 576 lines over a 480p rung), the next rung up is kept at the source's size so the best rendition is not needlessly small;
  * - display aspect ratio kept, even dimensions, portrait sources get portrait rungs (rotation and SAR applied);
  * - bitrates scale with picture area (vs the 16:9 box) and frame rate (above 30 or below 24 fps);
- * - no rung above the source's own video bitrate: each is capped there (the encoder cannot add detail the source
- *   lacks), and a capped rung that is then within 25% of the rung above is dropped, since it offers players no
+ * - no rung above the source's own video bitrate, counted in H.264 bits (H264_BITS_PER_SOURCE_BIT: an AV1 or HEVC
+ *   source is worth more, MPEG-2 less; intra/mezzanine codecs set no cap): each is capped there (the encoder cannot
+ *   add detail the source lacks), and a capped rung that is then within 25% of the rung above is dropped, since it offers players no
  *   real bandwidth step;
  * - duplicates (same output size) dropped; fps kept up to the rung's cap (60 at most), CFR;
  * - audio null when the source has none.
@@ -232,7 +258,13 @@ export function fitLadder(media: MediaInfo, ladder: Ladder, options: { preset?: 
   }
 
   const sourceBitrate = video.bitrate ?? (media.audio.length === 0 ? media.bitrate : null);
-  const cap = sourceBitrate !== null && sourceBitrate > 0 ? Math.max(MIN_CAP_BITRATE, sourceBitrate) : null;
+  const codec = video.codec.toLowerCase();
+  const worth = UNCAPPED_SOURCE_CODECS.has(codec) ? null : (H264_BITS_PER_SOURCE_BIT[codec] ?? 1);
+  const cap = worth !== null && sourceBitrate !== null && sourceBitrate > 0 ? Math.max(MIN_CAP_BITRATE, Math.round(sourceBitrate * worth)) : null;
+  const capWhy =
+    worth === null || worth === 1 || sourceBitrate === null
+      ? `the source's own ${mbps(cap ?? 0)}`
+      : `${mbps(cap ?? 0)}, the source's ${mbps(sourceBitrate)} of ${codec} in H.264 terms (x${worth})`;
 
   const fitted: FittedRung[] = [];
   const seen = new Map<string, string>();
@@ -261,13 +293,13 @@ export function fitLadder(media: MediaInfo, ladder: Ladder, options: { preset?: 
     let videoBitrate = Math.round(r.videoBitrate * factor);
     let capped = false;
     if (cap !== null && videoBitrate > cap) {
-      notes.push(`capped at the source's own ${mbps(cap)} (more bits cannot add detail the source lacks)`);
+      notes.push(`capped at ${capWhy} (more bits cannot add detail the source lacks)`);
       factor *= cap / videoBitrate;
       videoBitrate = Math.round(cap);
       capped = true;
     }
     if (capped && previousBitrate !== null && videoBitrate > previousBitrate * MIN_STEP_RATIO) {
-      dropped.push({ name: r.name, reason: `capped to the source's ${mbps(cap!)}, no real step below the rung above (${mbps(previousBitrate)})` });
+      dropped.push({ name: r.name, reason: `capped to ${capWhy}, no real step below the rung above (${mbps(previousBitrate)})` });
       continue;
     }
     videoBitrate = Math.max(50_000, videoBitrate);

@@ -13,6 +13,7 @@ interface Src {
   bitrate?: number | null;
   audio?: boolean;
   duration?: number;
+  codec?: string;
 }
 
 /** A MediaInfo as probeFile would give it: display size derived from stored size, SAR and rotation. */
@@ -24,7 +25,7 @@ function media(s: Src): MediaInfo {
   const displayHeight = turned ? sarW : s.h;
   const fps = s.fps ?? 30;
   const video: VideoStreamInfo = {
-    index: 0, codec: 'h264', profile: 'High', width: s.w, height: s.h, rotation: s.rotation ?? 0,
+    index: 0, codec: s.codec ?? 'h264', profile: 'High', width: s.w, height: s.h, rotation: s.rotation ?? 0,
     displayWidth, displayHeight, sampleAspectRatio: { num: sn, den: sd }, displayAspectRatio: displayWidth / displayHeight,
     rFrameRate: { num: fps * 1000, den: 1000 }, avgFrameRate: { num: fps * 1000, den: 1000 }, fps, variableFrameRate: s.vfr ?? false,
     pixelFormat: 'yuv420p', bitDepth: 8, colorTransfer: 'sdr', colorPrimaries: null, colorSpace: null, colorRange: 'tv',
@@ -244,6 +245,27 @@ describe('fitLadder', () => {
     expect(new Set(sizes(fitted)).size).toBe(fitted.rungs.length);
     if (src.audio !== false) expect(fitted.audio).toEqual({ bitrate: 128_000, channels: 2, sampleRate: 48_000 });
     check?.(fitted);
+  });
+
+  it('counts the source bitrate in H.264 bits: AV1 and HEVC sources are worth more, MPEG-2 less, mezzanine sets no cap', () => {
+    const portrait = { w: 720, h: 1280, bitrate: 850_000 };
+    const h264 = fitLadder(media({ ...portrait, codec: 'h264' }), def);
+    const av1 = fitLadder(media({ ...portrait, codec: 'av1' }), def);
+    expect(h264.rungs[0]!.videoBitrate).toBe(850_000);
+    expect(av1.rungs[0]!.videoBitrate).toBe(1_700_000);
+    expect(av1.rungs[0]!.notes.join(' ')).toMatch(/capped at 1\.70 Mb\/s, the source's 0\.85 Mb\/s of av1 in H\.264 terms \(x2\)/);
+    // More rungs survive: the AV1 source's cap leaves real steps that the same bitrate of H.264 would not.
+    expect(av1.rungs.length).toBeGreaterThan(h264.rungs.length);
+
+    const hevc = fitLadder(media({ w: 3840, h: 2160, bitrate: 6_000_000, codec: 'hevc' }), reference);
+    expect(hevc.rungs[0]!.videoBitrate).toBe(9_600_000);
+
+    const mpeg2 = fitLadder(media({ w: 1920, h: 1080, bitrate: 6_000_000, codec: 'mpeg2video' }), reference);
+    expect(mpeg2.rungs[0]!.videoBitrate).toBe(3_600_000);
+
+    const prores = fitLadder(media({ w: 1920, h: 1080, bitrate: 5_000_000, codec: 'prores' }), reference);
+    expect(prores.rungs[0]!.videoBitrate).toBe(8_000_000);
+    expect(prores.rungs.flatMap((r) => r.notes).join(' ')).not.toMatch(/capped at/);
   });
 
   it('fails with NO_VIDEO_STREAM when there is no video', () => {
