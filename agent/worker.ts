@@ -458,7 +458,9 @@ export function createWorker(options: WorkerOptions): Worker {
       try {
         messages = await queue.receive({
           maxMessages: Math.min(10, free),
-          waitSeconds: options.waitSeconds,
+          // --once only asks whether anything is left: a 1 s long poll still consults every SQS server (unlike a
+          // 0 s short poll), and the batch ends a second after its last job instead of 20 s later.
+          waitSeconds: mode === 'once' ? Math.min(options.waitSeconds, 1) : options.waitSeconds,
           visibilityTimeoutSeconds: options.visibilityTimeoutSec,
           signal: pollAbort.signal,
         });
@@ -493,8 +495,15 @@ export function createWorker(options: WorkerOptions): Worker {
       if (mode === 'once' && messages.length === 0) {
         if (running.size === 0) {
           // An invalid message released a moment ago may be visible again: look once more before calling it empty.
-          if (chores.size === 0) break;
-          await Promise.all(chores);
+          if (chores.size > 0) {
+            await Promise.all(chores);
+            continue;
+          }
+          // Empty means nothing in flight either: a job waiting out a retry backoff, or held by a crashed worker
+          // until its visibility lapses, is still this batch's work.
+          const depth = await queue.depth().catch(() => null);
+          if (!depth || depth.visible + depth.inFlight === 0) break;
+          await sleep(Math.min(5000, Math.max(250, options.waitSeconds * 250)), pollAbort.signal);
           continue;
         }
         await Promise.race([...running.values()].map((j) => j.done));

@@ -275,6 +275,28 @@ describe('worker loop (injected executor, local queue)', () => {
     expect(w.status()).toMatchObject({ state: 'stopped', released: 1 });
   });
 
+  it('once() asks for more with 1 s polls (the batch ends right after its last job); a running agent long-polls', async () => {
+    const waits: { mode: string; wait: number }[] = [];
+    let mode = 'once';
+    const spied = {
+      ...queue,
+      receive: (o: Parameters<typeof queue.receive>[0]) => {
+        waits.push({ mode, wait: o.waitSeconds });
+        return queue.receive(o);
+      },
+    };
+    await queue.send(msg('one'));
+    await createWorker(options(async () => okResult, { queue: spied, waitSeconds: 20 })).once();
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits.every((w) => w.wait === 1)).toBe(true);
+    mode = 'forever';
+    const w = createWorker(options(async () => okResult, { queue: spied, waitSeconds: 20 }));
+    await w.start();
+    while (!waits.some((x) => x.mode === 'forever')) await sleep(10);
+    await w.stop();
+    expect(waits.filter((x) => x.mode === 'forever').map((x) => x.wait)).toEqual([20]);
+  });
+
   it('once() gives up with QUEUE_ERROR when the queue stays unreachable', async () => {
     const broken = { ...queue, receive: async () => { throw new TiercastError('QUEUE_ERROR', 'connection refused'); } };
     const w = createWorker({ ...options(async () => okResult), queue: broken, pollErrorDelayMs: 10 });
