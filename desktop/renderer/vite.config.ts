@@ -30,6 +30,14 @@ export const rendererConfig: UserConfig = {
     // No inline module preload polyfill: it would need 'unsafe-inline' under the CSP.
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      onwarn(warning, warn) {
+        // zod 4 places @__PURE__ comments where Rollup cannot use them; Rollup drops them harmlessly. Our own code
+        // still warns.
+        if (warning.code === 'INVALID_ANNOTATION' && warning.id?.includes('/node_modules/')) return;
+        warn(warning);
+      },
+    },
   },
 };
 
