@@ -68,7 +68,12 @@ const PROGRESS_AT: Record<Stage, number> = {
 const MIN_RUN_MS = 5_000;
 
 export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJobResult> {
-  const { jobId, store, tier, signal, log } = options;
+  const { jobId, store, tier, log } = options;
+  // An operator's cancel reaches a run on any tier through the ledger: a status write that finds the job
+  // cancelled aborts the run here (ffmpeg, download, upload) instead of writing over the cancel.
+  const cancelled = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, cancelled.signal]) : cancelled.signal;
+  let cancelledBy: TiercastError | null = null;
   const ledger = options.ledger ?? createLedger(store);
   const startedMs = Date.now();
   const transcode = options.transcode ?? transcodeFile;
@@ -122,9 +127,21 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
       // A listener never breaks the job.
     }
   };
-  const write = (patch: StatusPatch): Promise<JobStatus> => {
+  const write = (patch: StatusPatch, opts: { overCancel?: boolean } = {}): Promise<JobStatus> => {
     lastWriteMs = Date.now();
-    const p = chain.then(() => (options.ownsJob && !options.ownsJob() ? local : ledger.updateStatus(jobId, patch)));
+    const p = chain.then(() => {
+      if (options.ownsJob && !options.ownsJob()) return local;
+      return ledger.updateStatus(jobId, (current) => {
+        if (!opts.overCancel && current.stage === 'failed' && current.error?.code === 'CANCELLED') {
+          cancelledBy ??= new TiercastError('CANCELLED', `job ${jobId}: ${current.error.message || 'cancelled'}; stopped on tier ${tier}`, {
+            details: { byOperator: true },
+          });
+          cancelled.abort(cancelledBy);
+          throw cancelledBy;
+        }
+        return patch;
+      });
+    });
     chain = p.catch(() => undefined);
     return p;
   };
@@ -133,7 +150,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     const progress = extra.progress ?? Math.max(local.progress, PROGRESS_AT[stage]);
     local = { ...local, ...stripNote(extra), stage, progress };
     notify();
-    local = await write({ ...extra, stage, progress });
+    // Once the manifest is written the job is done, even if a cancel came in while it was being published.
+    local = await write({ ...extra, stage, progress }, { overCancel: stage === 'done' });
   };
   const setProgress = (fraction: number) => {
     const progress = Math.min(1, Math.max(local.progress, Math.round(fraction * 1000) / 1000));
@@ -248,6 +266,14 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     log?.info({ jobId, attempt, tier, files: manifest.files.length, bytesOut, seconds: (Date.now() - startedMs) / 1000 }, 'job done');
     return { ok: true, manifest, report };
   } catch (err) {
+    // (Set inside the status writer's callback, which the compiler cannot see.)
+    const byOperator = cancelledBy as TiercastError | null;
+    if (byOperator) {
+      // The ledger already says CANCELLED (the operator's word): nothing to write, nothing to retry.
+      await chain;
+      log?.warn({ jobId, attempt, tier }, byOperator.toString());
+      return { ok: false, error: byOperator };
+    }
     let error = toTiercastError(err, 'INTERNAL');
     if (signal?.aborted && error.code !== 'TIER_LIMIT_EXCEEDED') {
       error = new TiercastError('INTERRUPTED', `job ${jobId} interrupted (${reasonText(signal.reason)}); it will be retried`, { cause: err });

@@ -354,7 +354,8 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
       const status = await ledger.getStatus(id);
       if (isTerminal(status.stage)) throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${status.stage}`);
       // A job running here is aborted too; its runner writes CANCELLED again once ffmpeg has stopped, so a late
-      // progress write of the aborted run cannot bring it back. Jobs on other tiers stop at their next status check.
+      // progress write of the aborted run cannot bring it back. Jobs on other tiers (Lambda, Fargate, EC2 agents) stop at
+      // their next status write, which finds the cancel in the ledger (executeJob) and aborts ffmpeg there.
       const wasRunning = options.abortRunning?.(id) ?? false;
       const cancelled = await ledger.updateStatus(id, {
         stage: 'failed',

@@ -131,6 +131,30 @@ describe('executeJob (stand-in transcoder)', () => {
     expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
   });
 
+  it('a cancel written to the ledger by the console stops a run on another tier at its next status write', async () => {
+    let sawAbort = false;
+    const r = await executeJob({
+      jobId: 'j1', store, ledger, tier: 'fargate', workRoot: path.join(root, 'work'), statusIntervalMs: 0,
+      transcode: async (o) => {
+        o.onProgress?.({ stage: 'encoding', percent: 20 });
+        // The operator cancels from the console (jobs.cancel writes this), while ffmpeg runs on Fargate.
+        await ledger.updateStatus('j1', { stage: 'failed', error: { code: 'CANCELLED', message: 'cancelled from the console' }, finishedAt: new Date().toISOString() });
+        for (let i = 0; i < 200 && !o.signal?.aborted; i++) {
+          o.onProgress?.({ stage: 'encoding', percent: 21 + i * 0.3 });
+          await new Promise((res) => setTimeout(res, 10));
+        }
+        sawAbort = o.signal?.aborted === true;
+        throw new TiercastError('CANCELLED', 'ffmpeg was cancelled');
+      },
+    });
+    expect(sawAbort).toBe(true);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/cancelled from the console; stopped on tier fargate/) });
+    // The cancel stands: not written back to encoding or queued, nothing published.
+    expect(await ledger.getStatus('j1')).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED', message: 'cancelled from the console' } });
+    expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
+  });
+
   it('a metrics sink that throws does not fail the job', async () => {
     const r = await executeJob({
       jobId: 'j1', store, ledger, tier: 'local', workRoot: path.join(root, 'work'), transcode: fakeTranscode(2),
