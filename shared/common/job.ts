@@ -19,6 +19,8 @@ export const STAGES = [
 ] as const;
 export type Stage = (typeof STAGES)[number];
 export const TERMINAL_STAGES: readonly Stage[] = ['done', 'failed'];
+/** done or failed: nothing will run the job again unless it is retried. */
+export const isTerminal = (stage: Stage): boolean => TERMINAL_STAGES.includes(stage);
 
 export const TIERS = ['local', 'lambda', 'lambda-enhanced', 'fargate', 'fargate-spot', 'ec2'] as const;
 export type Tier = (typeof TIERS)[number];

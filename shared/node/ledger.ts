@@ -10,6 +10,7 @@ import {
   JobSpecSchema,
   JobStatusSchema,
   OutputManifestSchema,
+  TERMINAL_STAGES,
   ledgerKeys,
   type JobSpec,
   type JobSpecInput,
@@ -421,4 +422,26 @@ async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * An operator's cancel: CANCELLED written into the status in one read-modify-write, refused (INVALID_REQUEST) for a
+ * job already done or failed. A queued job is then skipped by whichever worker takes it; a running one stops at its
+ * next status write on any tier (executeJob finds the cancel and aborts). Returns the status before and after.
+ */
+export async function cancelJob(ledger: Pick<JobLedger, 'updateStatus'>, id: string, who: string): Promise<{ before: JobStatus; after: JobStatus }> {
+  let before: JobStatus | null = null;
+  const after = await ledger.updateStatus(id, (current) => {
+    before = current;
+    if (TERMINAL_STAGES.includes(current.stage)) {
+      throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${current.stage}${current.error ? ` (${current.error.code})` : ''}; nothing to cancel`);
+    }
+    return {
+      stage: 'failed',
+      error: { code: 'CANCELLED', message: `cancelled from ${who}` },
+      finishedAt: new Date().toISOString(),
+      note: `cancelled from ${who} while ${current.stage}`,
+    };
+  });
+  return { before: before as unknown as JobStatus, after };
 }

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { ApiErrorBody, JobDetail, JobRow } from '../../../shared/common/api-contract.ts';
 import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
-import { JOB_SCHEMA_VERSION, TERMINAL_STAGES, ledgerKeys, type JobSpec, type JobStatus, type OutputFormat, type Stage, type Tier } from '../../../shared/common/job.ts';
+import { JOB_SCHEMA_VERSION, isTerminal, ledgerKeys, type JobSpec, type JobStatus, type OutputFormat, type Stage, type Tier } from '../../../shared/common/job.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
-import type { JobLedger } from '../../../shared/node/ledger.ts';
+import { cancelJob, type JobLedger } from '../../../shared/node/ledger.ts';
 import type { Logger } from '../../../shared/node/log.ts';
 
 /**
@@ -86,7 +86,6 @@ export function jobRow(status: JobStatus, spec: SpecSummary | undefined, nowMs =
   };
 }
 
-const isTerminal = (s: Stage) => TERMINAL_STAGES.includes(s);
 const STATUS_KEY = /^jobs\/([^/]+)\/status\.json$/;
 
 export interface JobsService {
@@ -352,17 +351,13 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
     async cancel(id) {
       const ledger = options.ledger();
       const status = await ledger.getStatus(id);
-      if (isTerminal(status.stage)) throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${status.stage}`);
+      if (isTerminal(status.stage)) throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${status.stage}; nothing to cancel`);
       // A job running here is aborted too; its runner writes CANCELLED again once ffmpeg has stopped, so a late
       // progress write of the aborted run cannot bring it back. Jobs on other tiers (Lambda, Fargate, EC2 agents) stop at
       // their next status write, which finds the cancel in the ledger (executeJob) and aborts ffmpeg there.
-      const wasRunning = options.abortRunning?.(id) ?? false;
-      const cancelled = await ledger.updateStatus(id, {
-        stage: 'failed',
-        error: { code: 'CANCELLED', message: 'cancelled from the console' },
-        finishedAt: new Date().toISOString(),
-        note: wasRunning ? 'cancelled from the console (aborted while running)' : 'cancelled from the console',
-      });
+      options.abortRunning?.(id);
+      // One read-modify-write that refuses a job that finished meanwhile (the same write as `tiercast cancel`).
+      const { after: cancelled } = await cancelJob(ledger, id, 'the console');
       const changed: JobRow[] = [];
       upsert(cancelled, await specOf(id), changed);
       emit(changed);
