@@ -43,7 +43,15 @@ export interface S3ClientOptions {
   readonly profile?: string;
   /** SDK attempts per request (its own retry); default the SDK's (3). */
   readonly maxAttempts?: number;
+  /**
+   * A connection that sends or receives nothing for this long is dropped, and the SDK retries the request
+   * (default 120 s; the SDK's own default is no limit, so a half-dead connection could hang a job's download or
+   * upload for ever). Connecting gets 10 s.
+   */
+  readonly socketTimeoutMs?: number;
 }
+
+export const DEFAULT_S3_SOCKET_TIMEOUT_MS = 120_000;
 
 export function createS3Client(options: S3ClientOptions = {}): S3Client {
   return new S3Client({
@@ -57,6 +65,7 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     // SDK's default CRC32 trailers, and multipart parts carry Content-MD5-free ETags either way.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: options.socketTimeoutMs ?? DEFAULT_S3_SOCKET_TIMEOUT_MS },
   });
 }
 

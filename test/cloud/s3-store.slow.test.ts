@@ -163,6 +163,33 @@ describe('S3 client and error mapping', () => {
     client.destroy();
   });
 
+  it('drops a connection that goes silent instead of hanging the job (socket idle timeout)', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket)); // accepts, reads, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    const client = createS3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, maxAttempts: 1, socketTimeoutMs: 300 });
+    try {
+      const store = createS3Store({ client, bucket: 'b', resumeDir: mkdtempSync(path.join(os.tmpdir(), 'tc-silent-')), retryMinTimeoutMs: 10 });
+      const err = await store.getBuffer('k').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'STORE_ERROR' });
+      expect(String((err as Error).message)).toMatch(/timed out|Timeout/i);
+      expect(sockets.length).toBeGreaterThan(0);
+    } finally {
+      client.destroy();
+      for (const s of sockets) s.destroy();
+      silent.close();
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+
   it('maps SDK errors to stable codes with the cause kept', () => {
     const notFound = Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
     const slow = Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
