@@ -37,8 +37,16 @@ export interface SqsJobQueueOptions {
 export const DEFAULT_HIGH_PRIORITY_LATENCY_SEC = 5;
 
 /** The agent builds its client here, because only cloud/ may import the SDK. */
-export function createSqsClient(options: { region?: string; endpoint?: string } & Partial<SQSClientConfig> = {}): SQSClient {
-  return new SQSClient({ ...options, ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+export function createSqsClient(options: { region?: string; endpoint?: string; socketTimeoutMs?: number } & Partial<SQSClientConfig> = {}): SQSClient {
+  const { socketTimeoutMs, ...rest } = options;
+  return new SQSClient({
+    // A long poll answers within 20 s; a connection silent for 60 s is dead and is dropped (the SDK's default is no
+    // limit, which would leave an agent polling a half-open socket for ever).
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: socketTimeoutMs ?? 60_000 },
+    ...rest,
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+  });
 }
 
 function classify(err: unknown): ErrorCode {

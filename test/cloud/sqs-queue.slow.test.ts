@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSqsJobQueue } from '../../cloud/sqs-queue.ts';
+import { createSqsClient, createSqsJobQueue } from '../../cloud/sqs-queue.ts';
 import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
 
 let fx: Fauxqs;
@@ -95,6 +95,30 @@ describe('createSqsJobQueue (fauxqs)', () => {
     const err = await queue.changeVisibility(bogus, 30).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'QUEUE_ERROR' });
     expect((err as { details?: { stale?: boolean } }).details?.stale).toBeUndefined();
+  });
+
+  it('a poll on a connection that goes silent fails with QUEUE_ERROR instead of hanging the agent', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const client = createSqsClient({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+      socketTimeoutMs: 300,
+    });
+    try {
+      const queue = createSqsJobQueue({ client, queueUrls: { normal: `http://127.0.0.1:${port}/000000000000/q` } });
+      await expect(queue.receive({ maxMessages: 1, waitSeconds: 1 })).rejects.toMatchObject({ code: 'QUEUE_ERROR', message: expect.stringMatching(/timed out/i) });
+      expect(sockets.length).toBeGreaterThan(0);
+    } finally {
+      client.destroy();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it('ends a long poll at once when the signal aborts', async () => {
