@@ -164,7 +164,7 @@ export function createHandler(options: HandlerOptions = {}) {
     if (result.ok) {
       return { jobId, ok: true, tier, stage: status?.stage ?? 'done', manifestKey: `outputs/${jobId}/manifest.json`, costUsd };
     }
-    return { jobId, ok: false, tier, stage: status?.stage ?? null, costUsd, error: describe(result.error) };
+    return { jobId, ok: false, tier, stage: status?.stage ?? null, costUsd, error: outcomeError(result.error) };
   }
 
   /**
@@ -221,7 +221,7 @@ export function createHandler(options: HandlerOptions = {}) {
       });
     if (!canRetry) rt.metrics.emit(tier, { JobsFailed: 1 }, { jobId });
     rt.log.warn({ jobId, tier, code: error.code }, error.message);
-    return { jobId, ok: false, tier, stage: updated?.stage ?? null, error: describe(error) };
+    return { jobId, ok: false, tier, stage: updated?.stage ?? null, error: outcomeError(error) };
   }
 
   return async function handler(event: HandlerEvent, context: LambdaContext): Promise<JobOutcome | SqsBatchResponse> {
@@ -272,9 +272,12 @@ function isSqsEvent(event: unknown): event is SqsEvent {
   return typeof event === 'object' && event !== null && Array.isArray((event as SqsEvent).Records);
 }
 
-function describe(error: TiercastError): NonNullable<JobOutcome['error']> {
+/** How a job failure is reported to the router: its code, and whether a retry should go one tier up. */
+export function outcomeError(error: TiercastError): NonNullable<JobOutcome['error']> {
   const info = ERROR_CODE_INFO[error.code];
-  return { code: error.code, message: error.message, retryable: info.retryable, escalate: info.escalate };
+  // A stalled ffmpeg (no progress for minutes) would stall on a bigger tier too: retried, not escalated.
+  const stalled = (error.details as { stalled?: unknown }).stalled === true;
+  return { code: error.code, message: error.message, retryable: info.retryable, escalate: info.escalate && !stalled };
 }
 
 /** The function Lambda calls (CMD ["handler.handler"] in cloud/lambda/Dockerfile). */

@@ -6,7 +6,8 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHandler, type JobOutcome } from '../../../cloud/lambda/handler.ts';
+import { createHandler, outcomeError, type JobOutcome } from '../../../cloud/lambda/handler.ts';
+import { TiercastError } from '../../../shared/common/errors.ts';
 import type { JobSpecInput } from '../../../shared/common/job.ts';
 import { getLadder } from '../../../shared/common/ladders.ts';
 import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
@@ -77,6 +78,19 @@ async function newJob(id: string, media: JobSpecInput['media'], extra: Partial<J
 }
 
 const hour1080 = { durationSec: 3600, width: 1920, height: 1080, fps: 30 };
+
+describe('Lambda handler: which failures escalate', () => {
+  it('out of time or memory goes one tier up; a stalled ffmpeg is retried, not escalated (it would stall there too)', () => {
+    expect(outcomeError(new TiercastError('TIMEOUT', 'ffmpeg did not finish within 100 s'))).toMatchObject({ retryable: true, escalate: true });
+    expect(outcomeError(new TiercastError('OUT_OF_MEMORY', 'ffmpeg ran out of memory'))).toMatchObject({ escalate: true });
+    expect(outcomeError(new TiercastError('TIMEOUT', 'ffmpeg stalled: no progress for 300 s (before any output)', { details: { stalled: true } }))).toMatchObject({
+      code: 'TIMEOUT',
+      retryable: true,
+      escalate: false,
+    });
+    expect(outcomeError(new TiercastError('DECODE_FAILED', 'bad input'))).toMatchObject({ retryable: false, escalate: false });
+  });
+});
 
 describe('Lambda handler: automatic escalation', () => {
   it('lambda refuses a job that cannot fit its time: invokes the enhanced function with the job pointer, hop recorded', async () => {
