@@ -12,7 +12,7 @@ interface CancelOutcome {
 }
 
 /** Each id cancelled on its own: an unknown or finished job is reported and the others are still cancelled. */
-export async function cancelJobs(ledger: Pick<JobLedger, 'updateStatus'>, ids: readonly string[], who = 'the CLI'): Promise<CancelOutcome[]> {
+export async function cancelJobs(ledger: Pick<JobLedger, 'updateStatus' | 'getStatus'>, ids: readonly string[], who = 'the CLI'): Promise<CancelOutcome[]> {
   const { cancelJob } = await import('../../shared/node/ledger.ts');
   const out: CancelOutcome[] = [];
   for (const id of ids) {

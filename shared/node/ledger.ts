@@ -428,20 +428,41 @@ async function hashFile(file: string): Promise<string> {
  * An operator's cancel: CANCELLED written into the status in one read-modify-write, refused (INVALID_REQUEST) for a
  * job already done or failed. A queued job is then skipped by whichever worker takes it; a running one stops at its
  * next status write on any tier (executeJob finds the cancel and aborts). Returns the status before and after.
+ *
+ * The ledger has no conditional writes, so a runner's status write that read the status just before the cancel
+ * landed can put it back (a window of one GET+PUT every couple of seconds). The cancel is therefore checked again
+ * after `settleMs` and re-asserted, up to `reasserts` times, unless the job finished meanwhile.
  */
-export async function cancelJob(ledger: Pick<JobLedger, 'updateStatus'>, id: string, who: string): Promise<{ before: JobStatus; after: JobStatus }> {
+export async function cancelJob(
+  ledger: Pick<JobLedger, 'updateStatus' | 'getStatus'>,
+  id: string,
+  who: string,
+  options: { settleMs?: number; reasserts?: number } = {},
+): Promise<{ before: JobStatus; after: JobStatus }> {
   let before: JobStatus | null = null;
-  const after = await ledger.updateStatus(id, (current) => {
+  const patchFor = (current: JobStatus): StatusPatch => ({
+    stage: 'failed',
+    error: { code: 'CANCELLED', message: `cancelled from ${who}` },
+    finishedAt: new Date().toISOString(),
+    note: `cancelled from ${who} while ${current.stage}`,
+  });
+  let after = await ledger.updateStatus(id, (current) => {
     before = current;
     if (TERMINAL_STAGES.includes(current.stage)) {
       throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${current.stage}${current.error ? ` (${current.error.code})` : ''}; nothing to cancel`);
     }
-    return {
-      stage: 'failed',
-      error: { code: 'CANCELLED', message: `cancelled from ${who}` },
-      finishedAt: new Date().toISOString(),
-      note: `cancelled from ${who} while ${current.stage}`,
-    };
+    return patchFor(current);
   });
+  const settleMs = options.settleMs ?? 750;
+  for (let i = 0; i < (options.reasserts ?? 3) && settleMs > 0; i++) {
+    await new Promise((r) => setTimeout(r, settleMs));
+    const now = await ledger.getStatus(id);
+    // Still cancelled, or finished for real (done, or failed with its own error): the cancel has nothing to add.
+    if (TERMINAL_STAGES.includes(now.stage)) {
+      after = now;
+      break;
+    }
+    after = await ledger.updateStatus(id, (current) => (TERMINAL_STAGES.includes(current.stage) ? {} : patchFor(current)));
+  }
   return { before: before as unknown as JobStatus, after };
 }

@@ -6,7 +6,7 @@ import { TiercastError } from '../../../shared/common/errors.ts';
 import { ledgerKeys } from '../../../shared/common/job.ts';
 import type { TranscodeReport } from '../../../shared/common/transcode-report.ts';
 import { executeJob } from '../../../shared/node/execute-job.ts';
-import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { cancelJob, createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 import type { TranscodeOptions } from '../../../shared/node/transcode.ts';
@@ -138,8 +138,10 @@ describe('executeJob (stand-in transcoder)', () => {
       transcode: async (o) => {
         o.onProgress?.({ stage: 'encoding', percent: 20 });
         // The operator cancels from the console (jobs.cancel writes this), while ffmpeg runs on Fargate.
-        await ledger.updateStatus('j1', { stage: 'failed', error: { code: 'CANCELLED', message: 'cancelled from the console' }, finishedAt: new Date().toISOString() });
-        for (let i = 0; i < 200 && !o.signal?.aborted; i++) {
+        // (Concurrently with the runner's own status writes for the progress above: cancelJob re-asserts a cancel a
+        // racing write put back.)
+        await cancelJob(ledger, 'j1', 'the console', { settleMs: 50 });
+        for (let i = 0; i < 1000 && !o.signal?.aborted; i++) {
           o.onProgress?.({ stage: 'encoding', percent: 21 + i * 0.3 });
           await new Promise((res) => setTimeout(res, 10));
         }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TiercastError } from '../../../shared/common/errors.ts';
 import { ledgerKeys, type JobSpecInput, type OutputManifest } from '../../../shared/common/job.ts';
-import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { cancelJob, createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 
@@ -109,6 +109,31 @@ describe('job ledger: jobs and statuses', () => {
     expect(s3.history.map((h) => h.stage)).toEqual(['queued', 'downloading', 'failed']);
     expect(await codeOf(ledger.updateStatus('u1', { progress: 2 }))).toBe('INVALID_JOB');
     expect((await ledger.getStatus('u1')).progress).toBe(0.4);
+  });
+
+  it('cancelJob re-asserts a cancel that a racing runner write put back, and leaves a job that finished alone', async () => {
+    await ledger.createJob(spec('race'));
+    await ledger.updateStatus('race', { stage: 'encoding', tier: 'fargate', attempts: 1 });
+    // A runner's write that read the status before the cancel landed and writes after it (no conditional writes).
+    const stale = await ledger.getStatus('race');
+    const cancelling = cancelJob(ledger, 'race', 'the console', { settleMs: 40 });
+    await new Promise((r) => setTimeout(r, 10));
+    await store.put(ledgerKeys.status('race'), Buffer.from(JSON.stringify({ ...stale, progress: 0.5 })));
+    expect((await ledger.getStatus('race')).stage).toBe('encoding');
+    const { before, after } = await cancelling;
+    expect(before.stage).toBe('encoding');
+    expect(after).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED', message: 'cancelled from the console' } });
+    expect(await ledger.getStatus('race')).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED' } });
+
+    // A job that completes right after the cancel (its final write goes over a late cancel) is not turned back.
+    await ledger.createJob(spec('late'));
+    await ledger.updateStatus('late', { stage: 'finalizing' });
+    const late = cancelJob(ledger, 'late', 'the CLI', { settleMs: 40 });
+    await new Promise((r) => setTimeout(r, 10));
+    await ledger.updateStatus('late', { stage: 'done', progress: 1, error: null });
+    expect((await late).after.stage).toBe('done');
+    expect((await ledger.getStatus('late')).stage).toBe('done');
+    expect(await codeOf(cancelJob(ledger, 'late', 'the CLI'))).toBe('INVALID_REQUEST');
   });
 
   it('lists jobs in id order with stage filter, limit and paging, skipping half-created ones', async () => {
