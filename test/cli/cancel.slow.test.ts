@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,25 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { homePaths } from '../../shared/node/data-home.ts';
 import { createLedger } from '../../shared/node/ledger.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
-import { repoRoot } from '../helpers/media.ts';
+import { runTiercast, type CliRun } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-cli-cancel-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function tiercast(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: dir, NO_COLOR: '1', TIERCAST_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function tiercast(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
+  return runTiercast(args, { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, NO_COLOR: '1', TIERCAST_LOG_LEVEL: 'warn', ...env } });
 }
 
 describe('tiercast cancel', () => {

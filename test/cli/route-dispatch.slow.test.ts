@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,34 +8,18 @@ import { createLedger } from '../../shared/node/ledger.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
-import { repoRoot, sharedClip } from '../helpers/media.ts';
+import { sharedClip } from '../helpers/media.ts';
 import { S3RVER_CREDENTIALS, s3rverClient, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { runTiercast, type CliRun } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-cli-route-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `node bin/tiercast.js ...args` (argument array, no shell) with a scratch data home and only the env we give. */
-function tiercast(env: Record<string, string>, ...args: string[]): Promise<Run> {
+function tiercast(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
   const base: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: dir, NO_COLOR: '1', TIERCAST_LOG_LEVEL: 'warn' };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), ...args], {
-      cwd: dir,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runTiercast(args, { cwd: dir, env: { ...base, ...env } });
 }
 
 const localHome = { TIERCAST_HOME: path.join(dir, 'home-local') };

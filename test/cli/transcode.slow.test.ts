@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeClip } from '../helpers/clips.ts';
-import { repoRoot, sharedClip } from '../helpers/media.ts';
+import { sharedClip } from '../helpers/media.ts';
+import { runTiercast, type CliRun } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-cli-transcode-'));
 const home = path.join(dir, 'home');
@@ -25,20 +25,8 @@ writeFileSync(
   }),
 );
 
-function tiercast(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), ...args], {
-      cwd: dir,
-      env: { ...process.env, TIERCAST_HOME: home, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function tiercast(...args: string[]): Promise<CliRun> {
+  return runTiercast(args, { cwd: dir, env: { ...process.env, TIERCAST_HOME: home, NO_COLOR: '1' } });
 }
 
 describe('tiercast transcode', () => {
