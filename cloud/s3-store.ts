@@ -614,6 +614,11 @@ export function mapS3Error(err: unknown, what: string, signal?: AbortSignal): Ti
   const message = err instanceof Error ? err.message : String(err);
   if (signal?.aborted || name === 'AbortError') return new TiercastError('CANCELLED', `${what}: cancelled`, { cause: err });
   const details = { s3Code: name || undefined, httpStatus: status };
+  // A missing bucket is the configuration's fault, not a missing input: say which setting to fix.
+  if (name === 'NoSuchBucket') {
+    const bucket = (err as { BucketName?: string }).BucketName;
+    return new TiercastError('STORE_ERROR', `${what}: the bucket ${bucket ? `${bucket} ` : ''}does not exist (check TIERCAST_BUCKET / store.bucket and the region)`, { cause: err, details });
+  }
   if (isNotFound(err)) return new TiercastError('INPUT_NOT_FOUND', `${what}: not found (${name || status})`, { cause: err, details });
   return new TiercastError('STORE_ERROR', `${what}: ${name ? `${name}: ` : ''}${message}`, { cause: err, details });
 }

@@ -6,10 +6,11 @@ import { register as route } from './route.ts';
 import { register as dispatch } from './dispatch.ts';
 import { register as jobs } from './jobs.ts';
 import { register as cancel } from './cancel.ts';
+import { register as doctor } from './doctor.ts';
 import { register as agent } from './agent.ts';
 import { register as consoleCmd } from './console.ts';
 
 /** Each verb registers itself; heavy modules are imported lazily inside the action so `--help` stays fast. */
 export function registerCommands(program: Command): void {
-  for (const register of [probe, ladder, transcode, route, dispatch, jobs, cancel, agent, consoleCmd]) register(program);
+  for (const register of [probe, ladder, transcode, route, dispatch, jobs, cancel, agent, consoleCmd, doctor]) register(program);
 }

@@ -195,6 +195,8 @@ describe('S3 client and error mapping', () => {
     const slow = Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
     const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
     expect(mapS3Error(notFound, 'get k')).toMatchObject({ code: 'INPUT_NOT_FOUND', cause: notFound });
+    const noBucket = Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket', BucketName: 'media-x', $metadata: { httpStatusCode: 404 } });
+    expect(mapS3Error(noBucket, 'put k')).toMatchObject({ code: 'STORE_ERROR', message: 'put k: the bucket media-x does not exist (check TIERCAST_BUCKET / store.bucket and the region)' });
     expect(mapS3Error(slow, 'put k')).toMatchObject({ code: 'STORE_ERROR', details: { s3Code: 'SlowDown', httpStatus: 503 } });
     expect(isTransient(slow)).toBe(true);
     expect(isTransient(denied)).toBe(false);
