@@ -27,3 +27,16 @@ export function runTiercast(args: readonly string[], options: { cwd: string; env
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** A running `tiercast` for verbs that stream (agent, jobs --watch): the child and what it printed so far. */
+export function startTiercast(args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/tiercast.js'), ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  return { child, out, exited };
+}
