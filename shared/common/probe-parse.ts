@@ -298,6 +298,19 @@ function parseAudio(s: Obj): AudioStreamInfo {
   };
 }
 
+/** Audio-description, commentary and impaired-audience tracks: never the programme's main sound. */
+const SECONDARY_AUDIO = ['comment', 'visual_impaired', 'hearing_impaired', 'descriptions', 'karaoke'] as const;
+
+/**
+ * Audio streams with the main one first (the ladder carries `audio[0]`): the stream flagged default, never a
+ * commentary or audio-description track when another exists; otherwise file order.
+ */
+function mainAudioFirst(streams: readonly Obj[]): Obj[] {
+  const flag = (s: Obj, key: string) => isObj(s.disposition) && num(s.disposition[key]) === 1;
+  const score = (s: Obj) => (flag(s, 'default') ? 1 : 0) - (SECONDARY_AUDIO.some((k) => flag(s, k)) ? 2 : 0);
+  return streams.map((s, i) => ({ s, i })).sort((a, b) => score(b.s) - score(a.s) || a.i - b.i).map((x) => x.s);
+}
+
 /**
  * ffprobe `-show_format -show_streams` JSON into a MediaInfo. Pure: never throws for odd media (a file with no
  * usable video gets `video: null`; the caller decides), only for JSON that is not ffprobe's shape at all.
@@ -325,7 +338,7 @@ export function parseProbe(json: unknown, sizeBytes: number): MediaInfo {
     if (durationSec === 0) warnings.push('duration unknown');
   }
   const formatBitrate = num(format.bit_rate) ?? (durationSec > 0 && sizeBytes > 0 ? Math.round((sizeBytes * 8) / durationSec) : null);
-  const audio = audioStreams.map(parseAudio);
+  const audio = mainAudioFirst(audioStreams).map(parseAudio);
   const audioBitrates = audio.map((a) => a.bitrate);
   const otherBitrate = audioBitrates.every((b) => b !== null) ? audioBitrates.reduce<number>((t, b) => t + (b ?? 0), 0) : null;
   const video = main ? parseVideo(main, durationSec, warnings, videoStreams.length === 1 ? otherBitrate : null, formatBitrate) : null;

@@ -142,6 +142,23 @@ describe('parseProbe edge cases', () => {
     expect(info.warnings).toContain('only a cover image, no video');
   });
 
+  it('puts the main audio first: the default track, never a commentary or audio description when another exists', () => {
+    const audio = (index: number, language: string, disposition: Record<string, number>, channels = 2) =>
+      ({ index, codec_type: 'audio', codec_name: 'aac', channels, sample_rate: '48000', tags: { language }, disposition });
+    const film = probe([
+      stream({ index: 0 }),
+      audio(1, 'eng', { default: 0, comment: 1 }),
+      audio(2, 'fra', { default: 0 }),
+      audio(3, 'eng', { default: 1 }, 6),
+    ]);
+    expect(film.audio.map((a) => [a.index, a.language])).toEqual([[3, 'eng'], [2, 'fra'], [1, 'eng']]);
+    // A commentary flagged default still loses to a plain track; with no flags at all, file order stands.
+    const flagged = probe([stream({ index: 0 }), audio(1, 'eng', { default: 1, comment: 1 }), audio(2, 'eng', { default: 0 })]);
+    expect(flagged.audio.map((a) => a.index)).toEqual([2, 1]);
+    const plain = probe([stream({ index: 0 }), audio(1, 'deu', {}), audio(2, 'eng', {})]);
+    expect(plain.audio.map((a) => a.index)).toEqual([1, 2]);
+  });
+
   it('prefers the stream with most frames, then longest, then largest', () => {
     const info = probe([
       stream({ index: 0, width: 3840, height: 2160, nb_frames: '100' }),
