@@ -51,6 +51,12 @@ export interface RenditionOutput {
 }
 
 export interface AudioOutput {
+  /** Source stream index it is made from. */
+  readonly sourceIndex: number;
+  /** ISO 639 code from the source's tag, null when untagged. */
+  readonly language: string | null;
+  /** Name players show (unique among the tracks): the language, else "Audio". */
+  readonly name: string;
   readonly representationId: number;
   readonly bitrate: number;
   readonly channels: 2;
@@ -65,7 +71,10 @@ export interface LadderOutputs {
   readonly manifest: string;
   readonly hlsMaster: string;
   readonly renditions: readonly RenditionOutput[];
+  /** The main audio track (the source's default one), null for a video-only ladder. */
   readonly audio: AudioOutput | null;
+  /** Other languages of the source, each its own HLS rendition and DASH adaptation set (none without `audio`). */
+  readonly alternateAudio: readonly AudioOutput[];
   readonly poster: { readonly file: string; readonly width: number; readonly height: number; readonly atSec: number } | null;
   readonly thumbnails: ThumbnailPlan | null;
   readonly segmentSeconds: number;
@@ -287,6 +296,28 @@ function even(n: number): number {
   return Math.max(2, Math.round(n / 2) * 2);
 }
 
+/** At most this many audio tracks per job (main plus alternates). */
+export const MAX_AUDIO_TRACKS = 8;
+
+/**
+ * The audio a ladder carries: the main track (probe puts the default one first) and then each other language the
+ * source has, once, skipping commentary and audio description (`secondary`) and untagged or same-language
+ * duplicates, which players could not tell apart.
+ */
+export function audioStreamsFor(media: MediaInfo): MediaInfo['audio'][number][] {
+  const [main, ...rest] = media.audio;
+  if (!main) return [];
+  const out = [main];
+  const seen = new Set([main.language ?? '']);
+  for (const a of rest) {
+    if (out.length >= MAX_AUDIO_TRACKS) break;
+    if (a.secondary || !a.language || seen.has(a.language)) continue;
+    seen.add(a.language);
+    out.push(a);
+  }
+  return out;
+}
+
 /** The frame rate of one rung: the source rate (made constant) capped at the rung's rate. */
 function rungRate(rung: FittedRung, sourceRate: Rational): Rational {
   if (rung.fps >= rationalValue(sourceRate) - 0.01) return sourceRate;
@@ -393,22 +424,31 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
 
   // Output 1: the ladder, packaged by the dash muxer.
   renditions.forEach((_, i) => args.push('-map', `[v${i}]`));
-  const audioStream = media.audio[0];
   const audioLadder = ladder.audio;
-  const audio: AudioOutput | null =
-    audioStream && audioLadder
-      ? {
-          representationId: renditions.length,
+  const audioTracks: AudioOutput[] = audioLadder
+    ? audioStreamsFor(media).map((stream, k) => {
+        const id = renditions.length + k;
+        return {
+          sourceIndex: stream.index,
+          language: stream.language,
+          name: stream.language ?? (k === 0 ? 'Audio' : `Audio ${k + 1}`),
+          representationId: id,
           bitrate: audioLadder.bitrate,
           channels: 2,
           sampleRate: audioLadder.sampleRate,
-          playlist: `media_${renditions.length}.m3u8`,
-          initSegment: `init-${renditions.length}.m4s`,
-          segmentPattern: `seg-${renditions.length}-{n}.m4s`,
-        }
-      : null;
-  if (audio && audioStream) args.push('-map', `0:${audioStream.index}`);
+          playlist: `media_${id}.m3u8`,
+          initSegment: `init-${id}.m4s`,
+          segmentPattern: `seg-${id}-{n}.m4s`,
+        };
+      })
+    : [];
+  const audio = audioTracks[0] ?? null;
+  for (const t of audioTracks) args.push('-map', `0:${t.sourceIndex}`);
   args.push('-map_metadata', '-1', '-map_chapters', '-1');
+  // Stream metadata is dropped with the rest; the language goes back on so the MPD's adaptation sets carry lang.
+  audioTracks.forEach((t, k) => {
+    if (t.language) args.push(`-metadata:s:a:${k}`, `language=${t.language}`);
+  });
 
   const preset = ladder.preset;
   args.push('-c:v', 'libx264', '-preset', preset);
@@ -438,7 +478,7 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     args.push('-color_primaries:v', 'bt709', '-color_trc:v', 'bt709', '-colorspace:v', 'bt709');
   }
   if (audio) {
-    // -ac 2 downmixes 5.1/7.1 with swresample's standard matrix (centre and surrounds at -3 dB).
+    // Every audio output alike; -ac 2 downmixes 5.1/7.1 with swresample's standard matrix (centre and surrounds at -3 dB).
     args.push('-c:a', 'aac', '-b:a', String(audio.bitrate), '-ac', '2', '-ar', String(audio.sampleRate));
   }
   args.push(
@@ -451,7 +491,8 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     '-single_file', '0',
     '-hls_playlist', '1',
     '-hls_master_name', MASTER_NAME,
-    '-adaptation_sets', audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
+    // One adaptation set per language: DASH players pick a language by adaptation set.
+    '-adaptation_sets', ['id=0,streams=v', ...audioTracks.map((t, k) => `id=${k + 1},streams=${t.representationId}`)].join(' '),
     '-init_seg_name', INIT_SEG_TEMPLATE,
     '-media_seg_name', MEDIA_SEG_TEMPLATE,
     '-format_options', 'movflags=+cmaf',
@@ -470,7 +511,7 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     filterGraph,
     warnings,
     sourceFixes: src.notes,
-    outputs: { manifest: MANIFEST_NAME, hlsMaster: MASTER_NAME, renditions, audio, poster, thumbnails, segmentSeconds: seg },
+    outputs: { manifest: MANIFEST_NAME, hlsMaster: MASTER_NAME, renditions, audio, alternateAudio: audioTracks.slice(1), poster, thumbnails, segmentSeconds: seg },
   };
 }
 
@@ -516,20 +557,48 @@ export interface MasterVariant {
  * computes BANDWIDTH from targets): BANDWIDTH is the measured peak segment bitrate of video plus audio,
  * AVERAGE-BANDWIDTH the measured average, CODECS read from the init segments. Highest rung first.
  */
+export interface MasterAudio {
+  readonly playlist: string;
+  readonly codecs: string;
+  readonly bitratePeak: number;
+  readonly bitrateAvg: number;
+  readonly channels: number;
+  /** Shown to viewers; unique in the group. Default "Audio". */
+  readonly name?: string;
+  readonly language?: string | null;
+}
+
 export function hlsMasterPlaylist(input: {
   readonly renditions: readonly MasterVariant[];
-  readonly audio: { readonly playlist: string; readonly codecs: string; readonly bitratePeak: number; readonly bitrateAvg: number; readonly channels: number } | null;
+  /** The main (default) audio track. */
+  readonly audio: MasterAudio | null;
+  /** Other languages, in the same group; a variant's BANDWIDTH counts the most demanding of them. */
+  readonly alternateAudio?: readonly MasterAudio[];
 }): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS', ''];
   const a = input.audio;
-  if (a) {
-    lines.push(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${a.channels}",URI="${a.playlist}"`, '');
-  }
+  const group = a ? [a, ...(input.alternateAudio ?? [])] : [];
+  group.forEach((t, k) => {
+    const attrs = [
+      'TYPE=AUDIO',
+      'GROUP-ID="audio"',
+      `NAME="${(t.name ?? 'Audio').replace(/"/g, "'")}"`,
+      ...(t.language ? [`LANGUAGE="${t.language.replace(/"/g, '')}"`] : []),
+      `DEFAULT=${k === 0 ? 'YES' : 'NO'}`,
+      'AUTOSELECT=YES',
+      `CHANNELS="${t.channels}"`,
+      `URI="${t.playlist}"`,
+    ];
+    lines.push(`#EXT-X-MEDIA:${attrs.join(',')}`);
+  });
+  if (group.length) lines.push('');
+  const peakAudio = group.length ? Math.max(...group.map((t) => t.bitratePeak)) : 0;
+  const avgAudio = group.length ? Math.max(...group.map((t) => t.bitrateAvg)) : 0;
   const sorted = [...input.renditions].sort((x, y) => y.bitratePeak - x.bitratePeak);
   for (const r of sorted) {
     const attrs = [
-      `BANDWIDTH=${Math.round(r.bitratePeak + (a?.bitratePeak ?? 0))}`,
-      `AVERAGE-BANDWIDTH=${Math.round(r.bitrateAvg + (a?.bitrateAvg ?? 0))}`,
+      `BANDWIDTH=${Math.round(r.bitratePeak + peakAudio)}`,
+      `AVERAGE-BANDWIDTH=${Math.round(r.bitrateAvg + avgAudio)}`,
       `CODECS="${a ? `${r.codecs},${a.codecs}` : r.codecs}"`,
       `RESOLUTION=${r.width}x${r.height}`,
       `FRAME-RATE=${rationalValue(r.fps).toFixed(3)}`,

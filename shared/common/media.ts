@@ -73,6 +73,8 @@ export interface AudioStreamInfo {
   readonly sampleRate: number;
   readonly bitrate: number | null;
   readonly language: string | null;
+  /** Commentary, audio description, karaoke or an impaired-audience mix: never the main track nor an alternate language. */
+  readonly secondary?: boolean;
 }
 
 export interface MediaInfo {

@@ -295,6 +295,7 @@ function parseAudio(s: Obj): AudioStreamInfo {
     sampleRate: num(s.sample_rate) ?? 0,
     bitrate: num(s.bit_rate) ?? (isObj(s.tags) ? num(s.tags.BPS ?? s.tags['BPS-eng']) : null),
     language: isObj(s.tags) ? (str(s.tags.language) === 'und' ? null : str(s.tags.language)) : null,
+    ...(isSecondaryAudio(s) ? { secondary: true } : {}),
   };
 }
 
@@ -305,9 +306,11 @@ const SECONDARY_AUDIO = ['comment', 'visual_impaired', 'hearing_impaired', 'desc
  * Audio streams with the main one first (the ladder carries `audio[0]`): the stream flagged default, never a
  * commentary or audio-description track when another exists; otherwise file order.
  */
+const dispositionFlag = (s: Obj, key: string) => isObj(s.disposition) && num(s.disposition[key]) === 1;
+const isSecondaryAudio = (s: Obj) => SECONDARY_AUDIO.some((k) => dispositionFlag(s, k));
+
 function mainAudioFirst(streams: readonly Obj[]): Obj[] {
-  const flag = (s: Obj, key: string) => isObj(s.disposition) && num(s.disposition[key]) === 1;
-  const score = (s: Obj) => (flag(s, 'default') ? 1 : 0) - (SECONDARY_AUDIO.some((k) => flag(s, k)) ? 2 : 0);
+  const score = (s: Obj) => (dispositionFlag(s, 'default') ? 1 : 0) - (isSecondaryAudio(s) ? 2 : 0);
   return streams.map((s, i) => ({ s, i })).sort((a, b) => score(b.s) - score(a.s) || a.i - b.i).map((x) => x.s);
 }
 

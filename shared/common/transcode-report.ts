@@ -25,6 +25,9 @@ export interface RenditionReport {
 }
 
 export interface AudioReport {
+  /** ISO 639 code of the source track (null when untagged) and the name players show. */
+  readonly language?: string | null;
+  readonly name?: string;
   readonly codecs: string;
   readonly channels: number;
   readonly sampleRate: number;
@@ -88,7 +91,10 @@ export interface TranscodeReport {
     readonly thumbnailsVtt: string | null;
   };
   readonly renditions: readonly RenditionReport[];
+  /** The main audio track. */
   readonly audio: AudioReport | null;
+  /** Other languages of the source, each an HLS audio rendition and a DASH adaptation set. */
+  readonly alternateAudio?: readonly AudioReport[];
   readonly verification: {
     /** Duration the source header declares, and what the encode decoded. */
     readonly expectedDurationSec: number;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import {
+  type AudioOutput,
   buildLadderCommand,
   hlsMasterPlaylist,
   MASTER_NAME,
@@ -15,7 +16,7 @@ import {
 import type { Ladder } from '../common/ladder-schema.ts';
 import { fitLadder } from '../common/ladders.ts';
 import type { MediaInfo } from '../common/media.ts';
-import { TRANSCODE_REPORT_SCHEMA_VERSION, type TranscodeReport } from '../common/transcode-report.ts';
+import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type TranscodeReport } from '../common/transcode-report.ts';
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
 import { probeFile } from './probe.ts';
@@ -153,9 +154,10 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
     const verified = await verifyOutputs({ dir: work, outputs: cmd.outputs, expectedDurationSec: expectedSec, ffprobe: install.ffprobe, signal: options.signal });
     await checkDuration(verified, expectedSec, media, options.input, install, options.signal);
     const warnings = [...media.warnings, ...cmd.warnings];
-    const audioTrack = verified.tracks.find((t) => t.kind === 'audio');
-    if (audioTrack && Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
-      warnings.push(`audio lasts ${audioTrack.durationSec.toFixed(2)} s, video ${verified.decodedDurationSec.toFixed(2)} s`);
+    for (const audioTrack of verified.tracks.filter((t) => t.kind === 'audio')) {
+      if (Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
+        warnings.push(`audio ${audioTrack.playlist} lasts ${audioTrack.durationSec.toFixed(2)} s, video ${verified.decodedDurationSec.toFixed(2)} s`);
+      }
     }
     await writePackaging(work, cmd, verified, formats);
     const posterOk = cmd.outputs.poster ? await exists(path.join(work, cmd.outputs.poster.file)) : false;
@@ -278,13 +280,17 @@ async function writePackaging(work: string, cmd: LadderCommand, verified: Verify
       const file = path.join(work, t.playlist);
       await writeFile(file, vodMediaPlaylist(await readFile(file, 'utf8')));
     }
-    const audio = verified.tracks.find((t) => t.kind === 'audio') ?? null;
+    const masterAudio = (out: AudioOutput) => {
+      const t = verified.tracks.find((x) => x.kind === 'audio' && x.representationId === out.representationId)!;
+      return { playlist: t.playlist, codecs: t.codecs, bitratePeak: t.bitratePeak, bitrateAvg: t.bitrateAvg, channels: 2, name: out.name, language: out.language };
+    };
     const master = hlsMasterPlaylist({
       renditions: o.renditions.map((r) => {
         const t = verified.tracks.find((x) => x.kind === 'video' && x.representationId === r.representationId)!;
         return { playlist: r.playlist, width: r.width, height: r.height, fps: r.fps, codecs: t.codecs, bitratePeak: t.bitratePeak, bitrateAvg: t.bitrateAvg };
       }),
-      audio: audio ? { playlist: audio.playlist, codecs: audio.codecs, bitratePeak: audio.bitratePeak, bitrateAvg: audio.bitrateAvg, channels: 2 } : null,
+      audio: o.audio ? masterAudio(o.audio) : null,
+      alternateAudio: o.alternateAudio.map(masterAudio),
     });
     await writeFile(path.join(work, MASTER_NAME), master);
   } else {
@@ -329,8 +335,25 @@ function buildReport(a: {
 }): TranscodeReport {
   const v = a.media.video!;
   const au = a.media.audio[0] ?? null;
-  const audioTrack = a.verified.tracks.find((t) => t.kind === 'audio');
   const o = a.cmd.outputs;
+  const audioReport = (out: AudioOutput): AudioReport => {
+    const t = a.verified.tracks.find((x) => x.kind === 'audio' && x.representationId === out.representationId)!;
+    return {
+      language: out.language,
+      name: out.name,
+      codecs: t.codecs,
+      channels: 2,
+      sampleRate: out.sampleRate,
+      targetBitrate: out.bitrate,
+      bitrateAvg: t.bitrateAvg,
+      bitratePeak: t.bitratePeak,
+      sizeBytes: t.sizeBytes,
+      durationSec: r3(t.durationSec),
+      segments: t.segments.length,
+      playlist: t.playlist,
+      representationId: t.representationId,
+    };
+  };
   return {
     schemaVersion: TRANSCODE_REPORT_SCHEMA_VERSION,
     createdAt: new Date().toISOString(),
@@ -379,22 +402,8 @@ function buildReport(a: {
         representationId: r.representationId,
       };
     }),
-    audio:
-      audioTrack && o.audio
-        ? {
-            codecs: audioTrack.codecs,
-            channels: 2,
-            sampleRate: o.audio.sampleRate,
-            targetBitrate: o.audio.bitrate,
-            bitrateAvg: audioTrack.bitrateAvg,
-            bitratePeak: audioTrack.bitratePeak,
-            sizeBytes: audioTrack.sizeBytes,
-            durationSec: r3(audioTrack.durationSec),
-            segments: audioTrack.segments.length,
-            playlist: audioTrack.playlist,
-            representationId: audioTrack.representationId,
-          }
-        : null,
+    audio: o.audio ? audioReport(o.audio) : null,
+    alternateAudio: o.alternateAudio.map(audioReport),
     verification: {
       expectedDurationSec: r3(a.expectedSec),
       decodedDurationSec: r3(a.verified.decodedDurationSec),

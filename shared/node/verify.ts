@@ -302,7 +302,8 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifyResul
     throw new OutputVerifyError('manifest.mpd missing');
   });
   const mpd = parseMpd(mpdText);
-  const expectedReps = outputs.renditions.length + (outputs.audio ? 1 : 0);
+  const audioOutputs = outputs.audio ? [outputs.audio, ...outputs.alternateAudio] : [];
+  const expectedReps = outputs.renditions.length + audioOutputs.length;
   if (mpd.representations.length !== expectedReps) {
     throw new OutputVerifyError(`manifest.mpd lists ${mpd.representations.length} representations, expected ${expectedReps}`);
   }
@@ -345,8 +346,8 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifyResul
     }
     tracks.push({ ...t, width: stream.width ?? null, height: stream.height ?? null, fps: parseRate(stream.avg_frame_rate) ?? fps, profile: stream.profile ?? null });
   }
-  if (outputs.audio) {
-    const a = outputs.audio;
+  for (const a of audioOutputs) {
+    signal?.throwIfAborted();
     const t = await readTrack(dir, 'audio', a.representationId, a.playlist, seg);
     if (!t.codecs.startsWith('mp4a.')) throw new OutputVerifyError(`${a.playlist}: not AAC (${t.codecs})`);
     tracks.push({ ...t, width: null, height: null, fps: null, profile: null });

@@ -125,6 +125,51 @@ describe('transcodeFile on generated clips', () => {
     expect(report.renditions[0]).toMatchObject({ width: 320, height: 240 });
   });
 
+  it('carries each language: main (default) track first, other languages as alternates, commentary left out', async () => {
+    const input = path.join(dir, 'languages.mkv');
+    // Video plus English (default), French, and an English commentary: three audio streams told apart by pitch.
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=2',
+      '-f', 'lavfi', '-i', 'sine=f=440:d=2', '-f', 'lavfi', '-i', 'sine=f=660:d=2', '-f', 'lavfi', '-i', 'sine=f=880:d=2',
+      '-map', '0', '-map', '1', '-map', '2', '-map', '3',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac',
+      '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fra', '-metadata:s:a:2', 'language=eng',
+      '-disposition:a:0', 'default', '-disposition:a:1', '0', '-disposition:a:2', 'comment',
+      input,
+    ]);
+    const outDir = path.join(dir, 'languages-out');
+    const report = await transcodeFile({ input, outDir, ladder: tinyLadder });
+    expect(report.audio).toMatchObject({ language: 'eng', name: 'eng', codecs: 'mp4a.40.2', representationId: 2 });
+    expect(report.alternateAudio).toEqual([expect.objectContaining({ language: 'fra', name: 'fra', representationId: 3, playlist: 'media_3.m3u8' })]);
+    for (const a of [report.audio!, ...report.alternateAudio!]) expect(a.durationSec).toBeCloseTo(2, 0);
+
+    const master = readFileSync(path.join(outDir, 'master.m3u8'), 'utf8');
+    const groups = m3u8(master).mediaGroups!.AUDIO!.audio!;
+    expect(Object.keys(groups)).toEqual(['eng', 'fra']);
+    expect(master).toMatch(/#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="eng",LANGUAGE="eng",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="media_2.m3u8"/);
+    expect(master).toMatch(/#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="fra",LANGUAGE="fra",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2",URI="media_3.m3u8"/);
+    const peak = Math.max(report.audio!.bitratePeak, report.alternateAudio![0]!.bitratePeak);
+    expect(master).toContain(`BANDWIDTH=${report.renditions[0]!.bitratePeak + peak},`);
+
+    // DASH: one adaptation set per language, carrying lang.
+    const mpd = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => n === 'AdaptationSet' }).parse(readFileSync(path.join(outDir, 'manifest.mpd'), 'utf8'));
+    const audioSets = mpd.MPD.Period.AdaptationSet.filter((a: { contentType?: string }) => a.contentType === 'audio');
+    expect(audioSets.map((a: { lang?: string }) => a.lang)).toEqual(['eng', 'fra']);
+
+    // The French rendition really is the French stream (660 Hz), not a copy of the main one.
+    const pitch = (playlist: string) => {
+      const out = execFileSync('ffmpeg', ['-v', 'error', '-i', playlist, '-t', '1', '-f', 's16le', '-ac', '1', '-ar', '8000', '-'], { cwd: outDir, maxBuffer: 1 << 20 });
+      let crossings = 0;
+      for (let i = 2; i + 2 <= out.length; i += 2) if ((out.readInt16LE(i - 2) < 0) !== (out.readInt16LE(i) < 0)) crossings++;
+      return crossings / 2; // zero crossings per second / 2 = frequency
+    };
+    expect(pitch('media_2.m3u8')).toBeGreaterThan(400);
+    expect(pitch('media_2.m3u8')).toBeLessThan(480);
+    expect(pitch('media_3.m3u8')).toBeGreaterThan(620);
+    expect(pitch('media_3.m3u8')).toBeLessThan(700);
+  });
+
   it('formats: hls only has no MPD, dash only has no playlists', async () => {
     const input = makeClip({ durationSec: 2 });
     const hls = path.join(dir, 'hls-only');
