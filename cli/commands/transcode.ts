@@ -52,7 +52,10 @@ async function createProgress(label: string): Promise<{ update: (p: TranscodePro
 
 function summary(r: TranscodeReport): string {
   const rungs = r.renditions.map((x) => `${x.name} ${x.width}x${x.height} ${formatBitrate(x.bitrateAvg)}`).join(', ');
-  return `${rungs}${r.audio ? ' + AAC stereo' : ' (no audio)'}; ${r.stages.totalSec.toFixed(1)} s`;
+  const tracks = r.audio ? [r.audio, ...(r.alternateAudio ?? [])] : [];
+  const langs = tracks.map((a) => a.language).filter((l): l is string => Boolean(l));
+  const audio = tracks.length === 0 ? ' (no audio)' : ` + AAC stereo${langs.length > 0 ? ` (${langs.join(', ')})` : ''}`;
+  return `${rungs}${audio}; ${r.stages.totalSec.toFixed(1)} s`;
 }
 
 export function register(program: Command): void {

@@ -309,6 +309,63 @@ describe('operator console in Chromium', () => {
     );
   });
 
+  it('plays a job with two audio languages and switches between them', async () => {
+    // English (default, 440 Hz) and French (660 Hz) tracks, as a film with a dub would carry them.
+    const input = path.join(home, 'languages.mkv');
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=20',
+      '-f', 'lavfi', '-i', 'sine=f=440:d=20', '-f', 'lavfi', '-i', 'sine=f=660:d=20',
+      '-map', '0', '-map', '1', '-map', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac',
+      '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fra', '-disposition:a:0', 'default', '-disposition:a:1', '0',
+      input,
+    ]);
+    await nav('upload');
+    await page.locator('[data-testid=file-input]').setInputFiles([input]);
+    const row = page.locator('[role=row][data-name="languages.mkv"]');
+    await until('languages.mkv to be probed ready', async () => (await row.getAttribute('data-state')) === 'ready', 60_000);
+    if (await page.locator('button', { hasText: 'Clear selection' }).isEnabled()) await page.locator('button', { hasText: 'Clear selection' }).click();
+    await row.locator('input[type=checkbox]').check();
+    await nav('jobs');
+    await expect(page.locator('[data-testid=dispatch-count]').textContent()).resolves.toBe('1 selected file');
+    await page.locator('select[aria-label=Tier]').selectOption('local');
+    await page.locator('form[aria-label=Dispatch] button[type=submit]').click();
+    await appear('[role=row][data-stage=done]:has-text("languages.mkv")', 120_000);
+
+    await nav('player');
+    const jobSelect = page.locator('select[aria-label="Finished job"]');
+    await until('the languages job among the finished ones', async () => {
+      const options = await jobSelect.locator('option').allTextContents();
+      const idx = options.findIndex((o) => o.includes('languages.mkv'));
+      if (idx < 0) {
+        await page.locator('button', { hasText: 'Refresh list' }).click();
+        return false;
+      }
+      await jobSelect.selectOption({ index: idx });
+      return true;
+    }, 60_000);
+    await page.locator('[role=radiogroup][aria-label=Format] button', { hasText: 'HLS' }).click();
+    const audio = page.locator('[data-testid=audio-language]');
+    // Shaka normalises ISO 639-2 (eng, fra) to the BCP 47 codes (en, fr) it exposes.
+    const options = () => audio.locator('option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value).join(','));
+    await until('the audio picker to offer English and French with English playing', async () => {
+      const loaded = ((await page.locator('[data-testid=video]').getAttribute('data-loaded')) ?? '').includes(await jobSelect.inputValue());
+      return loaded && (await audio.count()) === 1 && (await options()) === 'en,fr' && (await audio.inputValue()) === 'en';
+    }, 60_000);
+    expect(await audio.locator('option').allTextContents()).toEqual(['English (en)', 'French (fr)']);
+    await audio.selectOption('fr');
+    await until('French to be the audio playing', async () => (await audio.inputValue()) === 'fr', 20_000);
+    // Picking a picture keeps the language: the list shows each picture once.
+    const variants = page.locator('[data-testid=variants] [data-variant]');
+    if ((await variants.count()) > 0) {
+      await variants.first().click();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await audio.inputValue()).toBe('fr');
+    }
+    const t0 = await page.locator('[data-testid=video]').evaluate((v) => (v as unknown as { currentTime: number }).currentTime);
+    await until('playback to go on after the switch', async () => (await page.locator('[data-testid=video]').evaluate((v) => (v as unknown as { currentTime: number }).currentTime)) > t0 + 0.3, 20_000);
+  });
+
   it('shows dashboard points from local metrics', async () => {
     await nav('dashboards');
     await until('the metrics source label', async () => ((await page.locator('[data-testid=metrics-source]').textContent()) ?? '').includes('local metrics'), 30_000);

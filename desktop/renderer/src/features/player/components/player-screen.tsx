@@ -108,6 +108,25 @@ export function PlayerScreen() {
                 </li>
               ))}
             </ul>
+            {shaka.audioLanguages.length > 1 && (
+              <>
+                <h2 className="small">
+                  <label htmlFor="audio-language">Audio</label>
+                </h2>
+                <select
+                  id="audio-language"
+                  data-testid="audio-language"
+                  value={shaka.audioLanguage ?? ''}
+                  onChange={(e) => shaka.selectAudioLanguage(e.target.value)}
+                >
+                  {shaka.audioLanguages.map((l) => (
+                    <option key={l} value={l}>
+                      {languageName(l)}
+                    </option>
+                  ))}
+                </select>
+              </>
+            )}
             <h2 className="small">Stats</h2>
             <dl className="kv" data-testid="stats">
               <dt>Estimated bandwidth</dt>
@@ -128,4 +147,14 @@ export function PlayerScreen() {
       )}
     </section>
   );
+}
+
+/** "French (fr)" from a BCP 47 code, falling back to the code where the browser has no name for it. */
+function languageName(code: string): string {
+  try {
+    const name = new Intl.DisplayNames(['en'], { type: 'language' }).of(code);
+    return name && name !== code ? `${name} (${code})` : code;
+  } catch {
+    return code;
+  }
 }

@@ -22,8 +22,13 @@ export interface ShakaControls {
   readonly ready: boolean;
   /** The manifest the player has loaded (null while one loads): what is on screen, not what was asked for. */
   readonly loadedUrl: string | null;
+  /** Audio languages the job carries (more than one when the source had several). */
+  readonly audioLanguages: readonly string[];
+  /** Language of the audio playing now. */
+  readonly audioLanguage: string | null;
   setAbr(enabled: boolean): void;
   selectVariant(id: number): void;
+  selectAudioLanguage(language: string): void;
   thumbnailAt(time: number): Promise<ThumbnailView | null>;
 }
 
@@ -65,6 +70,8 @@ export function useShaka(
   const [stats, setStats] = useState<PlaybackStats | null>(null);
   const [ready, setReady] = useState(false);
   const [loadedUrl, setLoadedUrl] = useState<string | null>(null);
+  const [audioLanguages, setAudioLanguages] = useState<string[]>([]);
+  const [audioLanguage, setAudioLanguage] = useState<string | null>(null);
   const headersRef = useRef(mediaHeaders);
   headersRef.current = mediaHeaders;
   const errRef = useRef(onError);
@@ -79,7 +86,10 @@ export function useShaka(
   const snapshot = () => {
     const p = playerRef.current;
     if (!p) return;
-    setVariants(variantViews(p.getVariantTracks()));
+    const tracks = p.getVariantTracks();
+    setVariants(variantViews(tracks));
+    setAudioLanguages(p.getAudioLanguages());
+    setAudioLanguage(tracks.find((t) => t.active)?.language ?? null);
     const v = video;
     if (!v || p.getLoadMode() !== shaka.Player.LoadMode.MEDIA_SOURCE) return;
     setStats(statsView(p.getStats(), v));
@@ -129,6 +139,8 @@ export function useShaka(
     setVariants([]);
     setStats(null);
     setAbrState(true);
+    setAudioLanguages([]);
+    setAudioLanguage(null);
     if (!player || !video) return;
     if (!source) {
       // Nothing to show (job switch in flight): stop the previous job's playback rather than leave it running.
@@ -178,6 +190,8 @@ export function useShaka(
     stats,
     ready,
     loadedUrl,
+    audioLanguages,
+    audioLanguage,
     setAbr(enabled) {
       playerRef.current?.configure({ abr: { enabled } });
       setAbrState(enabled);
@@ -185,12 +199,22 @@ export function useShaka(
     },
     selectVariant(id) {
       const p = playerRef.current;
-      const track = p?.getVariantTracks().find((t) => t.id === id);
-      if (!p || !track) return;
+      const tracks = p?.getVariantTracks() ?? [];
+      const picked = tracks.find((t) => t.id === id);
+      if (!p || !picked) return;
+      // The list shows each picture once; the variant of that picture in the language playing now keeps the sound.
+      const language = tracks.find((t) => t.active)?.language;
+      const track = tracks.find((t) => t.videoId === picked.videoId && t.language === language) ?? picked;
       p.configure({ abr: { enabled: false } });
       setAbrState(false);
       // clearBuffer: the picked rung shows from the next frames, not after the already-buffered seconds.
       p.selectVariantTrack(track, true);
+      snapshotRef.current();
+    },
+    selectAudioLanguage(language) {
+      const p = playerRef.current;
+      if (!p) return;
+      p.selectAudioLanguage(language);
       snapshotRef.current();
     },
     async thumbnailAt(time) {
