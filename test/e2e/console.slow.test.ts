@@ -331,6 +331,12 @@ describe('operator console in Chromium', () => {
     await page.locator('select[aria-label=Tier]').selectOption('local');
     await page.locator('form[aria-label=Dispatch] button[type=submit]').click();
     await appear('[role=row][data-stage=done]:has-text("languages.mkv")', 120_000);
+    // The job's report lists both audio tracks beside the video rungs.
+    await page.locator('[role=row][data-stage=done]:has-text("languages.mkv")').click();
+    const audioRows = page.locator('table[aria-label=Renditions] tr[data-audio]');
+    await until('the detail to list the eng and fra audio tracks', async () => (await audioRows.count()) === 2, 20_000);
+    expect(await audioRows.evaluateAll((rows) => rows.map((r) => (r as unknown as { dataset: { audio: string } }).dataset.audio))).toEqual(['eng', 'fra']);
+    expect(await audioRows.first().textContent()).toMatch(/^audio eng \(main\)AAC stereo/);
 
     await nav('player');
     const jobSelect = page.locator('select[aria-label="Finished job"]');

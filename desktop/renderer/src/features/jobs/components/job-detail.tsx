@@ -83,6 +83,7 @@ function Report({ report }: { report: JobDetail['report'] }) {
   if (!report) return <p className="muted small">No report yet: it is written when the outputs are published.</p>;
   const r = report as unknown as Partial<TranscodeReport>;
   const renditions = Array.isArray(r.renditions) ? r.renditions : [];
+  const audio = [...(r.audio && typeof r.audio === 'object' ? [r.audio] : []), ...(Array.isArray(r.alternateAudio) ? r.alternateAudio : [])];
   const warnings = [...(Array.isArray(r.warnings) ? r.warnings : []), ...(Array.isArray(r.sourceFixes) ? r.sourceFixes : [])].map(String);
   const stages = r.stages && typeof r.stages === 'object' ? (r.stages as unknown as Record<string, number>) : null;
   return (
@@ -106,6 +107,15 @@ function Report({ report }: { report: JobDetail['report'] }) {
                 <td className="num">{formatBitrate(x.targetBitrate)}</td>
                 <td className="num">{formatBitrate(x.bitrateAvg)}</td>
                 <td className="num">{formatBytes(x.sizeBytes)}</td>
+              </tr>
+            ))}
+            {audio.map((a, i) => (
+              <tr key={`a${i}`} data-audio={a.language ?? ''}>
+                <td>{`audio${a.language ? ` ${a.language}` : ''}${i === 0 && audio.length > 1 ? ' (main)' : ''}`}</td>
+                <td>AAC {a.channels === 2 ? 'stereo' : `${String(a.channels)} ch`}</td>
+                <td className="num">{formatBitrate(a.targetBitrate)}</td>
+                <td className="num">{formatBitrate(a.bitrateAvg)}</td>
+                <td className="num">{formatBytes(a.sizeBytes)}</td>
               </tr>
             ))}
           </tbody>
