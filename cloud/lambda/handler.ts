@@ -3,6 +3,7 @@ import { JobIdSchema, JobMessageSchema, TERMINAL_STAGES, type Stage, type Tier }
 import { predictSeconds, predictWorkload } from '../../shared/common/router.ts';
 import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';
+import { isStalled } from '../../shared/node/ffmpeg-runner.ts';
 import { escalateJob, type EscalationResult } from '../dispatch/escalate.ts';
 import type { Dispatchers } from '../dispatch/types.ts';
 import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
@@ -276,8 +277,7 @@ function isSqsEvent(event: unknown): event is SqsEvent {
 export function outcomeError(error: TiercastError): NonNullable<JobOutcome['error']> {
   const info = ERROR_CODE_INFO[error.code];
   // A stalled ffmpeg (no progress for minutes) would stall on a bigger tier too: retried, not escalated.
-  const stalled = (error.details as { stalled?: unknown }).stalled === true;
-  return { code: error.code, message: error.message, retryable: info.retryable, escalate: info.escalate && !stalled };
+  return { code: error.code, message: error.message, retryable: info.retryable, escalate: info.escalate && !isStalled(error) };
 }
 
 /** The function Lambda calls (CMD ["handler.handler"] in cloud/lambda/Dockerfile). */

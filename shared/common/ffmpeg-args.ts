@@ -552,11 +552,6 @@ export interface MasterVariant {
   readonly bitrateAvg: number;
 }
 
-/**
- * The HLS master playlist Tiercast writes over ffmpeg's (5.1's lacks AVERAGE-BANDWIDTH and FRAME-RATE and
- * computes BANDWIDTH from targets): BANDWIDTH is the measured peak segment bitrate of video plus audio,
- * AVERAGE-BANDWIDTH the measured average, CODECS read from the init segments. Highest rung first.
- */
 export interface MasterAudio {
   readonly playlist: string;
   readonly codecs: string;
@@ -568,6 +563,11 @@ export interface MasterAudio {
   readonly language?: string | null;
 }
 
+/**
+ * The HLS master playlist Tiercast writes over ffmpeg's (5.1's lacks AVERAGE-BANDWIDTH and FRAME-RATE and
+ * computes BANDWIDTH from targets): BANDWIDTH is the measured peak segment bitrate of video plus audio,
+ * AVERAGE-BANDWIDTH the measured average, CODECS read from the init segments. Highest rung first.
+ */
 export function hlsMasterPlaylist(input: {
   readonly renditions: readonly MasterVariant[];
   /** The main (default) audio track. */

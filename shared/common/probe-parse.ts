@@ -302,13 +302,13 @@ function parseAudio(s: Obj): AudioStreamInfo {
 /** Audio-description, commentary and impaired-audience tracks: never the programme's main sound. */
 const SECONDARY_AUDIO = ['comment', 'visual_impaired', 'hearing_impaired', 'descriptions', 'karaoke'] as const;
 
+const dispositionFlag = (s: Obj, key: string) => isObj(s.disposition) && num(s.disposition[key]) === 1;
+const isSecondaryAudio = (s: Obj) => SECONDARY_AUDIO.some((k) => dispositionFlag(s, k));
+
 /**
  * Audio streams with the main one first (the ladder carries `audio[0]`): the stream flagged default, never a
  * commentary or audio-description track when another exists; otherwise file order.
  */
-const dispositionFlag = (s: Obj, key: string) => isObj(s.disposition) && num(s.disposition[key]) === 1;
-const isSecondaryAudio = (s: Obj) => SECONDARY_AUDIO.some((k) => dispositionFlag(s, k));
-
 function mainAudioFirst(streams: readonly Obj[]): Obj[] {
   const score = (s: Obj) => (dispositionFlag(s, 'default') ? 1 : 0) - (isSecondaryAudio(s) ? 2 : 0);
   return streams.map((s, i) => ({ s, i })).sort((a, b) => score(b.s) - score(a.s) || a.i - b.i).map((x) => x.s);

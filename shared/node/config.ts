@@ -135,11 +135,6 @@ function finish(merged: Json, sources: Sources): TiercastConfig {
 }
 
 /**
- * Merges `patch` into the config file of a data home (the console's Settings screen). A `null` value removes the
- * key. The result is validated before it is written; the file is replaced atomically. Returns the config as loaded
- * from that home with no environment (what the file alone gives).
- */
-/**
  * Merges `patch` into the config file (the data home's config.json, or the file the process was started with via
  * --config), validating before an atomic write; `null` removes a key. Returns the file's settings as loaded
  * without the environment (the caller reloads with its own environment and flags).

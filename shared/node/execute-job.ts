@@ -5,6 +5,7 @@ import { ERROR_CODE_INFO, TiercastError, toTiercastError } from '../common/error
 import { ledgerKeys, type JobSpec, type JobStatus, type OutputManifest, type Stage, type Tier } from '../common/job.ts';
 import type { MetricName, MetricsSink } from '../common/metrics-query.ts';
 import type { TranscodeReport } from '../common/transcode-report.ts';
+import { isStalled } from './ffmpeg-runner.ts';
 import { createLedger, type JobLedger, type StatusPatch } from './ledger.ts';
 import type { Logger } from './log.ts';
 import type { ObjectStore } from './object-store.ts';
@@ -230,8 +231,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     } catch (err) {
       const e = toTiercastError(err, 'ENCODE_FAILED');
       // Out of time on this tier: a bigger tier can finish it. A stall is not a matter of time: it stays TIMEOUT.
-      const stalled = (e.details as { stalled?: unknown } | undefined)?.stalled === true;
-      if (e.code === 'TIMEOUT' && transcodeBudget !== undefined && !signal?.aborted && !stalled) {
+      if (e.code === 'TIMEOUT' && transcodeBudget !== undefined && !signal?.aborted && !isStalled(e)) {
         throw new TiercastError('TIER_LIMIT_EXCEEDED', `job ${jobId}: transcoding would not finish before tier ${tier}'s deadline`, { cause: e });
       }
       throw e;

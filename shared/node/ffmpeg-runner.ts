@@ -53,6 +53,11 @@ export class FfmpegProcessError extends TiercastError {
   }
 }
 
+/** Whether an error (as thrown, or after toTiercastError) is the stall watchdog's TIMEOUT, not an out-of-time one. */
+export function isStalled(err: unknown): boolean {
+  return err instanceof TiercastError && err.code === 'TIMEOUT' && (err.details as { stalled?: unknown }).stalled === true;
+}
+
 export interface RunFfmpegOptions {
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;

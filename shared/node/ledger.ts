@@ -10,7 +10,7 @@ import {
   JobSpecSchema,
   JobStatusSchema,
   OutputManifestSchema,
-  TERMINAL_STAGES,
+  isTerminal,
   ledgerKeys,
   type JobSpec,
   type JobSpecInput,
@@ -448,7 +448,7 @@ export async function cancelJob(
   });
   let after = await ledger.updateStatus(id, (current) => {
     before = current;
-    if (TERMINAL_STAGES.includes(current.stage)) {
+    if (isTerminal(current.stage)) {
       throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${current.stage}${current.error ? ` (${current.error.code})` : ''}; nothing to cancel`);
     }
     return patchFor(current);
@@ -458,11 +458,11 @@ export async function cancelJob(
     await new Promise((r) => setTimeout(r, settleMs));
     const now = await ledger.getStatus(id);
     // Still cancelled, or finished for real (done, or failed with its own error): the cancel has nothing to add.
-    if (TERMINAL_STAGES.includes(now.stage)) {
+    if (isTerminal(now.stage)) {
       after = now;
       break;
     }
-    after = await ledger.updateStatus(id, (current) => (TERMINAL_STAGES.includes(current.stage) ? {} : patchFor(current)));
+    after = await ledger.updateStatus(id, (current) => (isTerminal(current.stage) ? {} : patchFor(current)));
   }
   return { before: before as unknown as JobStatus, after };
 }

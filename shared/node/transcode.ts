@@ -20,13 +20,13 @@ import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type TranscodeReport
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
 import { probeFile } from './probe.ts';
+import { durationTolerance, OutputVerifyError, verifyOutputs, type VerifyResult } from './verify.ts';
 
 /**
  * How long the encode may go without its progress advancing before it is called stalled. Generous: a slow preset
  * on a 4K source fills its lookahead in seconds, not minutes.
  */
 export const DEFAULT_STALL_TIMEOUT_MS = 300_000;
-import { durationTolerance, OutputVerifyError, verifyOutputs, type VerifyResult } from './verify.ts';
 
 export type { TranscodeReport } from '../common/transcode-report.ts';
 
@@ -273,6 +273,11 @@ export function sourcePacketSpan(ffprobe: string, input: string, streamIndex: nu
   });
 }
 
+/** The verified track of one output (verifyOutputs checked there is one per rendition and audio track). */
+function trackOf(verified: VerifyResult, kind: 'video' | 'audio', representationId: number): VerifyResult['tracks'][number] {
+  return verified.tracks.find((x) => x.kind === kind && x.representationId === representationId)!;
+}
+
 async function writePackaging(work: string, cmd: LadderCommand, verified: VerifyResult, formats: readonly PackageFormat[]): Promise<void> {
   const o = cmd.outputs;
   if (formats.includes('hls')) {
@@ -281,12 +286,12 @@ async function writePackaging(work: string, cmd: LadderCommand, verified: Verify
       await writeFile(file, vodMediaPlaylist(await readFile(file, 'utf8')));
     }
     const masterAudio = (out: AudioOutput) => {
-      const t = verified.tracks.find((x) => x.kind === 'audio' && x.representationId === out.representationId)!;
+      const t = trackOf(verified, 'audio', out.representationId);
       return { playlist: t.playlist, codecs: t.codecs, bitratePeak: t.bitratePeak, bitrateAvg: t.bitrateAvg, channels: 2, name: out.name, language: out.language };
     };
     const master = hlsMasterPlaylist({
       renditions: o.renditions.map((r) => {
-        const t = verified.tracks.find((x) => x.kind === 'video' && x.representationId === r.representationId)!;
+        const t = trackOf(verified, 'video', r.representationId);
         return { playlist: r.playlist, width: r.width, height: r.height, fps: r.fps, codecs: t.codecs, bitratePeak: t.bitratePeak, bitrateAvg: t.bitrateAvg };
       }),
       audio: o.audio ? masterAudio(o.audio) : null,
@@ -337,7 +342,7 @@ function buildReport(a: {
   const au = a.media.audio[0] ?? null;
   const o = a.cmd.outputs;
   const audioReport = (out: AudioOutput): AudioReport => {
-    const t = a.verified.tracks.find((x) => x.kind === 'audio' && x.representationId === out.representationId)!;
+    const t = trackOf(a.verified, 'audio', out.representationId);
     return {
       language: out.language,
       name: out.name,
@@ -382,7 +387,7 @@ function buildReport(a: {
     formats: [...a.formats],
     files: a.files,
     renditions: o.renditions.map((r) => {
-      const t = a.verified.tracks.find((x) => x.kind === 'video' && x.representationId === r.representationId)!;
+      const t = trackOf(a.verified, 'video', r.representationId);
       return {
         name: r.name,
         width: r.width,

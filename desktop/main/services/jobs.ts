@@ -350,13 +350,12 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
     },
     async cancel(id) {
       const ledger = options.ledger();
-      const status = await ledger.getStatus(id);
-      if (isTerminal(status.stage)) throw new TiercastError('INVALID_REQUEST', `job ${id} is already ${status.stage}; nothing to cancel`);
       // A job running here is aborted too; its runner writes CANCELLED again once ffmpeg has stopped, so a late
       // progress write of the aborted run cannot bring it back. Jobs on other tiers (Lambda, Fargate, EC2 agents) stop at
       // their next status write, which finds the cancel in the ledger (executeJob) and aborts ffmpeg there.
       options.abortRunning?.(id);
-      // One read-modify-write that refuses a job that finished meanwhile (the same write as `tiercast cancel`).
+      // One read-modify-write that refuses a finished job (INVALID_REQUEST), the same write as `tiercast cancel`; a
+      // finished job is not running here, so the abort above was a no-op for it.
       const { after: cancelled } = await cancelJob(ledger, id, 'the console');
       const changed: JobRow[] = [];
       upsert(cancelled, await specOf(id), changed);
