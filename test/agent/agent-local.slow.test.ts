@@ -11,7 +11,7 @@ import { createLedger } from '../../shared/node/ledger.ts';
 import { createLocalQueue } from '../../shared/node/local-queue.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
 import { makeClip } from '../helpers/clips.ts';
-import { sharedClip } from '../helpers/media.ts';
+import { fixtureClip } from '../helpers/media.ts';
 import { expectIntactOutputs, outputVersions, sleep, slowFfmpeg, spawnAgent, submitJob, waitFor, waitForStage } from './helpers.ts';
 
 /** Local mode (the embedded default): local folder queue + local store + real executeJob and ffmpeg. */
@@ -40,7 +40,7 @@ describe('agent in local mode', () => {
     const { paths, store, ledger } = home('concurrency');
     const queue = createLocalQueue(paths.queue, { pollIntervalMs: 50 });
     for (const id of ['a1', 'a2', 'a3']) await submitJob(store, ledger, queue, id, clip);
-    await submitJob(store, ledger, queue, 'corrupt', sharedClip('corruptVp9'));
+    await submitJob(store, ledger, queue, 'corrupt', fixtureClip('corruptVp9'));
     let now = 0;
     let max = 0;
     const execute: ExecuteJobFn = async (args) => {

@@ -14,7 +14,7 @@ import { createLedger, type JobLedger } from '../../shared/node/ledger.ts';
 import type { ObjectStore } from '../../shared/node/object-store.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
-import { sharedClip } from '../helpers/media.ts';
+import { fixtureClip } from '../helpers/media.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { expectIntactOutputs, outputVersions, sleep, slowFfmpeg, spawnAgent, submitJob, waitFor, waitForStage } from './helpers.ts';
 
@@ -81,7 +81,7 @@ describe('agent on SQS + S3', () => {
   it('runs several jobs two at a time; a corrupt input fails alone with DECODE_FAILED', async () => {
     const { queue } = await queues();
     for (const id of ['s1', 's2', 's3']) await submitJob(store, ledger, queue, id, clip);
-    await submitJob(store, ledger, queue, 's-corrupt', sharedClip('corruptVp9'));
+    await submitJob(store, ledger, queue, 's-corrupt', fixtureClip('corruptVp9'));
     let now = 0;
     let max = 0;
     const execute: ExecuteJobFn = async (args) => {

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sharedClip } from '../helpers/media.ts';
+import { fixtureClip } from '../helpers/media.ts';
 import { runTiercast, type CliRun } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-cli-probe-'));
@@ -17,7 +17,7 @@ function tiercast(...args: string[]): Promise<CliRun> {
 
 describe('tiercast probe', () => {
   it('--json prints exactly one JSON document describing the clip', async () => {
-    const r = await tiercast('probe', sharedClip('iphoneHlg'), '--json');
+    const r = await tiercast('probe', fixtureClip('iphoneHlg'), '--json');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ schemaVersion: 1, ok: true, media: { video: { displayWidth: 720, displayHeight: 1280, colorTransfer: 'hlg', rotation: 90 } } });
@@ -25,7 +25,7 @@ describe('tiercast probe', () => {
   });
 
   it('prints a human description without --json', async () => {
-    const r = await tiercast('probe', sharedClip('bbbInterlaced'));
+    const r = await tiercast('probe', fixtureClip('bbbInterlaced'));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Video\s+#0 mpeg2video/m);
     expect(r.stdout).toMatch(/interlaced \(top field first\)/);
@@ -33,7 +33,7 @@ describe('tiercast probe', () => {
   });
 
   it('a corrupt clip: exit 1, CODE: file: sentence on stderr, an error document on stdout', async () => {
-    const r = await tiercast('probe', '--json', sharedClip('corruptVp9'));
+    const r = await tiercast('probe', '--json', fixtureClip('corruptVp9'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('DECODE_FAILED: corrupt_vp9_invalid_bitstream.webm: no video frame could be decoded (ffprobe: Invalid sync code)');
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'DECODE_FAILED' } });
@@ -57,7 +57,7 @@ describe('tiercast probe', () => {
 
 describe('tiercast ladder', () => {
   it('--json fits the reference ladder to the rotated 4K60 clip as portrait rungs', async () => {
-    const r = await tiercast('ladder', sharedClip('portrait4k60'), '--ladder', 'reference', '--json');
+    const r = await tiercast('ladder', fixtureClip('portrait4k60'), '--ladder', 'reference', '--json');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.source).toMatchObject({ width: 2160, height: 3840, fps: 60, audio: true });
@@ -69,7 +69,7 @@ describe('tiercast ladder', () => {
 
   it('a ladder JSON file by path; a small no-audio source gets one rung and no audio', async () => {
     const file = path.join(dir, 'my ladder.json');
-    copyFileSync(sharedClip('roadtrip10bit'), path.join(dir, 'road trip.webm'));
+    copyFileSync(fixtureClip('roadtrip10bit'), path.join(dir, 'road trip.webm'));
     writeFileSync(file, JSON.stringify({ name: 'two', rungs: [
       { name: 'big', shortEdge: 720, videoBitrate: 2_000_000, maxrate: 2_200_000, bufsize: 3_000_000 },
       { name: 'small', shortEdge: 240, videoBitrate: 400_000, maxrate: 440_000, bufsize: 600_000 },
@@ -89,21 +89,21 @@ describe('tiercast ladder', () => {
     expect(JSON.parse(r.stdout).ladders.map((l: { name: string; origin: string }) => `${l.origin}:${l.name}`)).toEqual([
       'builtin:default', 'builtin:reference', 'builtin:mobile', 'saved:house',
     ]);
-    const fitted = await tiercast('ladder', sharedClip('rooftopHdr10'), '--ladder', 'house', '--preset', 'slow', '--json');
+    const fitted = await tiercast('ladder', fixtureClip('rooftopHdr10'), '--ladder', 'house', '--preset', 'slow', '--json');
     expect(JSON.parse(fitted.stdout).fitted).toMatchObject({ ladder: 'house', preset: 'slow', rungs: [{ name: 'only', width: 480, height: 854 }] });
-    const bad = await tiercast('ladder', sharedClip('rooftopHdr10'), '--preset', 'warp9');
+    const bad = await tiercast('ladder', fixtureClip('rooftopHdr10'), '--preset', 'warp9');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^CONFIG_INVALID: --preset "warp9" is not an x264 preset/m);
   });
 
   it('an unknown ladder or an invalid ladder file is a configuration error (exit 2) naming the problem', async () => {
-    const unknown = await tiercast('ladder', sharedClip('roadtrip10bit'), '--ladder', 'nope', '--json');
+    const unknown = await tiercast('ladder', fixtureClip('roadtrip10bit'), '--ladder', 'nope', '--json');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^CONFIG_INVALID: unknown ladder "nope"; known ladders: default, reference, mobile/m);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID' } });
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ name: 'bad', rungs: [{ name: 'x', shortEdge: 720, videoBitrate: 1_000_000, maxrate: 10, bufsize: 2_000_000 }] }));
-    const invalid = await tiercast('ladder', sharedClip('roadtrip10bit'), '--ladder', bad);
+    const invalid = await tiercast('ladder', fixtureClip('roadtrip10bit'), '--ladder', bad);
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toMatch(/CONFIG_INVALID: bad\.json is invalid: rungs\.0\.maxrate/);
   });

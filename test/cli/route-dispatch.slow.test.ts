@@ -8,7 +8,7 @@ import { createLedger } from '../../shared/node/ledger.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
-import { sharedClip } from '../helpers/media.ts';
+import { fixtureClip } from '../helpers/media.ts';
 import { S3RVER_CREDENTIALS, s3rverClient, startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { runTiercast, type CliRun } from '../helpers/cli.ts';
 
@@ -36,7 +36,7 @@ const awsNames = {
 
 describe('tiercast route', () => {
   it('with no AWS configuration: every real clip routes to local with the reason; a corrupt one fails alone', async () => {
-    const r = await tiercast(localHome, 'route', '--json', sharedClip('bbbInterlaced'), sharedClip('corruptVp9'), sharedClip('rooftopHdr10'));
+    const r = await tiercast(localHome, 'route', '--json', fixtureClip('bbbInterlaced'), fixtureClip('corruptVp9'), fixtureClip('rooftopHdr10'));
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ schemaVersion: 1, verb: 'route', ok: false, enabledTiers: ['local'] });
@@ -51,7 +51,7 @@ describe('tiercast route', () => {
   });
 
   it('with AWS tiers named in the environment: small clips go to Lambda with an estimate in USD and the price date', async () => {
-    const r = await tiercast(awsNames, 'route', '--json', sharedClip('portrait4k60'), sharedClip('roadtrip10bit'));
+    const r = await tiercast(awsNames, 'route', '--json', fixtureClip('portrait4k60'), fixtureClip('roadtrip10bit'));
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.enabledTiers).toEqual(['local', 'lambda', 'lambda-enhanced', 'fargate', 'fargate-spot']);
@@ -66,20 +66,20 @@ describe('tiercast route', () => {
   });
 
   it('human output names tier, cost and why; a bad --tier is a usage error', async () => {
-    const r = await tiercast(awsNames, 'route', sharedClip('bbbInterlaced'));
+    const r = await tiercast(awsNames, 'route', fixtureClip('bbbInterlaced'));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^bbb_1080i30_mpeg2_ac3-5\.1_tff_DERIVED\.ts: lambda {2}~\d+ s {2}\$[0-9.e-]+ \(compute/m);
     expect(r.stdout).toMatch(/why: lambda: 2 MB is under 50 MB/);
-    const bad = await tiercast(awsNames, 'route', '--tier', 'gpu', sharedClip('bbbInterlaced'));
+    const bad = await tiercast(awsNames, 'route', '--tier', 'gpu', fixtureClip('bbbInterlaced'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/CONFIG_INVALID: --tier "gpu"/);
-    const notOn = await tiercast(localHome, 'route', '--json', '--tier', 'lambda', sharedClip('bbbInterlaced'));
+    const notOn = await tiercast(localHome, 'route', '--json', '--tier', 'lambda', fixtureClip('bbbInterlaced'));
     expect(notOn.code).toBe(2);
     expect(JSON.parse(notOn.stdout).files[0].error.message).toMatch(/lambda was requested but is not enabled/);
   });
 
   it('a config error names the variable: exit 2', async () => {
-    const r = await tiercast({ ...localHome, TIERCAST_LAMBDA_MEMORY_MB: 'lots' }, 'route', sharedClip('bbbInterlaced'));
+    const r = await tiercast({ ...localHome, TIERCAST_LAMBDA_MEMORY_MB: 'lots' }, 'route', fixtureClip('bbbInterlaced'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/CONFIG_INVALID: tiers\.lambda\.memoryMb \(from env TIERCAST_LAMBDA_MEMORY_MB="lots"\)/);
   });

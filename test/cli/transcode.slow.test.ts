@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeClip } from '../helpers/clips.ts';
-import { sharedClip } from '../helpers/media.ts';
+import { fixtureClip } from '../helpers/media.ts';
 import { runTiercast, type CliRun } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-cli-transcode-'));
@@ -35,14 +35,14 @@ describe('tiercast transcode', () => {
     const names = ['my clip été.mp4', '$(touch pwned).mp4', '-dash start.mp4'];
     for (const n of names) copyFileSync(clip, path.join(dir, n));
     const before = readdirSync(dir).sort();
-    const r = await tiercast('transcode', '--out', 'out dir', '--ladder', ladderFile, '--json', '--', ...names, sharedClip('corruptVp9'));
+    const r = await tiercast('transcode', '--out', 'out dir', '--ladder', ladderFile, '--json', '--', ...names, fixtureClip('corruptVp9'));
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
     expect(doc.inputs.map((i: { input: string; ok: boolean }) => [i.input, i.ok])).toEqual([
       ['my clip été.mp4', true],
       ['$(touch pwned).mp4', true],
       ['-dash start.mp4', true],
-      [sharedClip('corruptVp9'), false],
+      [fixtureClip('corruptVp9'), false],
     ]);
     expect(doc.inputs[3].error).toMatchObject({ code: 'DECODE_FAILED' });
     expect(doc.inputs[3].outDir).toBeNull();

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-/** The team's real clips live beside the checkout in ../shared/media (licences in its SOURCES.md). */
+/** Real clips with awkward properties, kept in the repo's fixtures with their licences (test/fixtures/media/SOURCES.md). */
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const sharedMediaDir = process.env.TIERCAST_SHARED_MEDIA ?? path.resolve(repoRoot, '../shared/media');
+export const fixtureMediaDir = path.join(repoRoot, 'test/fixtures/media');
 
-export const sharedClips = {
+export const fixtureClips = {
   roadtrip10bit: 'roadtrip_426x240_vp9-profile2_10bit_noaudio.webm',
   rooftopHdr10: 'rooftop_portrait_720x1280_av1_10bit_hdr10.mp4',
   pixelVfr: 'pixel_motionphoto_hevc_vfr_rotated_2vtracks.mp4',
@@ -15,10 +15,10 @@ export const sharedClips = {
   corruptVp9: 'corrupt_vp9_invalid_bitstream.webm',
 } as const;
 
-export type SharedClip = keyof typeof sharedClips;
+export type FixtureClip = keyof typeof fixtureClips;
 
-export function sharedClip(name: SharedClip): string {
-  const p = path.join(sharedMediaDir, sharedClips[name]);
-  if (!existsSync(p)) throw new Error(`test clip missing: ${p} (the team's ../shared/media must sit beside the checkout)`);
+export function fixtureClip(name: FixtureClip): string {
+  const p = path.join(fixtureMediaDir, fixtureClips[name]);
+  if (!existsSync(p)) throw new Error(`test clip missing: ${p} (it belongs in the repo's test/fixtures/media)`);
   return p;
 }

@@ -16,11 +16,11 @@ import { LadderSchema, type FittedLadder } from '../../../shared/common/ladder-s
 import { fitLadder } from '../../../shared/common/ladders.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
 import { applyFrameSample, parseFrameSample, parseProbe } from '../../../shared/common/probe-parse.ts';
-import { sharedClips, type SharedClip } from '../../helpers/media.ts';
+import { fixtureClips, type FixtureClip } from '../../helpers/media.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/ffprobe');
-function media(clip: SharedClip): MediaInfo {
-  const base = sharedClips[clip].replace(/\.[^.]+$/, '');
+function media(clip: FixtureClip): MediaInfo {
+  const base = fixtureClips[clip].replace(/\.[^.]+$/, '');
   const json = JSON.parse(readFileSync(path.join(fixtures, `${base}.json`), 'utf8')) as { format: { size: string } };
   const info = parseProbe(json, Number(json.format.size));
   const frames = JSON.parse(readFileSync(path.join(fixtures, `${base}.frames.json`), 'utf8'));
@@ -40,7 +40,7 @@ const testLadder = LadderSchema.parse({
   ],
 });
 
-function build(clip: SharedClip, caps: FfmpegCaps = zscale) {
+function build(clip: FixtureClip, caps: FfmpegCaps = zscale) {
   const m = media(clip);
   const fitted = fitLadder(m, testLadder);
   return { m, fitted, cmd: buildLadderCommand({ source: '/in/src file.mp4', media: m, ladder: fitted, outDir: '/work/out', formats: ['hls', 'dash'], caps }) };

@@ -13,14 +13,14 @@ import {
   rotationOf,
   samplePacketsFor,
 } from '../../../shared/common/probe-parse.ts';
-import { sharedClips, type SharedClip } from '../../helpers/media.ts';
+import { fixtureClips, type FixtureClip } from '../../helpers/media.ts';
 
 /** Recorded ffprobe 5.1 output of the shared clips (test/fixtures/ffprobe/record.ts). */
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/ffprobe');
-const base = (clip: SharedClip) => sharedClips[clip].replace(/\.[^.]+$/, '');
-const load = (clip: SharedClip, suffix: string) => readFileSync(path.join(fixtures, `${base(clip)}${suffix}`), 'utf8');
+const base = (clip: FixtureClip) => fixtureClips[clip].replace(/\.[^.]+$/, '');
+const load = (clip: FixtureClip, suffix: string) => readFileSync(path.join(fixtures, `${base(clip)}${suffix}`), 'utf8');
 
-function describeClip(clip: SharedClip, withSample = true): MediaInfo {
+function describeClip(clip: FixtureClip, withSample = true): MediaInfo {
   const json = JSON.parse(load(clip, '.json')) as { format: { size: string } };
   const info = parseProbe(json, Number(json.format.size));
   if (!withSample || !info.video) return info;
@@ -28,7 +28,7 @@ function describeClip(clip: SharedClip, withSample = true): MediaInfo {
   return applyFrameSample(info, parseFrameSample(JSON.parse(load(clip, '.frames.json')), limit, load(clip, '.frames.stderr.txt')));
 }
 
-describe('parseProbe on the recorded shared clips (properties from ../shared/media/SOURCES.md)', () => {
+describe('parseProbe on the recorded shared clips (properties from test/fixtures/media/SOURCES.md)', () => {
   it('roadtrip: VP9 Profile 2, 426x240 10-bit, 23.976 fps CFR, 3.0 s, no audio', () => {
     const info = describeClip('roadtrip10bit');
     const v = info.video!;

@@ -10,7 +10,7 @@ import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 import { makeClip } from '../../helpers/clips.ts';
-import { sharedClip } from '../../helpers/media.ts';
+import { fixtureClip } from '../../helpers/media.ts';
 import { startS3rver, type S3rverHandle } from '../../helpers/s3rver.ts';
 
 const ladder = {
@@ -102,7 +102,7 @@ describe('executeJob on the local store with real ffmpeg', () => {
   });
 
   it('fails a corrupt input with DECODE_FAILED, publishes nothing and cleans up', async () => {
-    await submit('corrupt-1', sharedClip('corruptVp9'));
+    await submit('corrupt-1', fixtureClip('corruptVp9'));
     const metrics = metricsRecorder();
     const result = await executeJob({ jobId: 'corrupt-1', store, ledger, tier: 'local', workRoot, metrics: metrics.sink });
     expect(result.ok).toBe(false);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FfmpegProgress } from '../../../shared/common/ffmpeg-progress.ts';
 import { classifyFfmpegFailure, decodeErrorLine, FfmpegProcessError, lastErrorLine, runFfmpeg } from '../../../shared/node/ffmpeg-runner.ts';
-import { sharedClip } from '../../helpers/media.ts';
+import { fixtureClip } from '../../helpers/media.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-runner-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,7 +79,7 @@ describe('runFfmpeg', () => {
   });
 
   it('a corrupt input fails as DECODE_FAILED with the decoder complaint in the message and stderr tail', async () => {
-    const err = (await runFfmpeg(['-i', `file:${sharedClip('corruptVp9')}`, '-f', 'null', '-'], {}).catch((e: unknown) => e)) as FfmpegProcessError;
+    const err = (await runFfmpeg(['-i', `file:${fixtureClip('corruptVp9')}`, '-f', 'null', '-'], {}).catch((e: unknown) => e)) as FfmpegProcessError;
     expect(err).toBeInstanceOf(FfmpegProcessError);
     expect(err.code).toBe('DECODE_FAILED');
     expect(err.exitCode).toBe(1);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProbe } from '../../../shared/common/probe-parse.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
-import { sharedClip, sharedClips, type SharedClip } from '../../helpers/media.ts';
+import { fixtureClip, fixtureClips, type FixtureClip } from '../../helpers/media.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ffmpeg = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 
 describe('probeFile on the shared clips (real ffprobe)', () => {
-  const expected: Record<Exclude<SharedClip, 'corruptVp9'>, { display: [number, number]; codec: string; rotation: number; depth: number; transfer: string; vfr: boolean; interlaced: boolean; audio: string[] }> = {
+  const expected: Record<Exclude<FixtureClip, 'corruptVp9'>, { display: [number, number]; codec: string; rotation: number; depth: number; transfer: string; vfr: boolean; interlaced: boolean; audio: string[] }> = {
     roadtrip10bit: { display: [426, 240], codec: 'vp9', rotation: 0, depth: 10, transfer: 'sdr', vfr: false, interlaced: false, audio: [] },
     rooftopHdr10: { display: [720, 1280], codec: 'av1', rotation: 0, depth: 10, transfer: 'pq', vfr: false, interlaced: false, audio: ['aac:stereo'] },
     pixelVfr: { display: [768, 1024], codec: 'hevc', rotation: 90, depth: 8, transfer: 'sdr', vfr: true, interlaced: false, audio: [] },
@@ -26,7 +26,7 @@ describe('probeFile on the shared clips (real ffprobe)', () => {
   };
 
   it.each(Object.entries(expected))('%s', async (clip, want) => {
-    const file = sharedClip(clip as SharedClip);
+    const file = fixtureClip(clip as FixtureClip);
     const info = await probeFile(file);
     const v = info.video!;
     expect({
@@ -36,13 +36,13 @@ describe('probeFile on the shared clips (real ffprobe)', () => {
     expect(v.sample!.decodedFrames).toBeGreaterThan(0);
     expect(info.sizeBytes).toBe(statSync(file).size);
     // The recorded fixture still describes this ffprobe's view of the clip (re-record with test/fixtures/ffprobe/record.ts).
-    const fixture = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../fixtures/ffprobe', sharedClips[clip as SharedClip].replace(/\.[^.]+$/, '.json')), 'utf8'));
+    const fixture = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../fixtures/ffprobe', fixtureClips[clip as FixtureClip].replace(/\.[^.]+$/, '.json')), 'utf8'));
     const fromFixture = parseProbe(fixture, info.sizeBytes).video!;
     expect({ ...v, sample: undefined, variableFrameRate: fromFixture.variableFrameRate, fps: fromFixture.fps }).toEqual({ ...fromFixture, sample: undefined });
   });
 
   it('the iPhone clip warns that 5 frames are declared but 4 decode', async () => {
-    const info = await probeFile(sharedClip('iphoneHlg'));
+    const info = await probeFile(fixtureClip('iphoneHlg'));
     expect(info.warnings).toContain('the header declares 5 frames but only 4 decode');
   });
 });
@@ -112,7 +112,7 @@ describe('probeFile classifies broken inputs', () => {
   });
 
   it('a container whose video never decodes -> DECODE_FAILED with the decoder\'s reason', async () => {
-    await expect(probeFile(sharedClip('corruptVp9'))).rejects.toMatchObject({
+    await expect(probeFile(fixtureClip('corruptVp9'))).rejects.toMatchObject({
       code: 'DECODE_FAILED',
       message: 'corrupt_vp9_invalid_bitstream.webm: no video frame could be decoded (ffprobe: Invalid sync code)',
     });
@@ -134,7 +134,7 @@ describe('probeFile classifies broken inputs', () => {
 
   it('names with a leading dash, spaces, unicode and shell syntax are read as files', async () => {
     const odd = path.join(dir, '-i $(touch pwned) é 🎬.mp4');
-    copyFileSync(sharedClip('portrait4k60'), odd);
+    copyFileSync(fixtureClip('portrait4k60'), odd);
     const info = await probeFile(odd);
     expect(info.video!.displayHeight).toBe(3840);
     expect(() => statSync(path.join(process.cwd(), 'pwned'))).toThrow();
@@ -143,6 +143,6 @@ describe('probeFile classifies broken inputs', () => {
   it('an aborted signal -> CANCELLED', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(probeFile(sharedClip('rooftopHdr10'), { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    await expect(probeFile(fixtureClip('rooftopHdr10'), { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 });

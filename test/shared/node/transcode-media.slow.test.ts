@@ -5,10 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LadderSchema } from '../../../shared/common/ladder-schema.ts';
 import { parseMpd } from '../../../shared/node/verify.ts';
 import { transcodeFile } from '../../../shared/node/transcode.ts';
-import { sharedClip, sharedClips, type SharedClip } from '../../helpers/media.ts';
+import { fixtureClip, fixtureClips, type FixtureClip } from '../../helpers/media.ts';
 
 /**
- * Every real clip in ../shared/media either becomes a verified ladder or fails with the right code.
+ * Every real clip in test/fixtures/media either becomes a verified ladder or fails with the right code.
  * Small rungs only (the 4K60 clip would otherwise dominate CI time).
  */
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-transcode-media-'));
@@ -32,7 +32,7 @@ interface Expect {
   fix?: RegExp;
 }
 
-const table: Record<SharedClip, Expect> = {
+const table: Record<FixtureClip, Expect> = {
   roadtrip10bit: { ok: true, portrait: false, audio: false, fix: /10-bit source converted to 8-bit/ },
   rooftopHdr10: { ok: true, portrait: true, audio: true, fix: /HDR \(PQ\) tone-mapped/ },
   pixelVfr: { ok: true, portrait: true, audio: false, fix: /variable frame rate made constant/ },
@@ -44,13 +44,13 @@ const table: Record<SharedClip, Expect> = {
 
 describe('transcodeFile on every shared clip', () => {
   it('covers every clip in the shared media table', () => {
-    expect(Object.keys(table).sort()).toEqual(Object.keys(sharedClips).sort());
+    expect(Object.keys(table).sort()).toEqual(Object.keys(fixtureClips).sort());
   });
 
-  for (const [clip, want] of Object.entries(table) as [SharedClip, Expect][]) {
+  for (const [clip, want] of Object.entries(table) as [FixtureClip, Expect][]) {
     it(`${clip}: ${want.ok ? 'verified ladder' : want.code}`, async () => {
       const outDir = path.join(dir, clip);
-      const result = await transcodeFile({ input: sharedClip(clip), outDir, ladder }).then(
+      const result = await transcodeFile({ input: fixtureClip(clip), outDir, ladder }).then(
         (r) => ({ ok: true as const, r }),
         (e: unknown) => ({ ok: false as const, e: e as { code: string; message: string } }),
       );
