@@ -7,7 +7,7 @@ import type { Ladder } from '../../shared/common/ladder-schema.ts';
 import type { JobQueue } from '../../shared/common/job-queue.ts';
 import type { JobLedger } from '../../shared/node/ledger.ts';
 import type { ObjectStore, TransferProgress } from '../../shared/node/object-store.ts';
-import type { Dispatchers } from '../../cloud/dispatch/types.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 import { exitCodeFor, formatBytes } from './probe.ts';
 import { analyzeFile, configForVerb, failVerb, formatUsdShort, parseTier, routeToJson, type AnalyzedFile } from './route.ts';
 

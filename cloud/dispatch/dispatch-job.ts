@@ -2,7 +2,7 @@ import { ERROR_CODE_INFO, TiercastError, toTiercastError, type ErrorCode } from 
 import { TIERS, type JobSpec, type JobStatus, type Tier } from '../../shared/common/job.ts';
 import { planTier, predictWorkload, routeSpec, type Route, type RouterConfig } from '../../shared/common/router.ts';
 import type { JobLedger } from '../../shared/node/ledger.ts';
-import type { Dispatchers } from './types.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 
 /**
  * Hands one routed job to its tier. The routing decision (tier, reason, estimate, price date) is written to the job's

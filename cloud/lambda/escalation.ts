@@ -2,7 +2,7 @@ import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
 import { JobIdSchema, STAGES, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
 import { escalateJob, type EscalationResult, type Failure } from '../dispatch/escalate.ts';
-import type { Dispatchers } from '../dispatch/types.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**

@@ -5,7 +5,7 @@ import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';
 import { isStalled } from '../../shared/node/ffmpeg-runner.ts';
 import { escalateJob, type EscalationResult } from '../dispatch/escalate.ts';
-import type { Dispatchers } from '../dispatch/types.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**

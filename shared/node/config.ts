@@ -77,6 +77,11 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, path: string, kind:
   ['TIERCAST_EC2_JOBS_PER_HOST', 'tiers.ec2.jobsPerHost', 'number'],
   ['TIERCAST_LOCAL_CONCURRENCY', 'tiers.local.concurrency', 'number'],
   ['TIERCAST_METRICS', 'metrics.source', 'string'],
+  ['TIERCAST_JOB_STORE', 'jobs.store', 'string'],
+  ['TIERCAST_JOB_DB', 'jobs.file', 'string'],
+  ['TIERCAST_JOB_TABLE', 'jobs.table', 'string'],
+  ['TIERCAST_JOB_RETENTION_DAYS', 'jobs.retentionDays', 'number'],
+  ['TIERCAST_WEBHOOK_URL', 'notifications.webhookUrl', 'string'],
 ];
 
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<TiercastConfig> {
@@ -128,6 +133,11 @@ function finish(merged: Json, sources: Sources): TiercastConfig {
   if (value.queue.kind === 'sqs' && value.queue.highPriorityUrl === value.queue.url) {
     throw new TiercastError('CONFIG_INVALID', `queue.highPriorityUrl (from ${sourceOf('queue.highPriorityUrl', sources)}): must differ from queue.url`, {
       details: { field: 'queue.highPriorityUrl' },
+    });
+  }
+  if (value.jobs.store === 'dynamodb' && !value.jobs.table) {
+    throw new TiercastError('CONFIG_INVALID', `jobs.table (from ${sourceOf('jobs.store', sources)}): the DynamoDB job store needs a table: set TIERCAST_JOB_TABLE or jobs.table (the CDK stack's JobTableName output)`, {
+      details: { field: 'jobs.table' },
     });
   }
   const store = value.store.kind === 's3' && !value.store.region && value.aws.region ? { ...value.store, region: value.aws.region } : value.store;

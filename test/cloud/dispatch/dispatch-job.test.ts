@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dispatchJob, redispatchJob } from '../../../cloud/dispatch/dispatch-job.ts';
 import { createLocalDispatcher } from '../../../cloud/dispatch/local.ts';
 import { queueLane } from '../../../cloud/dispatch/queue.ts';
-import type { TierDispatcher } from '../../../cloud/dispatch/types.ts';
+import type { TierDispatcher } from '../../../shared/common/tier-dispatch.ts';
 import { TiercastError } from '../../../shared/common/errors.ts';
 import { getLadder } from '../../../shared/common/ladders.ts';
 import { routeSpec } from '../../../shared/common/router.ts';

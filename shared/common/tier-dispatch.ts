@@ -1,6 +1,6 @@
-import type { Tier } from '../../shared/common/job.ts';
+import type { Tier } from './job.ts';
 
-/** One way of handing a job to a tier. Each adapter takes its SDK client (or queue) from the caller. */
+/** One way of handing a job to a tier (its adapters live in cloud/dispatch; each takes its SDK client or queue from the caller). */
 
 export interface DispatchRequest {
   readonly jobId: string;
