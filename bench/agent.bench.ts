@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
 import { pino } from 'pino';
-import { createWorker, type ExecuteJobFn } from '../agent/worker.ts';
+import { createWorker, type ExecuteJobFn } from '../shared/node/worker.ts';
 import { ledgerKeys } from '../shared/common/job.ts';
 import { LadderSchema } from '../shared/common/ladder-schema.ts';
 import { noopMetrics } from '../shared/common/metrics-query.ts';

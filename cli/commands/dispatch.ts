@@ -185,7 +185,7 @@ async function waitForJobs(results: DispatchedFile[], config: TiercastConfig, ba
   let workerRun: Promise<void> | null = null;
   if (hasLocal) {
     const [{ createWorker }, { executeJob }, { createLogger }, { createLocalMetricsSink }, { homePaths }] = await Promise.all([
-      import('../../agent/worker.ts'),
+      import('../../shared/node/worker.ts'),
       import('../../shared/node/execute-job.ts'),
       import('../../shared/node/log.ts'),
       import('../../shared/node/local-metrics.ts'),

@@ -154,11 +154,8 @@ export const OutputManifestSchema = z.object({
 });
 export type OutputManifest = z.infer<typeof OutputManifestSchema>;
 
-/** Object-store keys of the ledger. One place, so every tier agrees. */
-export const ledgerKeys = {
-  jobsPrefix: 'jobs/',
-  spec: (id: string) => `jobs/${id}/job.json`,
-  status: (id: string) => `jobs/${id}/status.json`,
+/** Object-store keys of inputs and outputs (job state lives in the job store). One place, so every tier agrees. */
+export const storeKeys = {
   outputPrefix: (id: string) => `outputs/${id}/`,
   manifest: (id: string) => `outputs/${id}/manifest.json`,
   inputPrefix: 'inputs/',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorker, type ExecuteJobFn } from '../../agent/worker.ts';
+import { createWorker, type ExecuteJobFn } from '../../shared/node/worker.ts';
 import { noopMetrics } from '../../shared/common/metrics-query.ts';
 import { homePaths } from '../../shared/node/data-home.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorker, type ExecuteJobFn, type WorkerOptions } from '../../agent/worker.ts';
+import { createWorker, type ExecuteJobFn, type WorkerOptions } from '../../shared/node/worker.ts';
 import { createS3Store } from '../../cloud/s3-store.ts';
 import { createSqsJobQueue } from '../../cloud/sqs-queue.ts';
 import type { JobQueue } from '../../shared/common/job-queue.ts';

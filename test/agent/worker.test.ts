@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWorker, validateWorkerOptions, type ExecuteJobFn, type WorkerOptions } from '../../agent/worker.ts';
+import { createWorker, validateWorkerOptions, type ExecuteJobFn, type WorkerOptions } from '../../shared/node/worker.ts';
 import { TiercastError } from '../../shared/common/errors.ts';
 import { noopMetrics } from '../../shared/common/metrics-query.ts';
 import { createLocalQueue, type LocalJobQueue } from '../../shared/node/local-queue.ts';

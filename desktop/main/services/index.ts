@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createWorker, type ExecuteJobFn, type Worker } from '../../../agent/worker.ts';
+import { createWorker, type ExecuteJobFn, type Worker } from '../../../shared/node/worker.ts';
 import { createDispatchers, dispatchJob, type Dispatchers } from '../../../cloud/dispatch/index.ts';
 import { createStoreFromConfig } from '../../../cloud/store-from-config.ts';
 import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';

@@ -4,29 +4,33 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { TiercastError, toTiercastError } from '../shared/common/errors.ts';
-import { JobMessageSchema, type JobStatus, type OutputManifest } from '../shared/common/job.ts';
-import type { JobQueue, QueueMessage } from '../shared/common/job-queue.ts';
-import type { MetricsSink } from '../shared/common/metrics-query.ts';
-import { executeJob } from '../shared/node/execute-job.ts';
-import type { JobLedger } from '../shared/node/ledger.ts';
-import type { Logger } from '../shared/node/log.ts';
-import type { ObjectStore } from '../shared/node/object-store.ts';
+import { TiercastError, toTiercastError } from '../common/errors.ts';
+import { JobMessageSchema, type JobStatus } from '../common/job.ts';
+import type { JobQueue, QueueMessage } from '../common/job-queue.ts';
+import type { MetricsSink } from '../common/metrics-query.ts';
+import type { JobsService } from '../common/jobs-service.ts';
+import { executeJob, type ExecuteJobResult } from './execute-job.ts';
+import type { Logger } from './log.ts';
+import type { ObjectStore } from './object-store.ts';
 import { sweepWorkRoot, claimWorkDir } from './work-dirs.ts';
-import { sleep } from '../shared/node/sleep.ts';
+import { sleep } from './sleep.ts';
 
 /**
- * The one worker loop: the EC2 agent and the console's local tier both run it (in-process for the console).
+ * The one worker loop: `tiercast agent` (EC2, SQS), `tiercast agent --local`, `tiercast dispatch --wait` and the
+ * console's local tier all run it. The queue only carries wake-ups ("job X was admitted"); the job store decides who
+ * runs a job (executeJob claims it with a lease, a second delivery is refused) and what follows a failure (the jobs
+ * service's retry policy). See README "Job control plane".
  *
- * Message lifecycle (the promises of issue 4):
+ * Message lifecycle:
  * - received -> visibility extended every heartbeatSec while the job runs (cleared in finally);
- * - executeJob ok (outputs published, status written) -> deleted; only then;
- * - non-retryable failure -> final (executeJob wrote status failed) -> deleted;
- * - retryable failure -> visible again after an exponential delay by receive count; after maxReceives the queue's
- *   redrive (SQS) or the local queue's dead letters take it;
+ * - the run ends (done, failed, waiting to retry, escalated, cancelled) or was not this worker's to take -> deleted;
+ *   retries are re-admitted by the sweep when their backoff is over, with a new message;
+ * - the job store could not be reached -> visible again after an exponential delay by receive count;
  * - not a job message -> logged with the reason and dead-lettered (local queue) or released at once so the SQS redrive
  *   moves it to the DLQ after maxReceives quick receives; deleted if it still comes back, never retried forever;
- * - stop: no more polling, running jobs get graceMs to finish, then are aborted and their messages made visible at once.
+ * - stop: no more polling, running jobs get graceMs to finish, then are aborted (their jobs go back to queued) and their
+ *   messages made visible at once.
+ * Every sweepIntervalSec the worker also runs the jobs service's sweep (due retries, lapsed leases, admission).
  * Like BullMQ's close(), stop() is idempotent and runs every cleanup step even if one throws.
  */
 
@@ -35,7 +39,7 @@ export type AgentTier = 'ec2' | 'local';
 export interface ExecuteJobArgs {
   readonly jobId: string;
   readonly store: ObjectStore;
-  readonly ledger: JobLedger;
+  readonly jobs: JobsService;
   readonly tier: AgentTier;
   readonly workRoot: string;
   readonly worker: string;
@@ -44,18 +48,18 @@ export interface ExecuteJobArgs {
   readonly onProgress?: (status: JobStatus) => void;
   readonly log: Logger;
   readonly metrics: MetricsSink;
-  /** False once this worker's lease on the message has lapsed: the job's status then belongs to its new holder. */
-  readonly ownsJob?: () => boolean;
 }
-export type ExecuteJobResult = { ok: true; manifest: OutputManifest; report: unknown } | { ok: false; error: TiercastError };
+export type { ExecuteJobResult };
 export type ExecuteJobFn = (args: ExecuteJobArgs) => Promise<ExecuteJobResult>;
 
 export interface WorkerOptions {
   readonly queue: JobQueue;
   readonly store: ObjectStore;
-  readonly ledger: JobLedger;
+  readonly jobs: JobsService;
   readonly tier: AgentTier;
   readonly concurrency: number;
+  /** Run the jobs service's sweep this often (0 = never; the AWS sweep is a scheduled function). Default 10. */
+  readonly sweepIntervalSec?: number;
   readonly workRoot: string;
   /** Polling pauses while free space in workRoot is below this. */
   readonly minFreeDiskBytes: number;
@@ -151,7 +155,7 @@ export function validateWorkerOptions(options: Omit<WorkerOptions, 'execute'> & 
       details: { field },
     });
   }
-  for (const k of ['queue', 'store', 'log', 'metrics'] as const) {
+  for (const k of ['queue', 'store', 'jobs', 'log', 'metrics'] as const) {
     if (!options[k]) throw new TiercastError('CONFIG_INVALID', `agent option ${k} is required`, { details: { field: k } });
   }
 }
@@ -170,8 +174,6 @@ interface RunningJob {
   readonly startedAt: number;
   readonly abort: AbortController;
   interrupted: boolean;
-  /** The lease on the message lapsed while the job ran (see runJob). */
-  leaseLost: boolean;
   readonly done: Promise<void>;
 }
 
@@ -185,6 +187,21 @@ export function createWorker(options: WorkerOptions): Worker {
   const execute: ExecuteJobFn = options.execute ?? executeJob;
   const depthEverySec = options.queueDepthIntervalSec ?? (tier === 'local' ? 60 : 0);
   let depthTimer: NodeJS.Timeout | null = null;
+  const sweepEverySec = options.sweepIntervalSec ?? 10;
+  let sweepTimer: NodeJS.Timeout | null = null;
+  let sweeping: Promise<void> | null = null;
+  const runSweep = () => {
+    if (sweeping) return;
+    sweeping = options.jobs
+      .sweep()
+      .then((r) => {
+        if (r.retried + r.reclaimed + r.redispatched + r.admitted > 0) log.info({ ...r }, 'sweep');
+      })
+      .catch((err: unknown) => log.warn({ err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'sweep failed; next one tries again'))
+      .finally(() => {
+        sweeping = null;
+      });
+  };
   const emitDepth = () => {
     queue
       .depth()
@@ -268,36 +285,13 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function runJob(message: QueueMessage, jobId: string, abort: AbortController, self: () => RunningJob): Promise<void> {
     const jobLog = log.child({ jobId, messageId: message.id, receiveCount: message.receiveCount });
-    const heartbeatMs = options.heartbeatSec * 1000;
-    const leaseMs = options.visibilityTimeoutSec * 1000;
-    // The message was received before this line ran, so its lease ends no later than leaseMs from here; each
-    // extension the queue confirms moves that bound.
-    let leaseFrom = Date.now();
-    const loseLease = (why: string) => {
-      const job = self();
-      if (job.leaseLost) return;
-      job.leaseLost = true;
-      jobLog.error({ why }, 'lease lost: the message may now be running elsewhere; stopping this run without touching its status or message');
-      abort.abort(new TiercastError('INTERRUPTED', `lease lost (${why})`));
-    };
+    // Keeps the message from being delivered again while the job runs. A delivery that happens anyway (a lapsed
+    // visibility) is harmless: the job store refuses a second run of the same job.
     const heartbeat = setInterval(() => {
-      if (Date.now() - leaseFrom >= leaseMs) {
-        loseLease(`no extension confirmed for ${options.visibilityTimeoutSec} s`);
-        return;
-      }
-      const asked = Date.now();
-      queue.changeVisibility(message, options.visibilityTimeoutSec).then(
-        () => {
-          leaseFrom = Math.max(leaseFrom, asked);
-          queueOk();
-        },
-        (err: unknown) => {
-          const e = toTiercastError(err, 'QUEUE_ERROR');
-          if ((e.details as { stale?: unknown } | undefined)?.stale === true) loseLease('the queue no longer knows this receipt');
-          else jobLog.warn({ err: e.toJSON() }, 'heartbeat: could not extend visibility');
-        },
-      );
-    }, heartbeatMs);
+      queue.changeVisibility(message, options.visibilityTimeoutSec).then(queueOk, (err: unknown) => {
+        jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'heartbeat: could not extend visibility');
+      });
+    }, options.heartbeatSec * 1000);
     heartbeat.unref?.();
     const jobDir = path.join(agentDir!, `job-${jobId}-${randomBytes(3).toString('hex')}`);
     let outcome: JobOutcome = 'failed';
@@ -307,80 +301,34 @@ export function createWorker(options: WorkerOptions): Worker {
       jobLog.info('job started');
       let result: ExecuteJobResult;
       try {
-        result = await execute({
-          jobId,
-          store: options.store,
-          ledger: options.ledger,
-          tier,
-          workRoot: jobDir,
-          worker: workerId,
-          signal: abort.signal,
-          log: jobLog,
-          metrics: options.metrics,
-          ownsJob: () => !self().leaseLost,
-        });
+        result = await execute({ jobId, store: options.store, jobs: options.jobs, tier, workRoot: jobDir, worker: workerId, signal: abort.signal, log: jobLog, metrics: options.metrics });
       } catch (err) {
-        // executeJob reports failures as values; a throw is a bug or an infrastructure fault, so retry it.
-        result = { ok: false, error: toTiercastError(err, 'INTERNAL') };
+        // executeJob reports failures as values; a throw is a bug or an infrastructure fault: let the message come back.
+        result = { ok: false, error: toTiercastError(err, 'INTERNAL'), outcome: 'skipped' };
         (result.error as { thrown?: boolean }).thrown = true;
       }
       clearInterval(heartbeat);
       const job = self();
-      if (job.leaseLost) {
-        // Another worker may hold the message now: deleting or releasing it would pull it from under that worker.
-        outcome = 'released';
-        code = result.ok ? undefined : result.error.code;
-        jobLog.warn({ ok: result.ok }, 'run ended after its lease was lost; the message is left to its new holder');
-        return;
-      }
       if (result.ok) {
-        await queue.delete(message).then(queueOk, (err: unknown) => {
-          // The outputs and status are written; a second delivery finds the manifest and finishes at once.
-          jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'job done but its message could not be deleted');
-        });
         outcome = 'done';
         jobLog.info({ manifestFiles: result.manifest.files.length }, 'job done');
+        await deleteMessage(message, jobLog);
         return;
       }
-      const error = result.error;
-      code = error.code;
+      code = result.error.code;
       if (job.interrupted) {
         outcome = 'released';
-        jobLog.warn({ code: error.code }, 'job interrupted by stop; message released for another worker');
+        jobLog.warn({ code }, 'job interrupted by stop; its message is released for another worker');
         await release(job, 0);
+      } else if (result.outcome === 'skipped' && (result.error.code === 'STORE_ERROR' || (result.error as { thrown?: boolean }).thrown)) {
+        // The job store could not be asked: try the message again later.
+        outcome = 'retry';
+        const delay = Math.min(maxSec, baseSec * 2 ** (message.receiveCount - 1));
+        jobLog.warn({ err: result.error.toJSON(), retryInSec: delay }, `${result.error.toString()} (will retry)`);
+        await release(job, delay);
       } else {
-        // The ledger is the truth about whether another attempt may run: executeJob puts a job whose error is
-        // retryable and whose attempts remain back to `queued`, anything else to `failed`.
-        const stage = await Promise.resolve()
-          .then(() => options.ledger.getStatus(jobId))
-          .then((st) => st.stage)
-          .catch(() => null);
-        const retry = stage === 'queued' || (stage !== 'failed' && stage !== 'done' && (error.retryable || (error as { thrown?: boolean }).thrown === true));
-        if (!retry) {
-          outcome = 'failed';
-          jobLog.error({ code: error.code, err: error.toJSON() }, error.toString());
-          await queue.delete(message).then(queueOk, (err: unknown) => {
-            jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'failed job: message could not be deleted');
-          });
-        } else if (message.receiveCount >= options.maxReceives) {
-          // Last receive: the dead-letter queue takes the message next, so nobody will run the job again.
-          outcome = 'failed';
-          jobLog.error({ code: error.code, err: error.toJSON() }, `${error.toString()} (received ${message.receiveCount} times: to the dead-letter queue)`);
-          await options.ledger
-            .updateStatus(jobId, {
-              stage: 'failed',
-              error: { code: error.code, message: error.message },
-              finishedAt: new Date().toISOString(),
-              note: `dead-lettered after ${message.receiveCount} receives`,
-            })
-            .catch((err: unknown) => jobLog.warn({ err: String(err) }, 'could not record the final failure in the ledger'));
-          await release(job, 0);
-        } else {
-          outcome = 'retry';
-          const delay = Math.min(maxSec, baseSec * 2 ** (message.receiveCount - 1));
-          jobLog.warn({ code: error.code, err: error.toJSON(), retryInSec: delay }, `${error.toString()} (will retry)`);
-          await release(job, delay);
-        }
+        outcome = result.outcome === 'failed' ? 'failed' : result.outcome === 'skipped' || result.outcome === 'lost' ? 'released' : 'retry';
+        await deleteMessage(message, jobLog);
       }
     } finally {
       clearInterval(heartbeat);
@@ -393,6 +341,13 @@ export function createWorker(options: WorkerOptions): Worker {
       else counters.released += 1;
       emit({ type: 'job-finished', jobId, messageId: message.id, outcome, ...(code ? { code } : {}) });
     }
+  }
+
+  async function deleteMessage(message: QueueMessage, jobLog: Logger): Promise<void> {
+    await queue.delete(message).then(queueOk, (err: unknown) => {
+      // The job store holds the outcome; a second delivery of this message is refused at the claim.
+      jobLog.warn({ err: toTiercastError(err, 'QUEUE_ERROR').toJSON() }, 'message could not be deleted');
+    });
   }
 
   function startJob(message: QueueMessage): void {
@@ -421,7 +376,7 @@ export function createWorker(options: WorkerOptions): Worker {
         slotFreed = null;
         wake?.();
       });
-    job = { jobId, message, startedAt: Date.now(), abort, interrupted: false, leaseLost: false, done };
+    job = { jobId, message, startedAt: Date.now(), abort, interrupted: false, done };
     running.set(message.id, job);
     emit({ type: 'job-started', jobId, messageId: message.id, receiveCount: message.receiveCount, running: running.size });
   }
@@ -502,7 +457,12 @@ export function createWorker(options: WorkerOptions): Worker {
           // Empty means nothing in flight either: a job waiting out a retry backoff, or held by a crashed worker
           // until its visibility lapses, is still this batch's work.
           const depth = await queue.depth().catch(() => null);
-          if (!depth || depth.visible + depth.inFlight === 0) break;
+          if (!depth || depth.visible + depth.inFlight === 0) {
+            // The queue is empty; the job store may still hold this tier's work: waiting to retry, not yet admitted,
+            // or held by a crashed worker until its lease lapses. The sweep sends those when they are due.
+            if ((await pendingInStore()) === 0) break;
+            runSweep();
+          }
           await sleep(Math.min(5000, Math.max(250, options.waitSeconds * 250)), pollAbort.signal);
           continue;
         }
@@ -511,12 +471,23 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
+  async function pendingInStore(): Promise<number> {
+    const c = await options.jobs.store.counts({ tier }).catch(() => null);
+    if (!c) return 0;
+    return c.queued + c.dispatched + c['retry-wait'] + c.downloading + c.analyzing + c.encoding + c.packaging + c.uploading + c.finalizing;
+  }
+
   async function begin(mode: 'forever' | 'once'): Promise<void> {
     if (loop) throw new TiercastError('INTERNAL', 'worker already started');
     if (stopping) throw new TiercastError('INTERNAL', 'worker was stopped');
     startedAt = Date.now();
     await prepare();
     log.info({ tier, concurrency, workRoot: options.workRoot, visibilityTimeoutSec: options.visibilityTimeoutSec, heartbeatSec: options.heartbeatSec }, 'agent worker started');
+    if (sweepEverySec > 0) {
+      runSweep();
+      sweepTimer = setInterval(runSweep, sweepEverySec * 1000);
+      sweepTimer.unref();
+    }
     if (depthEverySec > 0) {
       emitDepth();
       depthTimer = setInterval(emitDepth, depthEverySec * 1000);
@@ -550,12 +521,14 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     await step('stop polling', () => {
       if (depthTimer) clearInterval(depthTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
       pollAbort.abort();
       const wake = slotFreed;
       slotFreed = null;
       wake?.();
     });
     await step('poll loop', () => loop);
+    await step('sweep', () => sweeping);
     await step('invalid messages', () => Promise.all(chores));
     await step('drain running jobs', async () => {
       if (running.size === 0) return;

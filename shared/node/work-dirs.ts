@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../shared/node/log.ts';
+import type { Logger } from './log.ts';
 
 /**
  * Work folders: each agent process owns `<workRoot>/agent-<pid>-<rand>/` and puts one `job-*` folder per running job

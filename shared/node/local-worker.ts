@@ -1,0 +1,57 @@
+import type { TiercastConfig } from '../common/config-schema.ts';
+import type { JobsService } from '../common/jobs-service.ts';
+import type { MetricsSink } from '../common/metrics-query.ts';
+import { homePaths } from './data-home.ts';
+import { createLocalQueue, type LocalJobQueue } from './local-queue.ts';
+import type { Logger } from './log.ts';
+import type { ObjectStore } from './object-store.ts';
+import { createWorker, type ExecuteJobFn, type Worker } from './worker.ts';
+import { resolveAgentSettings, type AgentFlags, type AgentSettings } from './worker-settings.ts';
+
+/**
+ * The one local-worker set-up: `tiercast agent --local`, `tiercast dispatch --wait` and the console's local tier all
+ * build their worker here, from the same settings (worker-settings.ts) over the data home's folder queue.
+ */
+
+export function localQueueFor(config: TiercastConfig, home: string, settings?: Pick<AgentSettings, 'maxReceives' | 'visibilityTimeoutSec'>): LocalJobQueue {
+  const dir = config.queue.kind === 'local' ? (config.queue.dir ?? homePaths(home).queue) : homePaths(home).queue;
+  return createLocalQueue(dir, settings ? { maxReceives: settings.maxReceives, visibilityTimeoutSec: settings.visibilityTimeoutSec } : {});
+}
+
+export interface LocalWorkerOptions {
+  readonly config: TiercastConfig;
+  readonly home: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly flags?: AgentFlags;
+  readonly queue: LocalJobQueue;
+  readonly store: ObjectStore;
+  readonly jobs: JobsService;
+  readonly log: Logger;
+  readonly metrics: MetricsSink;
+  readonly execute?: ExecuteJobFn;
+  /** Poll wait; the console and `dispatch --wait` use 1 s so a job starts at once. */
+  readonly waitSeconds?: number;
+}
+
+export function createLocalWorker(options: LocalWorkerOptions): { worker: Worker; settings: AgentSettings } {
+  const settings = resolveAgentSettings({ ...options.flags, local: true }, options.env ?? process.env, options.config, options.home);
+  const worker = createWorker({
+    queue: options.queue,
+    store: options.store,
+    jobs: options.jobs,
+    tier: 'local',
+    concurrency: settings.concurrency,
+    workRoot: settings.workDir,
+    minFreeDiskBytes: settings.minFreeDiskBytes,
+    visibilityTimeoutSec: settings.visibilityTimeoutSec,
+    heartbeatSec: settings.heartbeatSec,
+    waitSeconds: options.waitSeconds ?? settings.waitSeconds,
+    maxReceives: settings.maxReceives,
+    graceMs: settings.graceMs,
+    retryBackoff: { baseSec: settings.retryBaseSec, maxSec: settings.retryMaxSec },
+    log: options.log,
+    metrics: options.metrics,
+    ...(options.execute ? { execute: options.execute } : {}),
+  });
+  return { worker, settings };
+}
