@@ -494,6 +494,7 @@ export function createJobsService(options: JobsServiceOptions) {
     cancel,
     retry,
     redrive,
+    deadLettered,
     remove,
     admit,
     sweep,
