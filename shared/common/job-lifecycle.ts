@@ -33,9 +33,10 @@ export const TRANSITIONS: Readonly<Record<Stage, readonly Stage[]>> = {
   uploading: [...laterRunning('uploading'), ...BACK_OUT],
   // The manifest is being written: the job can only finish (or fail/retry if that write fails); a cancel is too late.
   finalizing: ['finalizing', 'done', 'queued', 'retry-wait', 'failed'],
-  done: [],
-  failed: ['queued'],
-  cancelled: ['queued'],
+  // In place only (cost accounting after the run), or again from the start by an operator.
+  done: ['done'],
+  failed: ['failed', 'queued'],
+  cancelled: ['cancelled', 'queued'],
 };
 
 export function canMove(from: Stage, to: Stage): boolean {

@@ -49,6 +49,8 @@ export interface ExecuteJobOptions {
   readonly heartbeatMs?: number;
   /** Time kept back from the deadline for uploading and finalizing. Default 10 % of the time left, at least 5 s. */
   readonly deadlineReserveMs?: number;
+  /** An interrupted run (stop, Spot notice) puts its job back on this tier (Fargate Spot: on-demand Fargate). */
+  readonly requeueOn?: Tier;
   /** For tests: the transcoder (default transcodeFile). */
   readonly transcode?: (options: TranscodeOptions) => Promise<TranscodeReport>;
 }
@@ -267,7 +269,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     }
     let outcome: FinishOutcome;
     try {
-      outcome = await jobs.failRun(run, error);
+      outcome = await jobs.failRun(run, error, options.requeueOn ? { requeueOn: options.requeueOn } : {});
     } catch (writeErr) {
       // The lease lapses and the sweep takes the job back: it is not lost.
       log?.error({ jobId, err: toTiercastError(writeErr, 'STORE_ERROR').toJSON() }, 'could not record the job failure; the sweep will reclaim it');
