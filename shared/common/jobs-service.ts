@@ -520,6 +520,8 @@ export function createJobsService(options: JobsServiceOptions) {
 
   return {
     store,
+    /** How long a run's lease lasts; runners renew it about every third of this. */
+    leaseMs,
     mutate,
     submit,
     cancel,

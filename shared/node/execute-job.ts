@@ -45,7 +45,7 @@ export interface ExecuteJobOptions {
   readonly metrics?: Pick<MetricsSink, 'emit'>;
   /** Minimum interval between progress-only status writes. Default 2000 ms; stage changes are written at once. */
   readonly statusIntervalMs?: number;
-  /** The lease is renewed at least this often even without progress. Default 10 000 ms (a third of the shortest lease). */
+  /** The lease is renewed at least this often even without progress. Default a third of the jobs service's lease. */
   readonly heartbeatMs?: number;
   /** Time kept back from the deadline for uploading and finalizing. Default 10 % of the time left, at least 5 s. */
   readonly deadlineReserveMs?: number;
@@ -134,7 +134,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     chain = p.catch(() => undefined);
     return p;
   };
-  const heartbeatMs = options.heartbeatMs ?? 10_000;
+  const heartbeatMs = options.heartbeatMs ?? Math.floor(jobs.leaseMs / 3);
   const heartbeat = setInterval(() => {
     if (Date.now() - lastWriteMs < heartbeatMs) return;
     write({}).catch((err: unknown) => {
