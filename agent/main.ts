@@ -23,9 +23,6 @@ import { resolveAgentSettings, type AgentFlags, type AgentSettings } from '../sh
  * store for the mode, logs, metrics, health, Spot watcher and signals around the one worker loop (worker.ts).
  */
 
-export type { AgentFlags, AgentSettings };
-export { resolveAgentSettings };
-
 export interface AgentRuntime {
   readonly worker: Worker;
   readonly settings: AgentSettings;
