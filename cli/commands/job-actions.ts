@@ -32,7 +32,7 @@ const ACTIONS = {
     description: 'Run failed or cancelled jobs again (a fresh attempt budget; one tier up after a tier limit), or a job waiting to retry now',
     help: 'A job that is queued or running cannot be retried (INVALID_REQUEST names its stage).',
     run: ((jobs, id, who) => jobs.retry(id, who)) as Action,
-    done: 'queued',
+    done: 'retried',
   },
   delete: {
     description: 'Delete finished jobs (done, failed or cancelled) with their outputs',
