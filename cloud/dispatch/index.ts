@@ -8,8 +8,6 @@ import { createLocalDispatcher } from './local.ts';
 import { createEc2Dispatcher } from './queue.ts';
 import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 
-export { dispatchJob, escalationNote, exhaustedTiers, redispatchJob, type DispatchDeps, type DispatchJobOptions, type DispatchOutcome, type RedispatchOptions } from './dispatch-job.ts';
-export { escalateJob, type EscalationResult, type Failure } from './escalate.ts';
 export type { DispatchRequest, DispatchResult, Dispatchers, TierDispatcher } from '../../shared/common/tier-dispatch.ts';
 
 /**

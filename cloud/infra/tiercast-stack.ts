@@ -17,7 +17,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ledgerKeys, type Tier } from '../../shared/common/job.ts';
+import { storeKeys, type Tier } from '../../shared/common/job.ts';
 import { METRICS_NAMESPACE, TIER_DIMENSION } from '../../shared/common/metrics-query.ts';
 
 /**
@@ -150,7 +150,7 @@ export class TiercastStack extends Stack {
       lifecycleRules: [
         {
           id: 'expire-raw-uploads',
-          prefix: `${prefix}${ledgerKeys.inputPrefix}`,
+          prefix: `${prefix}${storeKeys.inputPrefix}`,
           expiration: Duration.days(props.inputExpirationDays ?? 7),
         },
         {

@@ -18,7 +18,8 @@ export type RunningStage = (typeof RUNNING_STAGES)[number];
 export const isRunning = (stage: Stage): stage is RunningStage => (RUNNING_STAGES as readonly Stage[]).includes(stage);
 export const isWaiting = (stage: Stage): boolean => (WAITING_STAGES as readonly Stage[]).includes(stage);
 
-const BACK_OUT: readonly Stage[] = ['queued', 'retry-wait', 'failed', 'cancelled'];
+// A running job can also go back to downloading: a new attempt by the runner that reclaimed its lapsed lease.
+const BACK_OUT: readonly Stage[] = ['downloading', 'queued', 'retry-wait', 'failed', 'cancelled'];
 const laterRunning = (from: RunningStage): Stage[] => RUNNING_STAGES.slice(RUNNING_STAGES.indexOf(from));
 
 /** Allowed moves (a stage to itself is an in-place update: progress, re-routing, lease renewal). */
@@ -32,10 +33,11 @@ export const TRANSITIONS: Readonly<Record<Stage, readonly Stage[]>> = {
   packaging: [...laterRunning('packaging'), ...BACK_OUT],
   uploading: [...laterRunning('uploading'), ...BACK_OUT],
   // The manifest is being written: the job can only finish (or fail/retry if that write fails); a cancel is too late.
-  finalizing: ['finalizing', 'done', 'queued', 'retry-wait', 'failed'],
-  done: [],
-  failed: ['queued'],
-  cancelled: ['queued'],
+  finalizing: ['finalizing', 'done', 'downloading', 'queued', 'retry-wait', 'failed'],
+  // In place only (cost accounting after the run), or again from the start by an operator.
+  done: ['done'],
+  failed: ['failed', 'queued'],
+  cancelled: ['cancelled', 'queued'],
 };
 
 export function canMove(from: Stage, to: Stage): boolean {

@@ -356,6 +356,7 @@ export function createJobsService(options: JobsServiceOptions) {
 
   async function sweepOne(id: string): Promise<'retried' | 'reclaimed' | 'redispatched' | null> {
     let kind: 'retried' | 'reclaimed' | 'redispatched' | null = null;
+    const events = await store.events(id);
     await mutate(id, ({ spec, status }) => {
       const why = sweepReason(status, now(), dispatchTimeoutMs);
       if (!why) return null;
@@ -367,12 +368,13 @@ export function createJobsService(options: JobsServiceOptions) {
         kind = 'redispatched';
         return { patch: { stage: 'queued', dispatchedAt: null }, note: why };
       }
-      // A runner that stops renewing its lease died with the job: counted as an attempt (a job that kills its runner
-      // must not loop for ever), retried at once while attempts remain.
+      // A runner that stops renewing its lease died with the job. On a Lambda tier that is its time or memory limit
+      // (an invocation never outlives its timeout): one tier up. Elsewhere it is counted as an attempt (a job that
+      // kills its runner must not loop for ever) and retried at once while attempts remain.
       kind = 'reclaimed';
-      const error: JobError = { code: 'INTERRUPTED', message: `the run by ${status.lease?.owner ?? 'unknown'} stopped renewing its lease (${why})` };
-      const decision = status.attempts >= spec.maxAttempts ? ({ kind: 'fail', deadLettered: true } as const) : ({ kind: 'retry', delaySec: 0, notBefore: now().toISOString() } as const);
-      return { patch: failurePatch(decision, error, status.attempts, now()), note: why };
+      const lambda = status.tier === 'lambda' || status.tier === 'lambda-enhanced';
+      const failure = { tier: status.tier!, code: lambda ? ('TIMEOUT' as const) : ('INTERRUPTED' as const), message: `the run by ${status.lease?.owner ?? 'unknown'} stopped renewing its lease (${why})` };
+      return deadRunPatch(spec, status, failure, events);
     });
     return kind;
   }
@@ -427,7 +429,7 @@ export function createJobsService(options: JobsServiceOptions) {
   }
 
   /** The end of a failed attempt, by the policy: retry-wait, queued (interrupted), escalated one tier up, or failed. */
-  async function failRun(run: Run, error: TiercastError): Promise<FinishOutcome> {
+  async function failRun(run: Run, error: TiercastError, opts: { readonly requeueOn?: Tier } = {}): Promise<FinishOutcome> {
     const decision = decideFailure(error.code, run.status.attempts, run.spec.maxAttempts, now(), policy, random);
     const jobError: JobError = { code: error.code, message: error.message };
     try {
@@ -437,7 +439,7 @@ export function createJobsService(options: JobsServiceOptions) {
         await admit([status.tier].filter((t): t is Tier => t !== null));
         return status.stage === 'failed' ? 'failed' : 'escalated';
       }
-      const patch = failurePatch(decision, jobError, run.status.attempts, now());
+      const patch = { ...failurePatch(decision, jobError, run.status.attempts, now()), ...(decision.kind === 'requeue' && opts.requeueOn ? { tier: opts.requeueOn } : {}) };
       const note = decision.kind === 'retry' ? `${error.code}: retry in ${Math.round(decision.delaySec)} s` : decision.kind === 'requeue' ? `${error.code}: back to the queue` : error.code;
       await runWrite(run, { ...patch, lease: null }, note);
       if (decision.kind === 'requeue') await admit([run.status.tier].filter((t): t is Tier => t !== null));
@@ -475,6 +477,35 @@ export function createJobsService(options: JobsServiceOptions) {
     };
   }
 
+  /**
+   * What follows a run that died without reporting (killed at its time or memory limit, its lease lapsed): the retry
+   * policy with the attempt counted; INTERRUPTED (cause unknown) retries at once rather than giving the attempt back.
+   */
+  function deadRunPatch(spec: JobSpec, status: JobStatus, failure: { tier: Tier; code: ErrorCode; message: string }, events: readonly JobEvent[]): { patch: Partial<JobStatus>; note: string } {
+    const error: JobError = { code: failure.code, message: failure.message };
+    const cleared = { lease: null, worker: null, error, progress: 0, dispatchedAt: null } as const;
+    if (!isRunning(status.stage)) return { patch: { ...cleared, stage: 'queued' }, note: `${failure.code} on ${failure.tier} before it started; back to the queue` };
+    const d = failure.code === 'INTERRUPTED'
+      ? status.attempts >= spec.maxAttempts ? ({ kind: 'fail', deadLettered: true } as const) : ({ kind: 'retry', delaySec: 0, notBefore: now().toISOString() } as const)
+      : decideFailure(failure.code, status.attempts, spec.maxAttempts, now(), policy, random);
+    if (d.kind === 'escalate') {
+      const up = escalationPatch(spec, failure, events);
+      return { patch: { ...cleared, stage: 'queued', ...up.patch }, note: up.note };
+    }
+    return { patch: failurePatch(d, error, status.attempts, now()), note: `${failure.code} on ${failure.tier}: ${failure.message}` };
+  }
+
+  /** A run on `failure.tier` that died without a word (a destination record, an ECS OOM event): recorded and acted on. */
+  async function failDeadRun(jobId: string, failure: { tier: Tier; code: ErrorCode; message: string }): Promise<JobStatus> {
+    const events = await store.events(jobId);
+    const r = await mutate(jobId, ({ spec, status }) => {
+      if (isTerminal(status.stage) || status.tier !== failure.tier) return null;
+      return deadRunPatch(spec, status, failure, events);
+    });
+    if (r.changed) await admit([r.status.tier].filter((t): t is Tier => t !== null));
+    return r.status;
+  }
+
   /** A waiting job that came back from a tier outside a run (the Lambda handler's early refusal, a destination event). */
   async function escalate(jobId: string, failure: { tier: Tier; code: ErrorCode; message: string }): Promise<JobStatus> {
     const events = await store.events(jobId);
@@ -489,11 +520,14 @@ export function createJobsService(options: JobsServiceOptions) {
 
   return {
     store,
+    /** How long a run's lease lasts; runners renew it about every third of this. */
+    leaseMs,
     mutate,
     submit,
     cancel,
     retry,
     redrive,
+    deadLettered,
     remove,
     admit,
     sweep,
@@ -501,6 +535,7 @@ export function createJobsService(options: JobsServiceOptions) {
     runWrite,
     failRun,
     escalate,
+    failDeadRun,
     async get(id: string): Promise<JobView> {
       const [rec, events] = await Promise.all([store.get(id), store.events(id)]);
       return { ...rec, status: { ...rec.status, history: historyOf(events) }, events };

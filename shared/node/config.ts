@@ -81,6 +81,8 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, path: string, kind:
   ['TIERCAST_JOB_DB', 'jobs.file', 'string'],
   ['TIERCAST_JOB_TABLE', 'jobs.table', 'string'],
   ['TIERCAST_JOB_RETENTION_DAYS', 'jobs.retentionDays', 'number'],
+  ['TIERCAST_JOB_LEASE_SEC', 'jobs.leaseSec', 'number'],
+  ['TIERCAST_JOB_RETRY_BASE_SEC', 'jobs.retryBaseSec', 'number'],
   ['TIERCAST_WEBHOOK_URL', 'notifications.webhookUrl', 'string'],
 ];
 

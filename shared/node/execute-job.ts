@@ -45,10 +45,12 @@ export interface ExecuteJobOptions {
   readonly metrics?: Pick<MetricsSink, 'emit'>;
   /** Minimum interval between progress-only status writes. Default 2000 ms; stage changes are written at once. */
   readonly statusIntervalMs?: number;
-  /** The lease is renewed at least this often even without progress. Default 10 000 ms (a third of the shortest lease). */
+  /** The lease is renewed at least this often even without progress. Default a third of the jobs service's lease. */
   readonly heartbeatMs?: number;
   /** Time kept back from the deadline for uploading and finalizing. Default 10 % of the time left, at least 5 s. */
   readonly deadlineReserveMs?: number;
+  /** An interrupted run (stop, Spot notice) puts its job back on this tier (Fargate Spot: on-demand Fargate). */
+  readonly requeueOn?: Tier;
   /** For tests: the transcoder (default transcodeFile). */
   readonly transcode?: (options: TranscodeOptions) => Promise<TranscodeReport>;
 }
@@ -132,7 +134,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     chain = p.catch(() => undefined);
     return p;
   };
-  const heartbeatMs = options.heartbeatMs ?? 10_000;
+  const heartbeatMs = options.heartbeatMs ?? Math.floor(jobs.leaseMs / 3);
   const heartbeat = setInterval(() => {
     if (Date.now() - lastWriteMs < heartbeatMs) return;
     write({}).catch((err: unknown) => {
@@ -267,7 +269,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     }
     let outcome: FinishOutcome;
     try {
-      outcome = await jobs.failRun(run, error);
+      outcome = await jobs.failRun(run, error, options.requeueOn ? { requeueOn: options.requeueOn } : {});
     } catch (writeErr) {
       // The lease lapses and the sweep takes the job back: it is not lost.
       log?.error({ jobId, err: toTiercastError(writeErr, 'STORE_ERROR').toJSON() }, 'could not record the job failure; the sweep will reclaim it');

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TiercastError } from '../../../shared/common/errors.ts';
-import { ledgerKeys, type JobSpecInput, type OutputManifest } from '../../../shared/common/job.ts';
-import { cancelJob, createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { storeKeys as ledgerKeys, type OutputManifest } from '../../../shared/common/job.ts';
+import { createJobOutputs, type JobOutputs } from '../../../shared/node/job-outputs.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 
@@ -14,27 +14,16 @@ const ladder = {
   rungs: [{ name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 400_000, bufsize: 600_000 }],
 };
 
-function spec(id: string, extra: Partial<JobSpecInput> = {}): JobSpecInput {
-  return {
-    schemaVersion: 1,
-    id,
-    createdAt: new Date().toISOString(),
-    input: { key: `inputs/${id}.mp4`, name: `${id}.mp4`, sizeBytes: 1234 },
-    ladder,
-    ...extra,
-  };
-}
-
 let root: string;
 let work: string;
 let store: ObjectStore;
-let ledger: JobLedger;
+let ledger: JobOutputs;
 
 beforeEach(() => {
   root = mkdtempSync(path.join(os.tmpdir(), 'tiercast-ledger-'));
   work = mkdtempSync(path.join(os.tmpdir(), 'tiercast-ledger-out-'));
   store = createLocalStore(root);
-  ledger = createLedger(store);
+  ledger = createJobOutputs(store);
 });
 afterEach(() => {
   rmSync(root, { recursive: true, force: true });
@@ -73,94 +62,8 @@ async function manifestIsWhole(id: string, m: OutputManifest): Promise<boolean> 
   return true;
 }
 
-describe('job ledger: jobs and statuses', () => {
-  it('creates a job as spec then queued status, and refuses the same id twice', async () => {
-    const { spec: s, status } = await ledger.createJob(spec('job-1'), { tier: 'local', tierReason: 'no AWS configured', estimatedCostUsd: 0, priceDate: '2026-01-01' });
-    expect(s.formats).toEqual(['hls', 'dash']);
-    expect(status).toMatchObject({ id: 'job-1', stage: 'queued', attempts: 0, tier: 'local', tierReason: 'no AWS configured', priceDate: '2026-01-01' });
-    expect(status.history).toEqual([expect.objectContaining({ stage: 'queued', tier: 'local', note: 'no AWS configured' })]);
-    expect(await ledger.getSpec('job-1')).toEqual(s);
-    expect(await ledger.getStatus('job-1')).toEqual(status);
-    expect(await codeOf(ledger.createJob(spec('job-1')))).toBe('INVALID_JOB');
-  });
-
-  it('rejects invalid specs and ids, and reports missing or corrupt jobs', async () => {
-    expect(await codeOf(ledger.createJob(spec('bad id with spaces')))).toBe('INVALID_JOB');
-    expect(await codeOf(ledger.createJob({ ...spec('j2'), ladder: { name: 'x', rungs: [] } }))).toBe('INVALID_JOB');
-    expect(await codeOf(ledger.getStatus('absent'))).toBe('JOB_NOT_FOUND');
-    expect(await codeOf(ledger.getSpec('../etc'))).toBe('INVALID_JOB');
-    await ledger.createJob(spec('j3'));
-    await store.put(ledgerKeys.status('j3'), '{"stage": "teleporting"}');
-    expect(await codeOf(ledger.getStatus('j3'))).toBe('INVALID_JOB');
-    await store.put(ledgerKeys.status('j3'), 'not json');
-    expect(await codeOf(ledger.getStatus('j3'))).toBe('INVALID_JOB');
-  });
-
-  it('updates status with patches or functions, recording transitions only', async () => {
-    const { status: created } = await ledger.createJob(spec('u1'));
-    await new Promise((r) => setTimeout(r, 5));
-    const s1 = await ledger.updateStatus('u1', (s) => ({ stage: 'downloading', attempts: s.attempts + 1, startedAt: new Date().toISOString(), worker: 'host/1', note: 'picked up' }));
-    expect(s1.attempts).toBe(1);
-    expect(s1.updatedAt > created.updatedAt).toBe(true);
-    const s2 = await ledger.updateStatus('u1', { progress: 0.4 });
-    expect(s2.history).toHaveLength(2);
-    expect(s2.history[1]).toMatchObject({ stage: 'downloading', note: 'picked up' });
-    const s3 = await ledger.updateStatus('u1', { stage: 'failed', error: { code: 'DECODE_FAILED', message: 'bad' }, finishedAt: new Date().toISOString() });
-    expect(s3.history.map((h) => h.stage)).toEqual(['queued', 'downloading', 'failed']);
-    expect(await codeOf(ledger.updateStatus('u1', { progress: 2 }))).toBe('INVALID_JOB');
-    expect((await ledger.getStatus('u1')).progress).toBe(0.4);
-  });
-
-  it('cancelJob re-asserts a cancel that a racing runner write put back, and leaves a job that finished alone', async () => {
-    await ledger.createJob(spec('race'));
-    await ledger.updateStatus('race', { stage: 'encoding', tier: 'fargate', attempts: 1 });
-    // A runner's write that read the status before the cancel landed and writes after it (no conditional writes).
-    const stale = await ledger.getStatus('race');
-    const cancelling = cancelJob(ledger, 'race', 'the console', { settleMs: 40 });
-    await new Promise((r) => setTimeout(r, 10));
-    await store.put(ledgerKeys.status('race'), Buffer.from(JSON.stringify({ ...stale, progress: 0.5 })));
-    expect((await ledger.getStatus('race')).stage).toBe('encoding');
-    const { before, after } = await cancelling;
-    expect(before.stage).toBe('encoding');
-    expect(after).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED', message: 'cancelled from the console' } });
-    expect(await ledger.getStatus('race')).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED' } });
-
-    // A job that completes right after the cancel (its final write goes over a late cancel) is not turned back.
-    await ledger.createJob(spec('late'));
-    await ledger.updateStatus('late', { stage: 'finalizing' });
-    const late = cancelJob(ledger, 'late', 'the CLI', { settleMs: 40 });
-    await new Promise((r) => setTimeout(r, 10));
-    await ledger.updateStatus('late', { stage: 'done', progress: 1, error: null });
-    expect((await late).after.stage).toBe('done');
-    expect((await ledger.getStatus('late')).stage).toBe('done');
-    expect(await codeOf(cancelJob(ledger, 'late', 'the CLI'))).toBe('INVALID_REQUEST');
-  });
-
-  it('lists jobs in id order with stage filter, limit and paging, skipping half-created ones', async () => {
-    const ids = Array.from({ length: 70 }, (_, i) => `job-${String(i).padStart(3, '0')}`);
-    for (const id of ids) await ledger.createJob(spec(id));
-    for (const id of ids.filter((_, i) => i % 7 === 0)) await ledger.updateStatus(id, { stage: 'done', progress: 1 });
-    await store.put(ledgerKeys.spec('job-half'), JSON.stringify(spec('job-half'))); // status not yet written
-    const all: string[] = [];
-    for await (const s of ledger.listJobs({ concurrency: 3 })) all.push(s.id);
-    expect(all).toEqual(ids);
-    const done: string[] = [];
-    for await (const s of ledger.listJobs({ stage: 'done' })) done.push(s.id);
-    expect(done).toEqual(ids.filter((_, i) => i % 7 === 0));
-    const page1: string[] = [];
-    for await (const s of ledger.listJobs({ limit: 25, concurrency: 2 })) page1.push(s.id);
-    const page2: string[] = [];
-    for await (const s of ledger.listJobs({ limit: 25, startAfter: page1.at(-1) })) page2.push(s.id);
-    expect([...page1, ...page2]).toEqual(ids.slice(0, 50));
-    const queuedOrDone: string[] = [];
-    for await (const s of ledger.listJobs({ stage: ['queued', 'done'], limit: 3 })) queuedOrDone.push(s.id);
-    expect(queuedOrDone).toEqual(ids.slice(0, 3));
-  });
-});
-
-describe('job ledger: publishing outputs', () => {
+describe('job outputs: publishing', () => {
   it('uploads into a version folder, verifies, and writes the manifest last with relative paths', async () => {
-    await ledger.createJob(spec('p1'));
     const dir = outputFolder('a', 'A');
     const events: number[] = [];
     const m = await ledger.publishOutputs('p1', dir, 1, { onProgress: (p) => events.push(p.loaded) });
@@ -179,7 +82,6 @@ describe('job ledger: publishing outputs', () => {
   });
 
   it('publishing the same job twice swaps whole sets; an older attempt never replaces a newer one', async () => {
-    await ledger.createJob(spec('p2'));
     const m1 = await ledger.publishOutputs('p2', outputFolder('a', 'A'), 1);
     const m2 = await ledger.publishOutputs('p2', outputFolder('b', 'B'), 2);
     expect(m2.report).not.toBe(m1.report);
@@ -201,7 +103,6 @@ describe('job ledger: publishing outputs', () => {
   });
 
   it('a reader polling during publishes never sees a manifest whose files are not all there', async () => {
-    await ledger.createJob(spec('p3'));
     // Slow the uploads down so the reader gets many looks while files are landing.
     const slow: ObjectStore = {
       ...store,
@@ -210,7 +111,7 @@ describe('job ledger: publishing outputs', () => {
         return store.putFile(key, file, opts);
       },
     };
-    const slowLedger = createLedger(slow);
+    const slowLedger = createJobOutputs(slow);
     let stop = false;
     let looks = 0;
     const seen = new Set<string>();
@@ -237,7 +138,6 @@ describe('job ledger: publishing outputs', () => {
   });
 
   it('a failed or cancelled publish leaves no manifest and no files', async () => {
-    await ledger.createJob(spec('p4'));
     let calls = 0;
     const flaky: ObjectStore = {
       ...store,
@@ -246,7 +146,7 @@ describe('job ledger: publishing outputs', () => {
         return store.putFile(key, file, opts);
       },
     };
-    expect(await codeOf(createLedger(flaky).publishOutputs('p4', outputFolder('a', 'A'), 1, { concurrency: 1 }))).toBe('STORE_ERROR');
+    expect(await codeOf(createJobOutputs(flaky).publishOutputs('p4', outputFolder('a', 'A'), 1, { concurrency: 1 }))).toBe('STORE_ERROR');
     expect(await ledger.readManifest('p4')).toBeNull();
     const left: string[] = [];
     for await (const o of store.list(ledgerKeys.outputPrefix('p4'))) left.push(o.key);
@@ -258,8 +158,28 @@ describe('job ledger: publishing outputs', () => {
     expect(await ledger.readManifest('p4')).toBeNull();
   });
 
+  it('deleteOutputs removes the manifest and every version', async () => {
+    const m = await ledger.publishOutputs('del', outputFolder('d', 'D'), 1);
+    expect(await manifestIsWhole('del', m)).toBe(true);
+    await ledger.deleteOutputs('del');
+    expect(await ledger.readManifest('del')).toBeNull();
+    const left: string[] = [];
+    for await (const o of store.list(ledgerKeys.outputPrefix('del'))) left.push(o.key);
+    expect(left).toEqual([]);
+  });
+
+  it('a beforeManifest hook that throws (the job was cancelled) publishes nothing', async () => {
+    const err = await ledger
+      .publishOutputs('bm', outputFolder('b', 'B'), 1, { beforeManifest: async () => { throw new TiercastError('CANCELLED', 'cancelled meanwhile'); } })
+      .catch((e: unknown) => e);
+    expect((err as TiercastError).code).toBe('CANCELLED');
+    expect(await ledger.readManifest('bm')).toBeNull();
+    const left: string[] = [];
+    for await (const o of store.list(ledgerKeys.outputPrefix('bm'))) left.push(o.key);
+    expect(left).toEqual([]);
+  });
+
   it('writes the given report when the folder has none and refuses an empty folder', async () => {
-    await ledger.createJob(spec('p5'));
     const dir = path.join(work, 'noreport');
     mkdirSync(dir);
     expect(await codeOf(ledger.publishOutputs('p5', dir, 1, { report: { a: 1 } }))).toBe('OUTPUT_VERIFY_FAILED');
