@@ -5,12 +5,16 @@ import { homePaths } from './data-home.ts';
 import { createLocalQueue, type LocalJobQueue } from './local-queue.ts';
 import type { Logger } from './log.ts';
 import type { ObjectStore } from './object-store.ts';
+import { createJobOutputs } from './job-outputs.ts';
+import { startWebhookOutbox, type WebhookOutbox } from './webhook-outbox.ts';
 import { createWorker, type ExecuteJobFn, type Worker } from './worker.ts';
 import { resolveAgentSettings, type AgentFlags, type AgentSettings } from './worker-settings.ts';
 
 /**
- * The one local-worker set-up: `tiercast agent --local`, `tiercast dispatch --wait` and the console's local tier all
- * build their worker here, from the same settings (worker-settings.ts) over the data home's folder queue.
+ * The one local-worker set-up: `tiercast agent --local`, `tiercast submit --wait` and the console's local tier all
+ * build their worker here, from the same settings (worker-settings.ts) over the data home's folder queue. It also runs
+ * the webhook outbox while it works (done/failed/cancelled events of the job store, README "Webhooks"): on AWS the
+ * table's stream does that instead.
  */
 
 export function localQueueFor(config: TiercastConfig, home: string, settings?: Pick<AgentSettings, 'maxReceives' | 'visibilityTimeoutSec'>): LocalJobQueue {
@@ -29,13 +33,16 @@ export interface LocalWorkerOptions {
   readonly log: Logger;
   readonly metrics: MetricsSink;
   readonly execute?: ExecuteJobFn;
-  /** Poll wait; the console and `dispatch --wait` use 1 s so a job starts at once. */
+  /** Poll wait; the console and `submit --wait` use 1 s so a job starts at once. */
   readonly waitSeconds?: number;
+  /** TIERCAST_WEBHOOK_SECRET (environment only, never in the config file). */
+  readonly webhookSecret?: string | null;
 }
 
 export function createLocalWorker(options: LocalWorkerOptions): { worker: Worker; settings: AgentSettings } {
-  const settings = resolveAgentSettings({ ...options.flags, local: true }, options.env ?? process.env, options.config, options.home);
-  const worker = createWorker({
+  const env = options.env ?? process.env;
+  const settings = resolveAgentSettings({ ...options.flags, local: true }, env, options.config, options.home);
+  const inner = createWorker({
     queue: options.queue,
     store: options.store,
     jobs: options.jobs,
@@ -53,5 +60,40 @@ export function createLocalWorker(options: LocalWorkerOptions): { worker: Worker
     metrics: options.metrics,
     ...(options.execute ? { execute: options.execute } : {}),
   });
+  let outbox: WebhookOutbox | null = null;
+  const startOutbox = () => {
+    outbox ??= startWebhookOutbox({
+      store: options.jobs.store,
+      outputs: createJobOutputs(options.store),
+      url: options.config.notifications.webhookUrl ?? null,
+      secret: options.webhookSecret ?? env.TIERCAST_WEBHOOK_SECRET ?? null,
+      attempts: options.config.notifications.webhookAttempts,
+      log: options.log,
+    });
+  };
+  const stopOutbox = async () => {
+    // A last poll: a batch run's final events go out before the process ends.
+    await outbox?.poll().catch(() => 0);
+    await outbox?.stop();
+  };
+  const worker: Worker = {
+    status: () => inner.status(),
+    async start() {
+      startOutbox();
+      await inner.start();
+    },
+    async stop(o) {
+      await inner.stop(o);
+      await stopOutbox();
+    },
+    async once() {
+      startOutbox();
+      try {
+        await inner.once();
+      } finally {
+        await stopOutbox();
+      }
+    },
+  };
   return { worker, settings };
 }
