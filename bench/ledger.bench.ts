@@ -33,7 +33,7 @@ const heapMiB = () => Math.round((process.memoryUsage().heapUsed / MB) * 10) / 1
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 /** The mix (60% < 50 MB, 30% 50-150 MB, 10% larger), 1080p30 at 5-12 Mb/s, deterministic per index. */
-function inputFor(i: number, ladder: RouteInput['ladder']): RouteInput {
+export function inputFor(i: number, ladder: RouteInput['ladder']): RouteInput {
   const r = (Math.imul(i, 2654435761) >>> 0) / 2 ** 32;
   // A second, independent draw for the bitrate, so size and duration are not tied together.
   const r2 = (Math.imul(i ^ 0x5bd1e995, 2246822519) >>> 0) / 2 ** 32;
@@ -48,12 +48,10 @@ function inputFor(i: number, ladder: RouteInput['ladder']): RouteInput {
   };
 }
 
-export async function runLedgerBench(options: { jobs: number; concurrency: number; keep: boolean }) {
-  const { jobs, concurrency } = options;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-ledger-bench-'));
-  // All AWS tiers named (no calls are made): the router then weighs every tier, its most expensive path.
-  const config = await loadConfig({
-    home: dir,
+/** All AWS tiers named (no calls are made): the router then weighs every tier, its most expensive path. */
+export function routingConfig(home: string) {
+  return loadConfig({
+    home,
     env: {
       TIERCAST_BUCKET: 'bench-bucket',
       AWS_REGION: 'us-east-1',
@@ -65,6 +63,12 @@ export async function runLedgerBench(options: { jobs: number; concurrency: numbe
       TIERCAST_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/q',
     },
   });
+}
+
+export async function runLedgerBench(options: { jobs: number; concurrency: number; keep: boolean }) {
+  const { jobs, concurrency } = options;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-ledger-bench-'));
+  const config = await routingConfig(dir);
   const ladder = getLadder('default');
   const ledger = createLedger(createLocalStore(path.join(dir, 'store')));
   global.gc?.();
