@@ -91,7 +91,7 @@ describe('DynamoDB job store (dynalite)', () => {
   });
 
   it('retries throttling (twice ProvisionedThroughputExceeded, then through) and writes once', async () => {
-    const { doc: throttled } = await (async () => ({ doc: DynamoDBDocumentClient.from(d.client({ maxAttempts: 3 })) }))();
+    const throttled = DynamoDBDocumentClient.from(d.client({ maxAttempts: 3 }));
     let thrown = 0;
     const seen: string[] = [];
     throttled.middlewareStack.add(
@@ -118,6 +118,32 @@ describe('DynamoDB job store (dynalite)', () => {
     expect(seen.filter((n) => n === 'TransactWriteItemsCommand')).toHaveLength(3);
     expect((await store.get(job.spec.id)).status.version).toBe(2);
     expect((await store.events(job.spec.id)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('retries a TransactionConflict (another transaction in flight on the item): not a lost race, not an error', async () => {
+    const conflicted = DynamoDBDocumentClient.from(d.client());
+    let thrown = 0;
+    conflicted.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'TransactWriteItemsCommand' && thrown < 2) {
+          thrown += 1;
+          throw Object.assign(new Error('Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]'), {
+            name: 'TransactionCanceledException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+            CancellationReasons: [{ Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }, { Code: 'None' }],
+          });
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'injectConflict', priority: 'low' },
+    );
+    const job = newJob();
+    await store.insert([job]);
+    const c = change(job.status, { stage: 'dispatched' }, new Date());
+    await createDynamoJobStore({ client: conflicted, tableName }).write(c.next, 1, c.event);
+    expect(thrown).toBe(2);
+    expect((await store.get(job.spec.id)).status).toMatchObject({ version: 2, stage: 'dispatched' });
   });
 
   it('a lost race never shows as an error: VersionConflict, JOB_NOT_FOUND for a job that is not there', async () => {
