@@ -429,9 +429,12 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
       }
       after = c[0];
     }
-    const parts = await Promise.all(
-      stages.flatMap((stage) => shardList.map((shard) => queryLimit(() => takeFrom(JOB_TABLE.byStage, `${stage}#${shard}`, forward, after, limit + 1, query.tier)))),
-    );
+    // Every stage: the change index holds every job once, in 8 partitions instead of 96.
+    const partitions: [typeof JOB_TABLE.byStage | typeof JOB_TABLE.byChange, string][] =
+      query.stage === undefined
+        ? shardList.map((shard) => [JOB_TABLE.byChange, `chg#${shard}`])
+        : stages.flatMap((stage) => shardList.map((shard): [typeof JOB_TABLE.byStage, string] => [JOB_TABLE.byStage, `${stage}#${shard}`]));
+    const parts = await Promise.all(partitions.map(([index, p]) => queryLimit(() => takeFrom(index, p, forward, after, limit + 1, query.tier))));
     const merged = parts.flat().sort(bySortKey(forward));
     const page = merged.slice(0, limit);
     const last = page.at(-1);
