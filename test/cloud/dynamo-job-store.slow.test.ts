@@ -41,11 +41,11 @@ describe('DynamoDB job store (dynalite)', () => {
   });
   const raw = async (sk: string, id: string) => (await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `JOB#${id}`, sk }, ConsistentRead: true }))).Item;
 
+  // Eight tsx processes start on a shared 2-core machine: most of the time is their start-up.
   it('8 processes racing on one job: exactly one wins each version, one version per write', async () => {
     const job = newJob();
     await store.insert([job]);
     await raceEightProcesses(store, job.spec.id, { ...process.env, ...d.env, RACER_STORE: 'dynamodb', RACER_LOCATION: tableName });
-    // Eight tsx processes start on a shared 2-core machine: most of the time is their start-up.
   }, 400_000);
 
   it('keeps the index attributes in step: admission keys only while queued, stage shard follows the stage', async () => {

@@ -23,10 +23,10 @@ afterAll(async () => {
 });
 
 describe('SQLite job store across processes', () => {
+  // Eight tsx processes start on a shared 2-core machine: most of the time is their start-up.
   it('8 processes racing on one job: exactly one wins each version, one version per write', async () => {
     const job = newJob();
     await store.insert([job]);
     await raceEightProcesses(store, job.spec.id, { ...process.env, RACER_STORE: 'sqlite', RACER_LOCATION: file });
-    // Eight tsx processes start on a shared 2-core machine: most of the time is their start-up.
   }, 400_000);
 });
