@@ -131,7 +131,7 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
             ? 'DynamoDB kept throttling after retries: try again; on a provisioned table raise its capacity (the stack uses on-demand)'
             : name === 'ValidationException'
               ? 'DynamoDB refused the request: the table may not match cloud/job-table-layout.ts (recreate it from the stack)'
-              : 'see the message; nothing was written by this call';
+              : 'see the message, and try again';
     const code = THROTTLE_NAMES.has(name) ? 'THROTTLED' : 'STORE_ERROR';
     return new TiercastError(code, `job table ${table}: ${what} failed: ${name ? `${name}: ` : ''}${message}: ${hint}`, {
       cause: err,
