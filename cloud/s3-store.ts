@@ -14,9 +14,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -59,8 +57,9 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-    // Credentials are resolved by the SDK when needed and never pass through Tiercast's own objects or logs.
-    ...(options.profile ? { credentials: fromNodeProviderChain({ profile: options.profile }) } : {}),
+    // Credentials are resolved by the SDK's default chain (for this profile when set) when needed and never pass
+    // through Tiercast's own objects or logs.
+    ...(options.profile ? { profile: options.profile } : {}),
     // Only send/check checksums where S3 requires them: S3-compatible servers (s3rver, MinIO versions) reject the
     // SDK's default CRC32 trailers, and multipart parts carry Content-MD5-free ETags either way.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -89,7 +88,6 @@ export interface S3StoreOptions {
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 const MAX_PARTS = 10_000;
-const DEFAULT_EXPIRES = 900;
 
 interface ResumeState {
   readonly version: 1;
@@ -532,14 +530,6 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       } catch (err) {
         throw mapS3Error(err, `copy ${fromKey} to ${toKey}`);
       }
-    },
-
-    async presignGet(key, expiresSeconds = DEFAULT_EXPIRES) {
-      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: full(key) }), { expiresIn: expiresSeconds });
-    },
-
-    async presignPut(key, expiresSeconds = DEFAULT_EXPIRES) {
-      return getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: full(key) }), { expiresIn: expiresSeconds });
     },
   };
   return store;

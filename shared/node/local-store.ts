@@ -4,7 +4,6 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pathToFileURL } from 'node:url';
 import { TiercastError } from '../common/errors.ts';
 import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult, TransferProgress } from './object-store.ts';
 
@@ -20,7 +19,6 @@ import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutR
  *   are): the size check before the rename turns a clash into a STORE_ERROR rather than a corrupt object.
  * - A key cannot also be a "folder" of other keys (`a/b` and `a/b/c` cannot both exist, as they can in S3);
  *   writing the second fails with STORE_ERROR. The ledger's key layout never does this.
- * - presignPut is not supported (nothing could serve a PUT to a folder); presignGet returns a file:// URL.
  */
 
 const TEMP_MARK = '.~tc.';
@@ -290,17 +288,6 @@ export function createLocalStore(root: string): ObjectStore {
       } catch (err) {
         throw mapError(err, `copy ${fromKey} to ${toKey}`, undefined, 'write');
       }
-    },
-
-    async presignGet(key) {
-      return pathToFileURL(fileOf(key)).href;
-    },
-
-    async presignPut(key) {
-      validateKey(key);
-      throw new TiercastError('STORE_ERROR', 'presigned PUT URLs are not supported by the local store; use put/putFile', {
-        details: { key },
-      });
     },
   };
   return store;

@@ -58,7 +58,7 @@ function memoryStore(): ObjectStore & { reads: number; inFlight: number; maxInFl
   };
   return Object.assign(self, {
     putFile: unsupported, get: unsupported, getFile: unsupported, delete: unsupported, deletePrefix: unsupported,
-    copy: unsupported, presignGet: unsupported, presignPut: unsupported,
+    copy: unsupported,
   }) as unknown as ObjectStore & typeof self;
 }
 
