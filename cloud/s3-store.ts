@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 import { TiercastError } from '../shared/common/errors.ts';
+import { writeFileAtomic } from '../shared/node/atomic-file.ts';
 import { validateKey } from '../shared/node/local-store.ts';
 import type { ObjectMeta, ObjectStore, PutOptions, PutResult } from '../shared/node/object-store.ts';
 
@@ -160,9 +161,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
   async function writeState(file: string, state: ResumeState): Promise<void> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(temp, JSON.stringify(state));
-    await fsp.rename(temp, file);
+    await writeFileAtomic(file, JSON.stringify(state));
   }
 
   async function listAllParts(fullKey: string, uploadId: string, signal?: AbortSignal) {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
@@ -11,6 +11,7 @@ import {
   type TiercastConfig,
 } from '../common/config-schema.ts';
 import { TiercastError } from '../common/errors.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 import { dataHome, homePaths } from './data-home.ts';
 
 export { redactConfig };
@@ -147,9 +148,7 @@ export async function saveConfig(home: string, patch: Record<string, unknown>, o
   const next = mergeLayer(current, patch, sources, (p) => `settings (${p})`, true);
   finish(structuredClone(next), sources);
   await mkdir(path.dirname(filePath), { recursive: true });
-  const tmp = `${filePath}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, filePath);
+  await writeFileAtomic(filePath, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   return loadConfig({ home, env: {}, ...(options.configPath ? { configPath: filePath } : {}) });
 }
 

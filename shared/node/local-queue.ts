@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import type { JobQueue, QueueMessage, ReceiveOptions } from '../common/job-queue.ts';
+import { fsyncDir, fsyncFile, writeFileAtomic } from './atomic-file.ts';
 import { sleep } from './sleep.ts';
 
 /**
@@ -194,7 +195,9 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
       const base = `${lane}-${ts}-${rand}`;
       const tmp = path.join(sub(TMP), `${base}.${process.pid}`);
       try {
+        // Durable before it becomes visible: a crash must not leave an empty message in ready/.
         await fs.writeFile(tmp, body, 'utf8');
+        await fsyncFile(tmp);
         const delay = sendOptions.delaySeconds ?? 0;
         if (delay > 0) {
           // A delayed message waits in inflight/ under a pseudo-receipt until its "lease" ends.
@@ -202,8 +205,10 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
           const at = new Date(Date.now() + delay * 1000);
           await fs.utimes(tmp, at, at);
           await fs.rename(tmp, to);
+          await fsyncDir(sub(INFLIGHT));
         } else {
           await fs.rename(tmp, path.join(sub(READY), `${base}.r0`));
+          await fsyncDir(sub(READY));
         }
       } catch (err) {
         await fs.rm(tmp, { force: true }).catch(() => {});
@@ -283,7 +288,7 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
       const p = inflightPath(message);
       const to = path.join(sub(DEAD), `${parsed!.base}.r${parsed!.count}`);
       // The reason goes first, so a reader never sees a dead letter without it.
-      await fs.writeFile(`${to}.reason`, reason, 'utf8');
+      await writeFileAtomic(`${to}.reason`, reason);
       try {
         await fs.rename(p, to);
         const now = new Date();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TiercastError } from '../common/errors.ts';
+import { fsyncDir, fsyncFile } from './atomic-file.ts';
 import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult, TransferProgress } from './object-store.ts';
 
 /**
@@ -45,7 +46,9 @@ export function createLocalStore(root: string): ObjectStore {
     const temp = tempPath ?? path.join(path.dirname(dest), `${TEMP_MARK}${path.basename(dest)}.${randomBytes(6).toString('hex')}`);
     try {
       await write(temp);
+      await fsyncFile(temp); // the ledger's job.json and status.json live here: durable before they replace the old
       await fsp.rename(temp, dest);
+      await fsyncDir(path.dirname(dest));
     } catch (err) {
       if (tempPath === undefined) await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw err;
