@@ -11,7 +11,7 @@ import {
   type TiercastConfig,
 } from '../common/config-schema.ts';
 import { TiercastError } from '../common/errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { isAtomicTemp, sweepStaleFiles, writeFileAtomic } from './atomic-file.ts';
 import { dataHome, homePaths } from './data-home.ts';
 
 export { redactConfig };
@@ -148,6 +148,8 @@ export async function saveConfig(home: string, patch: Record<string, unknown>, o
   const next = mergeLayer(current, patch, sources, (p) => `settings (${p})`, true);
   finish(structuredClone(next), sources);
   await mkdir(path.dirname(filePath), { recursive: true });
+  // Temporaries of an earlier save that crashed before its rename (a live save holds one for milliseconds).
+  await sweepStaleFiles(path.dirname(filePath), { match: isAtomicTemp, olderThanMs: 15 * 60 * 1000 });
   await writeFileAtomic(filePath, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   return loadConfig({ home, env: {}, ...(options.configPath ? { configPath: filePath } : {}) });
 }

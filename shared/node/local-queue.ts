@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
@@ -83,6 +83,20 @@ function queueError(message: string, cause?: unknown, details?: Record<string, u
   return new TiercastError('QUEUE_ERROR', message, { cause, details });
 }
 
+/** A body in tmp/ lives for one write; older ones were left by a sender that crashed (README "Local state"). */
+export const STALE_TMP_MS = 60 * 60 * 1000;
+
+function sweepTmp(dir: string, now = Date.now()): void {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    try {
+      if (now - statSync(p).mtimeMs >= STALE_TMP_MS) rmSync(p, { force: true });
+    } catch {
+      // gone already (another process swept it)
+    }
+  }
+}
+
 export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): LocalJobQueue {
   const maxReceives = options.maxReceives ?? 3;
   const defaultVisibility = options.visibilityTimeoutSec ?? 30;
@@ -92,6 +106,7 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
   const root = path.resolve(dir);
   const sub = (name: string) => path.join(root, name);
   for (const name of [READY, INFLIGHT, DEAD, TMP]) mkdirSync(sub(name), { recursive: true });
+  sweepTmp(sub(TMP));
 
   async function listDir(name: string): Promise<string[]> {
     try {
