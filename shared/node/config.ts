@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
@@ -11,6 +11,7 @@ import {
   type TiercastConfig,
 } from '../common/config-schema.ts';
 import { TiercastError } from '../common/errors.ts';
+import { isAtomicTemp, sweepStaleFiles, writeFileAtomic } from './atomic-file.ts';
 import { dataHome, homePaths } from './data-home.ts';
 
 export { redactConfig };
@@ -159,9 +160,9 @@ export async function saveConfig(home: string, patch: Record<string, unknown>, o
   const next = mergeLayer(current, patch, sources, (p) => `settings (${p})`, true);
   finish(structuredClone(next), sources);
   await mkdir(path.dirname(filePath), { recursive: true });
-  const tmp = `${filePath}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, filePath);
+  // Temporaries of an earlier save that crashed before its rename (a live save holds one for milliseconds).
+  await sweepStaleFiles(path.dirname(filePath), { match: isAtomicTemp, olderThanMs: 15 * 60 * 1000 });
+  await writeFileAtomic(filePath, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   return loadConfig({ home, env: {}, ...(options.configPath ? { configPath: filePath } : {}) });
 }
 

@@ -1,8 +1,9 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import type { Ladder } from '../common/ladder-schema.ts';
 import { LADDERS, parseLadder } from '../common/ladders.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 import { dataHome, homePaths } from './data-home.ts';
 
 /** Where ladders come from: built in, saved in the data home's ladders/ folder, or a JSON file given by path. */
@@ -81,12 +82,9 @@ export async function saveLadder(ladder: unknown, options: { home?: string; over
       throw new TiercastError('CONFIG_INVALID', `a saved ladder named "${valid.name}" exists already (${file})`, { details: { file } });
     }
   }
-  const tmp = path.join(dir, `.${valid.name}.${process.pid}.${Date.now()}.tmp`);
   try {
-    await writeFile(tmp, `${JSON.stringify(valid, null, 2)}\n`);
-    await rename(tmp, file);
+    await writeFileAtomic(file, `${JSON.stringify(valid, null, 2)}\n`);
   } catch (err) {
-    await rm(tmp, { force: true });
     throw new TiercastError('CONFIG_INVALID', `cannot save ladder ${valid.name} to ${file} (${(err as Error).message})`, { cause: err });
   }
   return file;

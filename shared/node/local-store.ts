@@ -4,8 +4,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pathToFileURL } from 'node:url';
 import { TiercastError } from '../common/errors.ts';
+import { fsyncDir, fsyncFile } from './atomic-file.ts';
 import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult, TransferProgress } from './object-store.ts';
 
 /**
@@ -20,7 +20,6 @@ import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutR
  *   are): the size check before the rename turns a clash into a STORE_ERROR rather than a corrupt object.
  * - A key cannot also be a "folder" of other keys (`a/b` and `a/b/c` cannot both exist, as they can in S3);
  *   writing the second fails with STORE_ERROR. The ledger's key layout never does this.
- * - presignPut is not supported (nothing could serve a PUT to a folder); presignGet returns a file:// URL.
  */
 
 const TEMP_MARK = '.~tc.';
@@ -47,7 +46,9 @@ export function createLocalStore(root: string): ObjectStore {
     const temp = tempPath ?? path.join(path.dirname(dest), `${TEMP_MARK}${path.basename(dest)}.${randomBytes(6).toString('hex')}`);
     try {
       await write(temp);
+      await fsyncFile(temp); // the ledger's job.json and status.json live here: durable before they replace the old
       await fsp.rename(temp, dest);
+      await fsyncDir(path.dirname(dest));
     } catch (err) {
       if (tempPath === undefined) await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw err;
@@ -290,17 +291,6 @@ export function createLocalStore(root: string): ObjectStore {
       } catch (err) {
         throw mapError(err, `copy ${fromKey} to ${toKey}`, undefined, 'write');
       }
-    },
-
-    async presignGet(key) {
-      return pathToFileURL(fileOf(key)).href;
-    },
-
-    async presignPut(key) {
-      validateKey(key);
-      throw new TiercastError('STORE_ERROR', 'presigned PUT URLs are not supported by the local store; use put/putFile', {
-        details: { key },
-      });
     },
   };
   return store;

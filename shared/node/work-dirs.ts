@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
 import type { Logger } from './log.ts';
 
 /**
@@ -32,7 +33,7 @@ export async function claimWorkDir(workRoot: string): Promise<string> {
   const dir = path.join(workRoot, `agent-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(dir, { recursive: true });
   const owner: Owner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
-  await fs.writeFile(path.join(dir, 'owner.json'), JSON.stringify(owner));
+  await writeFileAtomic(path.join(dir, 'owner.json'), JSON.stringify(owner));
   return dir;
 }
 

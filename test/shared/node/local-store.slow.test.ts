@@ -11,7 +11,6 @@ objectStoreContract('local folder', async () => {
   return {
     store: createLocalStore(root),
     bytewiseListing: true,
-    presignedHttp: false,
     async teardown() {
       rmSync(root, { recursive: true, force: true });
     },
