@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProbe } from '../../../shared/common/probe-parse.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
+import { makeTimingClip } from '../../helpers/clips.ts';
 import { fixtureClip, fixtureClips, type FixtureClip } from '../../helpers/media.ts';
 
 let dir: string;
@@ -72,6 +73,16 @@ describe('probeFile on generated anamorphic and rotated clips', () => {
     expect(auto.length).toBe(576 * 720);
     expect(ours.equals(auto)).toBe(true);
     expect(grab(['-noautorotate'], v.rotation === 90 ? 'transpose=cclock' : 'transpose=clock').equals(auto)).toBe(false);
+  });
+});
+
+describe('probeFile reads frame rates through B-frames and edit lists', () => {
+  it.each(['none', 'video-late', 'cut', 'shifted'] as const)('29.97 fps with B-frames (%s) stays constant 29.97, not VFR', async (offset) => {
+    // The 60-packet sample is cut in decode order: the B-frames after the cut are missing from its last shown
+    // frames, which looked like a 67 ms gap and made the clip "variable rate" (then encoded at 30 fps).
+    const v = (await probeFile(makeTimingClip({ rate: '30000/1001', audio: 'aac', offset, bframes: true, faststart: offset === 'cut' }))).video!;
+    expect(v.variableFrameRate).toBe(false);
+    expect(v.fps).toBeCloseTo(29.97, 2);
   });
 });
 
