@@ -1,3 +1,4 @@
+import { inputGuardArgs } from './input-formats.ts';
 import type { FittedLadder, FittedRung } from './ladder-schema.ts';
 import type { MediaInfo, Rational, VideoStreamInfo } from './media.ts';
 
@@ -465,7 +466,8 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   // Explicit: ffmpeg applies the display matrix (portrait phone video comes out portrait) and drops it.
   args.push('-autorotate', '1');
   if (input.window) args.push('-ss', String(input.window.startSec), '-t', String(input.window.durationSec));
-  args.push('-i', fileUrl(input.source));
+  // Read with the demuxer the probe saw, and no playlist or list demuxer ever (shared/common/input-formats.ts).
+  args.push(...inputGuardArgs(media.container), '-i', fileUrl(input.source));
   args.push('-filter_complex', filterGraph);
   if (input.threads) args.push('-filter_complex_threads', String(input.threads));
 

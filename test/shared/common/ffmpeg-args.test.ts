@@ -13,6 +13,7 @@ import {
   vodMediaPlaylist,
   type FfmpegCaps,
 } from '../../../shared/common/ffmpeg-args.ts';
+import { MEDIA_DEMUXERS, refusedDemuxerIn } from '../../../shared/common/input-formats.ts';
 import { LadderSchema, type FittedLadder } from '../../../shared/common/ladder-schema.ts';
 import { fitLadder } from '../../../shared/common/ladders.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
@@ -136,6 +137,16 @@ describe('buildLadderCommand', () => {
     expect(cmd.filterGraph.startsWith('[0:0]fps=30/1,')).toBe(true);
   });
 
+  it('reads the source with the demuxer its probe saw, media demuxers only, file protocol only (issue 9)', () => {
+    const { cmd, m } = build('rooftopHdr10');
+    const i = cmd.args.indexOf('-i');
+    expect(cmd.args.slice(i - 6, i)).toEqual(['-f', m.container, '-format_whitelist', MEDIA_DEMUXERS.join(','), '-protocol_whitelist', 'file']);
+    expect(m.container).toBe('mov,mp4,m4a,3gp,3g2,mj2');
+    expect(MEDIA_DEMUXERS).not.toContain('hls');
+    expect(MEDIA_DEMUXERS).not.toContain('concat');
+    expect(MEDIA_DEMUXERS).not.toContain('image2');
+  });
+
   it('picks the main video stream by index and strips source metadata', () => {
     const { cmd, m } = build('pixelVfr');
     expect(cmd.filterGraph.startsWith(`[0:${m.video!.index}]`)).toBe(true);
@@ -156,7 +167,7 @@ describe('buildLadderCommand', () => {
 
   it('packages CMAF once with the dash muxer writing HLS playlists too', () => {
     const { cmd } = build('rooftopHdr10');
-    expect(argAfter(cmd.args, '-f')).toBe('dash');
+    expect(argAfter(cmd.args.slice(cmd.args.indexOf('-i')), '-f')).toBe('dash');
     expect(argAfter(cmd.args, '-hls_playlist')).toBe('1');
     expect(argAfter(cmd.args, '-seg_duration')).toBe('2');
     expect(argAfter(cmd.args, '-use_template')).toBe('1');
@@ -310,5 +321,13 @@ describe('keyframeRules: a keyframe grid counted in frames (issue 9)', () => {
     const old = Array.from({ length: 40 }, (_, k) => Math.ceil((k * 30000) / 1001));
     expect(old[34]! - old[33]!).toBe(29);
     expect(simulate(keyframeRules([rate('30000/1001')], 1)[0]!.expr, 1300).slice(33, 35)).toEqual([990, 1020]);
+  });
+});
+
+describe('refusedDemuxerIn', () => {
+  it("reads the demuxer from ffmpeg's whitelist refusal, and nothing from other errors", () => {
+    expect(refusedDemuxerIn("[hls @ 0x5591c09af500] Format not on whitelist 'mov,matroska'\nfile:/x/clip.mp4: Invalid argument\n")).toEqual({ refused: true, demuxer: 'hls' });
+    expect(refusedDemuxerIn("Format not on whitelist 'mov'")).toEqual({ refused: true, demuxer: null });
+    expect(refusedDemuxerIn('[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] moov atom not found')).toEqual({ refused: false, demuxer: null });
   });
 });

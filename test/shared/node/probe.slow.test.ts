@@ -122,6 +122,22 @@ describe('probeFile classifies broken inputs', () => {
     await expect(probeFile(cover)).rejects.toMatchObject({ code: 'NO_VIDEO_STREAM', message: expect.stringMatching(/still image/) });
   });
 
+  it('an HLS playlist renamed .mp4, an ffconcat list and an image2 pattern name -> UNSUPPORTED_INPUT, nothing they name is opened', async () => {
+    const sub = mkdtempSync(path.join(dir, 'lists-'));
+    // Named files that do not exist: a demuxer that followed them would fail differently (or hang on a FIFO).
+    const playlist = path.join(sub, 'clip.mp4');
+    writeFileSync(playlist, '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nother.ts\n#EXT-X-ENDLIST\n');
+    await expect(probeFile(playlist)).rejects.toMatchObject({ code: 'UNSUPPORTED_INPUT', message: expect.stringMatching(/^clip\.mp4: this is an HLS playlist/), details: { demuxer: 'hls' } });
+    const fifo = path.join(sub, 'fifo.ts');
+    execFileSync('mkfifo', [fifo]);
+    const list = path.join(sub, 'list.mkv');
+    writeFileSync(list, `ffconcat version 1.0\nfile '${fifo}'\n`);
+    await expect(probeFile(list)).rejects.toMatchObject({ code: 'UNSUPPORTED_INPUT', details: { demuxer: 'concat' } });
+    const pattern = path.join(sub, 'shot%03d.jpg');
+    copyFileSync(fixtureClip('portrait4k60'), pattern);
+    await expect(probeFile(pattern)).rejects.toMatchObject({ code: 'UNSUPPORTED_INPUT', details: { demuxer: 'image2' } });
+  });
+
   it('a container whose video never decodes -> DECODE_FAILED with the decoder\'s reason', async () => {
     await expect(probeFile(fixtureClip('corruptVp9'))).rejects.toMatchObject({
       code: 'DECODE_FAILED',
