@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { STAGES, TIERS } from './job.ts';
-import { LadderSchema } from './ladder-schema.ts';
+import { LadderNameSchema, LadderSchema } from './ladder-schema.ts';
 import { PANELS } from './metrics-query.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ export const contract = {
   },
   /** Re-route the ready files (after a settings or ladder change). */
   'files.reroute': {
-    request: z.strictObject({ ids: z.array(Id).max(MAX_BATCH).optional(), ladder: Text(64).optional() }),
+    request: z.strictObject({ ids: z.array(Id).max(MAX_BATCH).optional(), ladder: LadderNameSchema.optional() }),
     response: z.strictObject({ items: z.array(FileItemSchema).max(MAX_BATCH * 5) }),
   },
 
@@ -368,7 +368,7 @@ export const contract = {
     response: z.strictObject({ ladders: z.array(LadderSummarySchema).max(500), defaultLadder: Text(64) }),
   },
   'ladders.get': {
-    request: z.strictObject({ name: Text(64).min(1) }),
+    request: z.strictObject({ name: LadderNameSchema }),
     response: z.strictObject({ ladder: LadderSchema, builtin: z.boolean() }),
   },
   'ladders.save': {
@@ -376,7 +376,7 @@ export const contract = {
     response: z.strictObject({ ladder: LadderSchema }),
   },
   'ladders.delete': {
-    request: z.strictObject({ name: Text(64).min(1) }),
+    request: z.strictObject({ name: LadderNameSchema }),
     response: z.strictObject({ deleted: z.boolean() }),
   },
 
@@ -417,7 +417,7 @@ export const contract = {
     request: z.strictObject({
       fileIds: z.array(Id).min(1).max(MAX_BATCH),
       tier: TierChoiceSchema,
-      ladder: Text(64).min(1),
+      ladder: LadderNameSchema,
       formats: z.array(z.enum(['hls', 'dash'])).min(1).max(2).optional(),
       priority: z.number().int().min(1).max(10).optional(),
     }),

@@ -21,8 +21,12 @@ export const RungSchema = z
 
 export type Rung = z.infer<typeof RungSchema>;
 
+/** A ladder's name: also its file name in the data home's ladders/, so never a path. */
+export const LADDER_NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+export const LadderNameSchema = z.string().min(1).max(64).regex(LADDER_NAME_PATTERN, 'ladder name: letters, digits, . _ - only');
+
 export const LadderSchema = z.object({
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/),
+  name: LadderNameSchema,
   description: z.string().max(500).default(''),
   /** Segment length in seconds; every rung has a keyframe at every boundary. */
   segmentSeconds: z.number().min(1).max(10).default(4),

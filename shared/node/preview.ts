@@ -2,6 +2,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import { buildLadderCommand, fileUrl, rationalToString, sourceFilters } from '../common/ffmpeg-args.ts';
+import { inputGuardArgs } from '../common/input-formats.ts';
 import type { FittedLadder, Ladder } from '../common/ladder-schema.ts';
 import { fitLadder } from '../common/ladders.ts';
 import type { PreviewResult, PreviewRungResult } from '../common/transcode-report.ts';
@@ -127,7 +128,7 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
     graph.push(extraRef ? `[r2]trim=start=${mid},setpts=PTS-STARTPTS[srcframe]` : '[r2]nullsink');
     const args = [
       '-i', fileUrl(path.join(dir, r.playlist)),
-      '-ss', String(startSec), '-t', String(durationSec), '-i', fileUrl(path.resolve(options.input)),
+      '-ss', String(startSec), '-t', String(durationSec), ...inputGuardArgs(media.container), '-i', fileUrl(path.resolve(options.input)),
       '-filter_complex', graph.join(';'),
       '-map', '[ssimout]', '-f', 'null', '-',
       '-map', '[psnrout]', '-f', 'null', '-',

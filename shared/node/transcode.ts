@@ -15,6 +15,7 @@ import {
 } from '../common/ffmpeg-args.ts';
 import type { Ladder } from '../common/ladder-schema.ts';
 import { fitLadder } from '../common/ladders.ts';
+import { inputGuardArgs } from '../common/input-formats.ts';
 import type { MediaInfo } from '../common/media.ts';
 import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type TranscodeReport } from '../common/transcode-report.ts';
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
@@ -234,7 +235,7 @@ async function checkDuration(verified: VerifyResult, expectedSec: number, media:
   const got = verified.decodedDurationSec;
   if (got >= expectedSec - verified.toleranceSec) return;
   const name = path.basename(input);
-  const readable = await sourcePacketSpan(install.ffprobe, input, media.video!.index, signal).catch(() => null);
+  const readable = await sourcePacketSpan(install.ffprobe, input, media.video!.index, signal, media.container).catch(() => null);
   if (readable !== null && readable < expectedSec - durationTolerance(expectedSec)) {
     throw new TiercastError(
       'INPUT_TRUNCATED',
@@ -249,11 +250,14 @@ async function checkDuration(verified: VerifyResult, expectedSec: number, media:
 }
 
 /** Seconds from the first to the end of the last video packet, read without decoding. */
-export function sourcePacketSpan(ffprobe: string, input: string, streamIndex: number, signal?: AbortSignal): Promise<number> {
+export function sourcePacketSpan(ffprobe: string, input: string, streamIndex: number, signal?: AbortSignal, container?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     execFile(
       ffprobe,
-      ['-v', 'error', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0', `file:${path.resolve(input)}`],
+      [
+        '-v', 'error', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0',
+        ...inputGuardArgs(container), `file:${path.resolve(input)}`,
+      ],
       { maxBuffer: 256 * 1024 * 1024, signal, windowsHide: true },
       (err, stdout) => {
         if (err) return reject(err);

@@ -20,7 +20,7 @@ import { routeJob, type Route } from '../../../shared/common/router.ts';
 import { loadConfig, saveConfig } from '../../../shared/node/config.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
 import { resolveFfmpeg } from '../../../shared/node/ffmpeg-locate.ts';
-import { listLadders, loadLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
+import { listLadders, loadNamedLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
 import { executeJob } from '../../../shared/node/execute-job.ts';
 import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
 import { createLocalMetricsSink, createLocalMetricsSource } from '../../../shared/node/local-metrics.ts';
@@ -151,7 +151,8 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   const metricsSink = createLocalMetricsSink(paths.metrics);
   let selectedLadder = DEFAULT_LADDER_NAME;
 
-  const ladderFor = async (name: string): Promise<Ladder> => loadLadder(name, { home });
+  // Names only: the console never reads a ladder from a path (README "The command line").
+  const ladderFor = async (name: string): Promise<Ladder> => loadNamedLadder(name, { home });
 
   function decide(input: { sizeBytes: number; media: MediaInfo | null; ladder: Ladder; requested: 'auto' | Tier; jobId?: string }) {
     const fitted = input.media?.video ? fitLadder(input.media, input.ladder) : input.ladder;

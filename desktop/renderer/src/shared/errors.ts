@@ -15,7 +15,7 @@ const HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   NO_VIDEO_STREAM: 'The file has no video track (audio only or a still); remove it from the batch.',
   DECODE_FAILED: 'The video could not be decoded; the source is probably corrupt. Re-export it and try again.',
   INPUT_TRUNCATED: 'The file ends early (an interrupted copy?). Copy it again and retry.',
-  UNSUPPORTED_INPUT: 'This codec or layout is not supported; transcode it to H.264 or HEVC first.',
+  UNSUPPORTED_INPUT: 'Not a file Tiercast can transcode as it is: a playlist, list or image sequence (give the media file itself), or no rung of the ladder fits it.',
   INPUT_TOO_LARGE: 'The file exceeds the limits of the chosen tier; pick a larger tier or let routing decide (auto).',
   FFMPEG_MISSING: 'Install ffmpeg (or set TIERCAST_FFMPEG) and restart the console.',
   ENCODE_FAILED: 'The encoder failed; retry the job, and look at the job report if it fails again.',
