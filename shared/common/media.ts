@@ -1,3 +1,5 @@
+import type { SubtitleStreamInfo } from './subtitles.ts';
+
 /** What Tiercast knows about a source after probing it. Durations in seconds, sizes in bytes, bitrates in b/s. */
 
 export interface Rational {
@@ -87,5 +89,7 @@ export interface MediaInfo {
   readonly video: VideoStreamInfo | null;
   readonly videoStreamCount: number;
   readonly audio: readonly AudioStreamInfo[];
+  /** Subtitle streams in file order (text and bitmap); undefined where an older probe did not read them. */
+  readonly subtitles?: readonly SubtitleStreamInfo[];
   readonly warnings: readonly string[];
 }

@@ -1,4 +1,5 @@
 import { TiercastError } from './errors.ts';
+import { parseSubtitleStreams } from './subtitles.ts';
 import type {
   AudioStreamInfo,
   ColorTransfer,
@@ -355,6 +356,7 @@ export function parseProbe(json: unknown, sizeBytes: number): MediaInfo {
     video,
     videoStreamCount: videoStreams.length,
     audio,
+    subtitles: parseSubtitleStreams(streams),
     warnings,
   };
 }
