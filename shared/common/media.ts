@@ -91,5 +91,7 @@ export interface MediaInfo {
   readonly audio: readonly AudioStreamInfo[];
   /** Subtitle streams in file order (text and bitmap); undefined where an older probe did not read them. */
   readonly subtitles?: readonly SubtitleStreamInfo[];
+  /** The video carries CEA-608/708 captions (A53 side data), as far as ffprobe's first frames show. */
+  readonly closedCaptions?: boolean;
   readonly warnings: readonly string[];
 }

@@ -1,5 +1,5 @@
 import { TiercastError } from './errors.ts';
-import { parseSubtitleStreams } from './subtitles.ts';
+import { hasClosedCaptions, parseSubtitleStreams } from './subtitles.ts';
 import type {
   AudioStreamInfo,
   ColorTransfer,
@@ -357,6 +357,7 @@ export function parseProbe(json: unknown, sizeBytes: number): MediaInfo {
     videoStreamCount: videoStreams.length,
     audio,
     subtitles: parseSubtitleStreams(streams),
+    closedCaptions: hasClosedCaptions(streams),
     warnings,
   };
 }

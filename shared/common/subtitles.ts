@@ -71,6 +71,14 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Whether a video stream carries CEA-608/708 captions (ffprobe sets `closed_captions` when the decoder saw A53
+ * caption data in the first frames).
+ */
+export function hasClosedCaptions(streams: readonly unknown[]): boolean {
+  return streams.filter(isObj).some((s) => s.codec_type === 'video' && s.closed_captions === 1);
+}
+
 /** Subtitle streams from ffprobe's `-show_streams` list. `und` and malformed language tags read as untagged. */
 export function parseSubtitleStreams(streams: readonly unknown[]): SubtitleStreamInfo[] {
   return streams.filter(isObj).filter((s) => s.codec_type === 'subtitle').map((s) => {
@@ -219,4 +227,31 @@ export function withDashSubtitles(mpd: string, tracks: readonly SubtitleTrack[])
 /** Cues in a WebVTT document (lines with a `-->` timing). */
 export function countVttCues(vtt: string): number {
   return vtt.split(/\r?\n/).filter((l) => /^\s*(\d+:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(\d+:)?\d{2}:\d{2}\.\d{3}/.test(l)).length;
+}
+
+export const CAPTION_GROUP = 'cc';
+
+/**
+ * CEA-608 captions kept inside the video (x264 writes the source's A53 caption data back): the HLS master names
+ * them as a CLOSED-CAPTIONS rendition (INSTREAM-ID CC1) instead of CLOSED-CAPTIONS=NONE, so players look for them.
+ */
+export function withHlsClosedCaptions(master: string): string {
+  const lines = master.split('\n');
+  const first = lines.findIndex((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+  if (first < 0) return master;
+  const media = `#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="${CAPTION_GROUP}",NAME="CC1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"`;
+  const out: string[] = [];
+  lines.forEach((l, i) => {
+    if (i === first) out.push(media, '');
+    out.push(l.startsWith('#EXT-X-STREAM-INF:') ? l.replace('CLOSED-CAPTIONS=NONE', `CLOSED-CAPTIONS="${CAPTION_GROUP}"`) : l);
+  });
+  return out.join('\n');
+}
+
+/** The DASH counterpart: a CEA-608 Accessibility descriptor on the video adaptation set. */
+export function withDashClosedCaptions(mpd: string): string {
+  const m = /<AdaptationSet\b[^>]*contentType="video"[^>]*>\n?/.exec(mpd);
+  if (!m) return mpd;
+  const at = m.index + m[0].length;
+  return `${mpd.slice(0, at)}\t\t\t<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"/>\n${mpd.slice(at)}`;
 }

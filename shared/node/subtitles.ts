@@ -3,7 +3,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import { fileUrl, joinPath } from '../common/ffmpeg-args.ts';
-import { countVttCues, isBcp47, subtitlePlaylist, withDashSubtitles, withHlsSubtitles, type SidecarSubtitle, type SubtitleTrack } from '../common/subtitles.ts';
+import { countVttCues, isBcp47, subtitlePlaylist, withDashClosedCaptions, withDashSubtitles, withHlsClosedCaptions, withHlsSubtitles, type SidecarSubtitle, type SubtitleTrack } from '../common/subtitles.ts';
 
 const SIDECAR_EXTENSIONS = ['.srt', '.vtt'];
 
@@ -114,15 +114,23 @@ export async function extractSubtitles(
  * Points the packaging at the WebVTT files: a one-segment HLS playlist per track and the SUBTITLES group in the
  * master (when HLS is written), a text adaptation set per track in the MPD (when DASH is written).
  */
-export async function packageSubtitles(dir: string, tracks: readonly SubtitleTrack[], durationSec: number, files: { readonly hlsMaster: string | null; readonly dashManifest: string | null }): Promise<void> {
-  if (tracks.length === 0) return;
+export async function packageSubtitles(
+  dir: string,
+  tracks: readonly SubtitleTrack[],
+  durationSec: number,
+  files: { readonly hlsMaster: string | null; readonly dashManifest: string | null },
+  closedCaptions = false,
+): Promise<void> {
+  if (tracks.length === 0 && !closedCaptions) return;
   if (files.hlsMaster) {
     for (const t of tracks) await writeFile(path.join(dir, t.playlist), subtitlePlaylist(t, durationSec));
     const master = path.join(dir, files.hlsMaster);
-    await writeFile(master, withHlsSubtitles(await readFile(master, 'utf8'), tracks));
+    const text = withHlsSubtitles(await readFile(master, 'utf8'), tracks);
+    await writeFile(master, closedCaptions ? withHlsClosedCaptions(text) : text);
   }
   if (files.dashManifest) {
     const mpd = path.join(dir, files.dashManifest);
-    await writeFile(mpd, withDashSubtitles(await readFile(mpd, 'utf8'), tracks));
+    const text = withDashSubtitles(await readFile(mpd, 'utf8'), tracks);
+    await writeFile(mpd, closedCaptions ? withDashClosedCaptions(text) : text);
   }
 }

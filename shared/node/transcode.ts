@@ -185,7 +185,7 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
       }
     }
     await writePackaging(work, cmd, verified, formats);
-    await packageSubtitles(work, subs.tracks, verified.decodedDurationSec, { hlsMaster: formats.includes('hls') ? MASTER_NAME : null, dashManifest: formats.includes('dash') ? cmd.outputs.manifest : null });
+    await packageSubtitles(work, subs.tracks, verified.decodedDurationSec, { hlsMaster: formats.includes('hls') ? MASTER_NAME : null, dashManifest: formats.includes('dash') ? cmd.outputs.manifest : null }, media.closedCaptions === true);
     const subtitleReports = await subtitleReport(work, subs.tracks, subtitlePlan, formats);
     const posterOk = cmd.outputs.poster ? await exists(path.join(work, cmd.outputs.poster.file)) : false;
     const spriteOk = cmd.outputs.thumbnails ? await exists(path.join(work, cmd.outputs.thumbnails.file)) : false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countVttCues, isBcp47, parseSubtitleStreams, planSubtitles, subtitlePlaylist, withDashSubtitles, withHlsSubtitles } from '../../../shared/common/subtitles.ts';
+import { countVttCues, hasClosedCaptions, isBcp47, parseSubtitleStreams, planSubtitles, subtitlePlaylist, withDashClosedCaptions, withDashSubtitles, withHlsClosedCaptions, withHlsSubtitles } from '../../../shared/common/subtitles.ts';
 
 const streams = parseSubtitleStreams([
   { index: 0, codec_type: 'video', codec_name: 'h264' },
@@ -68,5 +68,27 @@ describe('packaging', () => {
   it('counts cues', () => {
     expect(countVttCues('WEBVTT\n\n00:00.500 --> 00:01.500\nHi\n\n01:00:02.000 --> 01:00:03.000\nYo\n')).toBe(2);
     expect(countVttCues('WEBVTT\n')).toBe(0);
+  });
+});
+
+describe('CEA-608 captions kept in the video', () => {
+  it('are detected from ffprobe\'s closed_captions flag on a video stream', () => {
+    expect(hasClosedCaptions([{ codec_type: 'video', closed_captions: 1 }])).toBe(true);
+    expect(hasClosedCaptions([{ codec_type: 'video', closed_captions: 0 }, { codec_type: 'audio' }])).toBe(false);
+  });
+
+  it('HLS: a CLOSED-CAPTIONS rendition CC1 replaces CLOSED-CAPTIONS=NONE on every variant', () => {
+    const master = '#EXTM3U\n\n#EXT-X-STREAM-INF:BANDWIDTH=1,CLOSED-CAPTIONS=NONE\nmedia_0.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2,CLOSED-CAPTIONS=NONE\nmedia_1.m3u8\n';
+    const out = withHlsClosedCaptions(master);
+    expect(out).toContain('#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"');
+    expect(out).not.toContain('CLOSED-CAPTIONS=NONE');
+    expect(out.split('\n').filter((l) => l.endsWith('CLOSED-CAPTIONS="cc"'))).toHaveLength(2);
+  });
+
+  it('DASH: a CEA-608 Accessibility descriptor on the video adaptation set only', () => {
+    const mpd = '<Period>\n\t\t<AdaptationSet id="0" contentType="video" par="16:9">\n\t\t\t<Representation id="0"/>\n\t\t</AdaptationSet>\n\t\t<AdaptationSet id="1" contentType="audio">\n\t\t</AdaptationSet>\n</Period>';
+    const out = withDashClosedCaptions(mpd);
+    expect(out).toContain('<AdaptationSet id="0" contentType="video" par="16:9">\n\t\t\t<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"/>\n\t\t\t<Representation id="0"/>');
+    expect(out.match(/Accessibility/g)).toHaveLength(1);
   });
 });
