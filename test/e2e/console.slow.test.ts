@@ -345,6 +345,10 @@ describe('operator console in Chromium', () => {
     await until('the detail to list the eng and fra audio tracks', async () => (await audioRows.count()) === 2, 20_000);
     expect(await audioRows.evaluateAll((rows) => rows.map((r) => (r as unknown as { dataset: { audio: string } }).dataset.audio))).toEqual(['eng', 'fra']);
     expect(await audioRows.first().textContent()).toMatch(/^audio eng \(main\)AAC stereo/);
+    // Beside them, each track's EBU R128 measurement and the two subtitle tracks.
+    expect(await page.locator('[data-loudness]').count()).toBe(2);
+    expect(await page.locator('[data-loudness=eng]').textContent()).toMatch(/^loudness eng: -\d+\.\d LUFS, peak -\d+\.\d dBTP, LRA \d+\.\d LU$/);
+    expect(await page.locator('[data-testid=subtitle-tracks]').textContent()).toBe('subtitles: eng, fra');
 
     await nav('player');
     const jobSelect = page.locator('select[aria-label="Finished job"]');
