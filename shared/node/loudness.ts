@@ -40,8 +40,10 @@ export function measureLoudness(
     execFile(ffmpeg, args, { maxBuffer: 16 * 1024 * 1024, windowsHide: true, ...(options.signal ? { signal: options.signal } : {}) }, (err, _stdout, stderr) => {
       if (options.signal?.aborted) return reject(new TiercastError('CANCELLED', 'loudness measurement cancelled', { cause: options.signal.reason }));
       const measure = parseEbur128Summary(stderr);
-      const firstPass = options.target ? parseLoudnormJson(stderr) : null;
-      if (err || !measure || (options.target && !firstPass)) {
+      // Silence (or under 0.4 s of sound) has no integrated loudness: there is nothing to normalise.
+      const audible = measure !== null && measure.integratedLufs !== null;
+      const firstPass = options.target && audible ? parseLoudnormJson(stderr) : null;
+      if (err || !measure || (options.target && audible && !firstPass)) {
         const last = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? 'no output';
         return reject(new TiercastError('ENCODE_FAILED', `loudness measurement of audio stream ${map} failed: ${last}`, { cause: err ?? undefined }));
       }
@@ -58,20 +60,24 @@ export interface LoudnessPlan {
   readonly filters: ReadonlyMap<number, string>;
   /** Wall seconds the measurement decodes took. */
   readonly seconds: number;
+  /** Tracks left as they are although a target was asked for (silent or too short to measure). */
+  readonly warnings: readonly string[];
 }
 
 /** Measures every audio stream the job carries (one decode each) and, with a target, the second-pass filters. */
 export async function planLoudness(ffmpeg: string, input: string, streamIndexes: readonly number[], target: LoudnessTarget | null, signal?: AbortSignal): Promise<LoudnessPlan> {
   const tracks = new Map<number, MeasuredTrack>();
   const filters = new Map<number, string>();
+  const warnings: string[] = [];
   let seconds = 0;
   for (const index of streamIndexes) {
     const m = await measureLoudness(ffmpeg, input, { streamIndex: index, target, signal });
     tracks.set(index, m);
     seconds += m.seconds;
     if (target && m.firstPass) filters.set(index, normalizeFilter(target, m.firstPass));
+    else if (target) warnings.push(`audio stream ${index} is silent or too short to measure (R128 integrates 0.4 s blocks): not normalised`);
   }
-  return { target, tracks, filters, seconds };
+  return { target, tracks, filters, seconds, warnings };
 }
 
 /**

@@ -176,9 +176,9 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
     const verified = await verifyOutputs({ dir: work, outputs: cmd.outputs, expectedDurationSec: expectedSec, ffprobe: install.ffprobe, signal: options.signal });
     await checkDuration(verified, expectedSec, media, options.input, install, options.signal);
     const outputLoudness = loudness.target
-      ? await verifyLoudness(install.ffmpeg, loudness.target, [...(cmd.outputs.audio ? [cmd.outputs.audio] : []), ...cmd.outputs.alternateAudio].map((a) => ({ sourceIndex: a.sourceIndex, file: path.join(work, trackOf(verified, 'audio', a.representationId).playlist) })), options.signal)
+      ? await verifyLoudness(install.ffmpeg, loudness.target, [...(cmd.outputs.audio ? [cmd.outputs.audio] : []), ...cmd.outputs.alternateAudio].filter((a) => loudness.filters.has(a.sourceIndex)).map((a) => ({ sourceIndex: a.sourceIndex, file: path.join(work, trackOf(verified, 'audio', a.representationId).playlist) })), options.signal)
       : new Map();
-    const warnings = [...media.warnings, ...cmd.warnings, ...subtitlePlan.warnings, ...subs.warnings];
+    const warnings = [...media.warnings, ...cmd.warnings, ...subtitlePlan.warnings, ...subs.warnings, ...loudness.warnings];
     for (const audioTrack of verified.tracks.filter((t) => t.kind === 'audio')) {
       if (Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
         warnings.push(`audio ${audioTrack.playlist} lasts ${audioTrack.durationSec.toFixed(2)} s, video ${verified.decodedDurationSec.toFixed(2)} s`);

@@ -62,6 +62,15 @@ describe('loudness', () => {
     expect(l.output!.integratedLufs!).toBeCloseTo(out.i, 0);
   });
 
+  it('a silent track is measured as silent and left as it is, with a warning, when normalising', async () => {
+    const silent = path.join(dir, 'silent.mp4');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25:duration=3',
+      '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', silent], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const report = await transcodeFile({ input: silent, outDir: path.join(dir, 'silent-out'), ladder, thumbnails: false, loudness: 'broadcast' });
+    expect(report.audio?.loudness).toMatchObject({ source: { integratedLufs: null, truePeakDbtp: null }, output: null, normalization: null });
+    expect(report.warnings).toContain('audio stream 1 is silent or too short to measure (R128 integrates 0.4 s blocks): not normalised');
+  });
+
   it('an output off its target fails verification with OUTPUT_VERIFY_FAILED', async () => {
     const outDir = path.join(dir, 'streaming');
     const playlist = path.join(outDir, 'media_1.m3u8');
