@@ -115,7 +115,7 @@ export interface TranscodeReport {
   readonly alternateAudio?: readonly AudioReport[];
   /** WebVTT tracks made from the source's text subtitles and sidecar files, and the streams left out (bitmap). */
   readonly subtitles?: { readonly tracks: readonly SubtitleReport[]; readonly leftOut: readonly LeftOutSubtitle[] };
-  /** Wall seconds of the loudness measurement decodes (before encoding, and of the outputs when normalising). */
+  /** Wall seconds of the loudness measurement decodes before encoding (one per audio track). */
   readonly loudnessSec?: number;
   readonly verification: {
     /** Duration the source header declares, and what the encode decoded. */

@@ -16,7 +16,7 @@ import {
 } from '../common/ffmpeg-args.ts';
 import type { Ladder } from '../common/ladder-schema.ts';
 import { fitLadder } from '../common/ladders.ts';
-import { loudnessTarget, type LoudnessSetting } from '../common/loudness.ts';
+import { loudnessTarget, type LoudnessMeasure, type LoudnessSetting } from '../common/loudness.ts';
 import { countVttCues, planSubtitles, type SidecarSubtitle, type SubtitlePlan, type SubtitleTrack } from '../common/subtitles.ts';
 import type { MediaInfo } from '../common/media.ts';
 import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type SubtitleReport, type TranscodeReport } from '../common/transcode-report.ts';
@@ -175,9 +175,7 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
     report('packaging', 0);
     const verified = await verifyOutputs({ dir: work, outputs: cmd.outputs, expectedDurationSec: expectedSec, ffprobe: install.ffprobe, signal: options.signal });
     await checkDuration(verified, expectedSec, media, options.input, install, options.signal);
-    const outputLoudness = loudness.target
-      ? await verifyLoudness(install.ffmpeg, loudness.target, [...(cmd.outputs.audio ? [cmd.outputs.audio] : []), ...cmd.outputs.alternateAudio].filter((a) => loudness.filters.has(a.sourceIndex)).map((a) => ({ sourceIndex: a.sourceIndex, file: path.join(work, trackOf(verified, 'audio', a.representationId).playlist) })), options.signal)
-      : new Map();
+    const outputLoudness = await checkOutputLoudness(install, loudness, cmd, verified, work, options.signal);
     const warnings = [...media.warnings, ...cmd.warnings, ...subtitlePlan.warnings, ...subs.warnings, ...loudness.warnings];
     for (const audioTrack of verified.tracks.filter((t) => t.kind === 'audio')) {
       if (Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
@@ -245,6 +243,14 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
 
 function r3(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+/** Each normalised AAC track measured from its segments (OUTPUT_VERIFY_FAILED when it misses the target). */
+async function checkOutputLoudness(install: FfmpegInstall, plan: LoudnessPlan, cmd: LadderCommand, verified: VerifyResult, work: string, signal?: AbortSignal): Promise<Map<number, LoudnessMeasure>> {
+  if (!plan.target) return new Map();
+  const tracks = [...(cmd.outputs.audio ? [cmd.outputs.audio] : []), ...cmd.outputs.alternateAudio].filter((a) => plan.filters.has(a.sourceIndex));
+  const playlists = tracks.map((a) => ({ sourceIndex: a.sourceIndex, file: path.join(work, trackOf(verified, 'audio', a.representationId).playlist) }));
+  return verifyLoudness(install.ffmpeg, plan.target, playlists, signal);
 }
 
 /** Sidecars given explicitly, then those found next to the input (each file once). */
@@ -392,7 +398,7 @@ function buildReport(a: {
   speed: number | null;
   stages: TranscodeReport['stages'];
   loudness: LoudnessPlan;
-  outputLoudness: ReadonlyMap<number, import('../common/loudness.ts').LoudnessMeasure>;
+  outputLoudness: ReadonlyMap<number, LoudnessMeasure>;
   subtitles: NonNullable<TranscodeReport['subtitles']>;
 }): TranscodeReport {
   const v = a.media.video!;
