@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { TranscodeProgress, TranscodeReport } from '../../shared/node/transcode.ts';
+import { LOUDNESS_SETTINGS, type LoudnessSetting } from '../../shared/common/loudness.ts';
 import { formatBitrate } from './probe.ts';
 
 interface InputOutcome {
@@ -67,6 +68,8 @@ export function register(program: Command): void {
     .option('--ladder <name|file>', 'a built-in ladder (default, reference, mobile), a saved one, or a ladder JSON file', 'default')
     .option('--formats <list>', 'hls, dash or both, comma-separated', 'hls,dash')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
+    .option('--subtitles <file[:lang]>', 'a .srt or .vtt file to add as a WebVTT track, with its BCP 47 language (repeatable; <name>[.<lang>].srt|vtt next to an input are added too)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--loudness <mode>', 'EBU R128 normalisation of every audio track: broadcast (-23 LUFS), streaming (-16 LUFS) or off (default: the ladder\'s)')
     .option('--json', 'print one JSON document on stdout listing every input')
     .addHelpText(
       'after',
@@ -75,7 +78,7 @@ export function register(program: Command): void {
         'Each output folder holds master.m3u8, manifest.mpd, poster.jpg, sprite.jpg, thumbnails.vtt and report.json;\n' +
         'it appears only once verified. Exit codes: 0 all succeeded, 1 any input failed (the rest still done), 2 usage or configuration error.',
     )
-    .action(async (inputs: string[], opts: { out: string; ladder: string; formats: string; preset?: string; json?: boolean }) => {
+    .action(async (inputs: string[], opts: { out: string; ladder: string; formats: string; preset?: string; json?: boolean; subtitles: string[]; loudness?: string }) => {
       const json = opts.json === true;
       const usage = (message: string) => {
         process.stderr.write(`CONFIG_INVALID: ${message}\n`);
@@ -85,6 +88,8 @@ export function register(program: Command): void {
       const formats = parseFormats(opts.formats);
       if (!formats) return usage(`--formats "${opts.formats}": use hls, dash or hls,dash`);
       if (!opts.out.trim()) return usage('--out needs a folder');
+      if (opts.loudness !== undefined && !(LOUDNESS_SETTINGS as readonly string[]).includes(opts.loudness)) return usage(`--loudness "${opts.loudness}": use broadcast, streaming or off`);
+      const loudness = opts.loudness as LoudnessSetting | undefined;
 
       const [{ loadLadder }, { LadderSchema }, { transcodeFile }, { uniqueSafeNames, outputDirFor }, { resolveFfmpeg }] = await Promise.all([
         import('../../shared/node/ladder-files.ts'),
@@ -93,6 +98,8 @@ export function register(program: Command): void {
         import('../../shared/node/safe-name.ts'),
         import('../../shared/node/ffmpeg-locate.ts'),
       ]);
+      const { parseSubtitleArg } = await import('../../shared/node/subtitles.ts');
+      const subtitles = opts.subtitles.map(parseSubtitleArg);
       // Configuration first, so a bad --ladder or a missing ffmpeg fails before any input is touched.
       let ladder;
       let preset: string | null = null;
@@ -130,7 +137,7 @@ export function register(program: Command): void {
           }
           const progress = await createProgress(label);
           try {
-            const r = await transcodeFile({ input, outDir, ladder, formats, preset, signal: controller.signal, onProgress: progress.update });
+            const r = await transcodeFile({ input, outDir, ladder, formats, preset, subtitles, ...(loudness ? { loudness } : {}), signal: controller.signal, onProgress: progress.update });
             progress.stop();
             process.stderr.write(`OK ${label} -> ${outDir}: ${summary(r)}\n`);
             for (const w of r.warnings) process.stderr.write(`  warning: ${w}\n`);

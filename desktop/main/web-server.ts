@@ -35,8 +35,9 @@ export const CONSOLE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
-  // Shaka plays through Media Source Extensions: the <video> element's source is a blob: URL.
-  "media-src 'self' blob:",
+  // Shaka plays through Media Source Extensions: the <video> element's source is a blob: URL. Its native subtitle
+  // displayer adds one <track src="data:,WEBVTT"> per subtitle track and feeds it cues (no script can run from it).
+  "media-src 'self' blob: data:",
   "connect-src 'self'",
   "font-src 'self'",
   "worker-src 'self' blob:",

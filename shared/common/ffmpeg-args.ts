@@ -93,6 +93,8 @@ export interface LadderCommandInput {
   /** Poster and sprite branches; default on. */
   readonly poster?: boolean;
   readonly thumbnails?: boolean | { readonly intervalSec?: number; readonly tileWidth?: number };
+  /** Audio filter per source audio stream index (loudness normalisation, shared/common/loudness.ts). */
+  readonly audioFilters?: ReadonlyMap<number, string>;
   /** Encode only this window of the source (previews). */
   readonly window?: { readonly startSec: number; readonly durationSec: number };
 }
@@ -497,6 +499,8 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   // Stream metadata is dropped with the rest; the language goes back on so the MPD's adaptation sets carry lang.
   audioTracks.forEach((t, k) => {
     if (t.language) args.push(`-metadata:s:a:${k}`, `language=${t.language}`);
+    const filter = input.audioFilters?.get(t.sourceIndex);
+    if (filter) args.push(`-filter:a:${k}`, filter);
   });
 
   const preset = ladder.preset;

@@ -42,6 +42,8 @@ export const LadderSchema = z.object({
     .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'])
     .nullable()
     .default(null),
+  /** EBU R128 normalisation of every audio track (shared/common/loudness.ts): off, broadcast (-23 LUFS) or streaming (-16 LUFS). */
+  loudness: z.enum(['off', 'broadcast', 'streaming']).default('off'),
   rungs: z.array(RungSchema).min(1).max(12),
 });
 

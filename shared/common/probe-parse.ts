@@ -1,4 +1,5 @@
 import { TiercastError } from './errors.ts';
+import { hasClosedCaptions, parseSubtitleStreams } from './subtitles.ts';
 import type {
   AudioStreamInfo,
   ColorTransfer,
@@ -357,6 +358,8 @@ export function parseProbe(json: unknown, sizeBytes: number): MediaInfo {
     video,
     videoStreamCount: videoStreams.length,
     audio,
+    subtitles: parseSubtitleStreams(streams),
+    closedCaptions: hasClosedCaptions(streams),
     warnings,
   };
 }

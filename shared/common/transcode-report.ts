@@ -1,4 +1,6 @@
 /** report.json of one transcode job: what was made, measured, and how long each stage took. */
+import type { TrackLoudness } from './loudness.ts';
+import type { LeftOutSubtitle } from './subtitles.ts';
 
 export const TRANSCODE_REPORT_SCHEMA_VERSION = 1 as const;
 
@@ -39,6 +41,22 @@ export interface AudioReport {
   readonly segments: number;
   readonly playlist: string;
   readonly representationId: number;
+  /** EBU R128 of the source track and, when the ladder normalises, the target and the encoded output. */
+  readonly loudness?: TrackLoudness | null;
+}
+
+export interface SubtitleReport {
+  /** BCP 47 tag, null when the source does not say. */
+  readonly language: string | null;
+  readonly name: string;
+  /** `stream N (codec)` of the source, or the sidecar file's name. */
+  readonly source: string;
+  readonly default: boolean;
+  readonly forced: boolean;
+  /** The WebVTT file and its HLS playlist (null without HLS), relative to the output folder. */
+  readonly file: string;
+  readonly playlist: string | null;
+  readonly cues: number;
 }
 
 export interface StageTimes {
@@ -95,6 +113,10 @@ export interface TranscodeReport {
   readonly audio: AudioReport | null;
   /** Other languages of the source, each an HLS audio rendition and a DASH adaptation set. */
   readonly alternateAudio?: readonly AudioReport[];
+  /** WebVTT tracks made from the source's text subtitles and sidecar files, and the streams left out (bitmap). */
+  readonly subtitles?: { readonly tracks: readonly SubtitleReport[]; readonly leftOut: readonly LeftOutSubtitle[] };
+  /** Wall seconds of the loudness measurement decodes before encoding (one per audio track). */
+  readonly loudnessSec?: number;
   readonly verification: {
     /** Duration the source header declares, and what the encode decoded. */
     readonly expectedDurationSec: number;

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import {
   type AudioOutput,
+  audioStreamsFor,
   buildLadderCommand,
   hlsMasterPlaylist,
   MASTER_NAME,
@@ -16,11 +17,15 @@ import {
 import type { Ladder } from '../common/ladder-schema.ts';
 import { fitLadder } from '../common/ladders.ts';
 import { inputGuardArgs } from '../common/input-formats.ts';
+import { loudnessTarget, type LoudnessMeasure, type LoudnessSetting } from '../common/loudness.ts';
+import { countVttCues, planSubtitles, type SidecarSubtitle, type SubtitlePlan, type SubtitleTrack } from '../common/subtitles.ts';
 import type { MediaInfo } from '../common/media.ts';
-import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type TranscodeReport } from '../common/transcode-report.ts';
+import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type SubtitleReport, type TranscodeReport } from '../common/transcode-report.ts';
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
+import { planLoudness, trackLoudness, verifyLoudness, type LoudnessPlan } from './loudness.ts';
 import { probeFile } from './probe.ts';
+import { checkSidecarLanguages, extractSubtitles, findSidecars, packageSubtitles } from './subtitles.ts';
 import { durationTolerance, OutputVerifyError, verifyOutputs, type VerifyResult } from './verify.ts';
 
 /**
@@ -59,6 +64,12 @@ export interface TranscodeOptions {
   readonly log?: Logger;
   /** Poster and thumbnail sprite (default on). */
   readonly thumbnails?: boolean;
+  /** Subtitle files to add (`--subtitles FILE[:lang]`), besides those found next to the input. */
+  readonly subtitles?: readonly SidecarSubtitle[];
+  /** Look for `<stem>[.<lang>].srt|vtt` next to the input (default on). */
+  readonly findSidecars?: boolean;
+  /** Loudness normalisation; undefined follows the ladder's `loudness`. */
+  readonly loudness?: LoudnessSetting;
 }
 
 export const REPORT_NAME = 'report.json';
@@ -109,6 +120,15 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
   const video = media.video!;
   const fitted = fitLadder(media, options.ladder, { preset: options.preset ?? options.ladder.preset ?? null });
   if (fitted.rungs.length === 0) throw new TiercastError('UNSUPPORTED_INPUT', `${path.basename(options.input)}: no rung of ladder ${options.ladder.name} fits this source`);
+  // Subtitles and loudness: a bad sidecar fails here, before any encoding; the loudness decode gives the report
+  // its R128 figures and, when normalising, loudnorm's first pass.
+  const sidecars = await gatherSidecars(options);
+  checkSidecarLanguages(sidecars);
+  const subtitlePlan = planSubtitles(media.subtitles ?? [], sidecars);
+  checkAbort();
+  const loudness = fitted.audio
+    ? await planLoudness(install.ffmpeg, options.input, audioStreamsFor(media).map((a) => a.index), loudnessTarget(options.loudness ?? options.ladder.loudness), options.signal)
+    : await planLoudness(install.ffmpeg, options.input, [], null);
   const analyzingSec = (performance.now() - started) / 1000;
   report('analyzing', 1);
   checkAbort();
@@ -119,7 +139,9 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
   const work = await mkdtemp(path.join(workParent, '.tiercast-work-'));
   log?.debug({ work, outDir }, 'transcode work folder');
   try {
+    const subs = await extractSubtitles(install.ffmpeg, path.resolve(options.input), subtitlePlan.tracks, work, options.signal);
     const cmd = buildLadderCommand({
+      audioFilters: loudness.filters,
       source: path.resolve(options.input),
       media,
       ladder: fitted,
@@ -154,13 +176,16 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
     report('packaging', 0);
     const verified = await verifyOutputs({ dir: work, outputs: cmd.outputs, expectedDurationSec: expectedSec, ffprobe: install.ffprobe, signal: options.signal });
     await checkDuration(verified, expectedSec, media, options.input, install, options.signal);
-    const warnings = [...media.warnings, ...cmd.warnings];
+    const outputLoudness = await checkOutputLoudness(install, loudness, cmd, verified, work, options.signal);
+    const warnings = [...media.warnings, ...cmd.warnings, ...subtitlePlan.warnings, ...subs.warnings, ...loudness.warnings];
     for (const audioTrack of verified.tracks.filter((t) => t.kind === 'audio')) {
       if (Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
         warnings.push(`audio ${audioTrack.playlist} lasts ${audioTrack.durationSec.toFixed(2)} s, video ${verified.decodedDurationSec.toFixed(2)} s`);
       }
     }
     await writePackaging(work, cmd, verified, formats);
+    await packageSubtitles(work, subs.tracks, verified.decodedDurationSec, { hlsMaster: formats.includes('hls') ? MASTER_NAME : null, dashManifest: formats.includes('dash') ? cmd.outputs.manifest : null }, media.closedCaptions === true);
+    const subtitleReports = await subtitleReport(work, subs.tracks, subtitlePlan, formats);
     const posterOk = cmd.outputs.poster ? await exists(path.join(work, cmd.outputs.poster.file)) : false;
     const spriteOk = cmd.outputs.thumbnails ? await exists(path.join(work, cmd.outputs.thumbnails.file)) : false;
     if (cmd.outputs.poster && !posterOk) warnings.push('no poster frame was written');
@@ -195,6 +220,9 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
       },
       speed: lastSpeed,
       stages: { analyzingSec, encodingSec, packagingSec, finalizingSec: 0, totalSec: 0 },
+      loudness,
+      outputLoudness,
+      subtitles: subtitleReports,
     });
     const finalizingSec = (performance.now() - finalizingStarted) / 1000;
     const totalSec = (performance.now() - started) / 1000;
@@ -216,6 +244,38 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
 
 function r3(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+/** Each normalised AAC track measured from its segments (OUTPUT_VERIFY_FAILED when it misses the target). */
+async function checkOutputLoudness(install: FfmpegInstall, plan: LoudnessPlan, cmd: LadderCommand, verified: VerifyResult, work: string, signal?: AbortSignal): Promise<Map<number, LoudnessMeasure>> {
+  if (!plan.target) return new Map();
+  const tracks = [...(cmd.outputs.audio ? [cmd.outputs.audio] : []), ...cmd.outputs.alternateAudio].filter((a) => plan.filters.has(a.sourceIndex));
+  const playlists = tracks.map((a) => ({ sourceIndex: a.sourceIndex, file: path.join(work, trackOf(verified, 'audio', a.representationId).playlist) }));
+  return verifyLoudness(install.ffmpeg, plan.target, playlists, signal);
+}
+
+/** Sidecars given explicitly, then those found next to the input (each file once). */
+async function gatherSidecars(options: TranscodeOptions): Promise<SidecarSubtitle[]> {
+  const found = options.findSidecars === false ? [] : await findSidecars(options.input);
+  const all = [...(options.subtitles ?? []).map((s) => ({ ...s, path: path.resolve(s.path) })), ...found];
+  return all.filter((s, i) => all.findIndex((x) => x.path === s.path) === i);
+}
+
+async function subtitleReport(work: string, tracks: readonly SubtitleTrack[], plan: SubtitlePlan, formats: readonly PackageFormat[]): Promise<NonNullable<TranscodeReport['subtitles']>> {
+  const reports: SubtitleReport[] = [];
+  for (const t of tracks) {
+    reports.push({
+      language: t.language,
+      name: t.name,
+      source: t.source.kind === 'stream' ? `stream ${t.source.index} (${t.source.codec})` : path.basename(t.source.path),
+      default: t.default,
+      forced: t.forced,
+      file: t.file,
+      playlist: formats.includes('hls') ? t.playlist : null,
+      cues: countVttCues(await readFile(path.join(work, t.file), 'utf8')),
+    });
+  }
+  return { tracks: reports, leftOut: plan.leftOut };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -341,6 +401,9 @@ function buildReport(a: {
   files: TranscodeReport['files'];
   speed: number | null;
   stages: TranscodeReport['stages'];
+  loudness: LoudnessPlan;
+  outputLoudness: ReadonlyMap<number, LoudnessMeasure>;
+  subtitles: NonNullable<TranscodeReport['subtitles']>;
 }): TranscodeReport {
   const v = a.media.video!;
   const au = a.media.audio[0] ?? null;
@@ -361,6 +424,7 @@ function buildReport(a: {
       segments: t.segments.length,
       playlist: t.playlist,
       representationId: t.representationId,
+      loudness: trackLoudness(a.loudness, out.sourceIndex, a.outputLoudness.get(out.sourceIndex) ?? null),
     };
   };
   return {
@@ -413,6 +477,8 @@ function buildReport(a: {
     }),
     audio: o.audio ? audioReport(o.audio) : null,
     alternateAudio: o.alternateAudio.map(audioReport),
+    subtitles: a.subtitles,
+    loudnessSec: r3(a.loudness.seconds),
     verification: {
       expectedDurationSec: r3(a.expectedSec),
       decodedDurationSec: r3(a.verified.decodedDurationSec),

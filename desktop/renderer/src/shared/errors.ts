@@ -36,6 +36,7 @@ const HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   INTERNAL: 'Something unexpected failed; retry, and report it with the message if it persists.',
   INVALID_REQUEST: 'The console refused a malformed request; reload the window, and report it if it persists.',
   FORBIDDEN: 'The console refused this page; open the URL that `tiercast console --web` printed (it carries the access token).',
+  SUBTITLE_INVALID: 'A subtitle file could not be read or its language is not a BCP 47 tag (en, fr, pt-BR); fix or remove the file named in the message.',
 } as Partial<Record<string, string>>;
 
 export function errorHint(code: ErrorCode): string {
