@@ -22,7 +22,6 @@ import { Network } from './constructs/network.ts';
 import { Operators } from './constructs/operators.ts';
 import { AgentQueues } from './constructs/queues.ts';
 import { ObjectStore } from './constructs/store.ts';
-import { applyNagSuppressions } from './nag-suppressions.ts';
 
 export { CONTAINER_NAME, FARGATE_TASK } from './constructs/fargate.ts';
 export { DOCKER_CONTEXT_EXCLUDE } from './constructs/images.ts';
@@ -36,8 +35,8 @@ export { LAMBDA_ENHANCED, LAMBDA_STANDARD } from './constructs/lambda-tiers.ts';
  *
  * IAM is written out action by action (no `grant*` helpers: they emit `s3:GetObject*`-style wildcards), and every
  * statement names its bucket prefix, table, queue, function or log group. cdk-nag's AwsSolutions pack runs on the
- * synthesised stack in the tests; the few findings that are choices are suppressed with their reason in
- * nag-suppressions.ts.
+ * synthesised stack in the tests; the findings that are choices are suppressed, each with its reason and narrowed to
+ * its one resource, by the construct that makes the choice (constructs/nag.ts).
  */
 export interface TiercastStackProps extends StackProps {
   /** Key prefix inside the bucket (TIERCAST_PREFIX), e.g. `tiercast/`; default none. */
@@ -146,17 +145,6 @@ export class TiercastStack extends Stack {
       ...(props.sweepEveryMinutes !== undefined ? { sweepEveryMinutes: props.sweepEveryMinutes } : {}),
     });
     this.jobEvents = new JobEvents(this, 'JobEvents', { jobs, repoRoot, arch, ...(props.webhookUrl ? { webhookUrl: props.webhookUrl } : {}) });
-    const agents = new Agents(this, 'AgentTier', {
-      network, store, jobs, queues, repoRoot,
-      instanceType: props.agentInstanceType,
-      minInstances: props.agentMinInstances,
-      maxInstances: props.agentMaxInstances,
-      backlogPerInstance: props.backlogPerInstance,
-      userDataPath: props.agentUserDataPath,
-      releaseManifest: props.agentReleaseManifest,
-      configParameter: props.agentConfigParameter,
-    });
-    const operators = new Operators(this, 'Operators', { store, jobs, queues, fargate, functions: lambdas.functions });
     const alarms = new Alarms(this, 'Alarms', {
       clusterName: fargate.cluster.clusterName,
       transcodeFunctions: lambdas.functions,
@@ -168,6 +156,18 @@ export class TiercastStack extends Stack {
       ...(props.latencyP95AlarmSec ? { latencyP95AlarmSec: props.latencyP95AlarmSec } : {}),
       ...(props.failureRateAlarm !== undefined ? { failureRateAlarm: props.failureRateAlarm } : {}),
     });
+    const agents = new Agents(this, 'AgentTier', {
+      network, store, jobs, queues, repoRoot,
+      notifications: alarms.topic,
+      instanceType: props.agentInstanceType,
+      minInstances: props.agentMinInstances,
+      maxInstances: props.agentMaxInstances,
+      backlogPerInstance: props.backlogPerInstance,
+      userDataPath: props.agentUserDataPath,
+      releaseManifest: props.agentReleaseManifest,
+      configParameter: props.agentConfigParameter,
+    });
+    const operators = new Operators(this, 'Operators', { store, jobs, queues, fargate, functions: lambdas.functions });
     const dashboard = new Dashboard(this, 'Monitoring', {
       functions: lambdas.functions,
       queues: { normal: queues.jobQueue, high: queues.highPriorityQueue, deadLetters: queues.deadLetterQueue },
@@ -209,6 +209,5 @@ export class TiercastStack extends Stack {
     out('AgentGroupName', agents.group.autoScalingGroupName, 'EC2 agent Auto Scaling group');
     out('AlarmTopicArn', alarms.topic.topicArn, 'Subscribe to receive alarms');
 
-    applyNagSuppressions(this);
   }
 }

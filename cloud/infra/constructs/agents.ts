@@ -13,7 +13,9 @@ import { FFMPEG_PIN, ffmpegDebSha256 } from '../ffmpeg-pin.ts';
 import type { JobTable } from './job-table.ts';
 import type { Network } from './network.ts';
 import type { AgentQueues } from './queues.ts';
+import { allowWildcards } from './nag.ts';
 import type { ObjectStore } from './store.ts';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 
 /** Debian 12 (bookworm) AMIs, from Debian's public SSM parameters: the same ffmpeg package as CI and the images. */
 export const AGENT_AMI_PARAMETER = { amd64: '/aws/service/debian/release/bookworm/latest/amd64', arm64: '/aws/service/debian/release/bookworm/latest/arm64' } as const;
@@ -33,6 +35,8 @@ export interface AgentsProps {
   /** latest.json written by `npm run release:agent`; default dist/agent-release/latest.json. */
   readonly releaseManifest?: string;
   readonly configParameter?: string;
+  /** Scaling events (launch, terminate, errors) are published here. */
+  readonly notifications: sns.ITopic;
 }
 
 /** The release `npm run release:agent` built: the tarball and its sha256, checked again here. */
@@ -116,7 +120,9 @@ export class Agents extends Construct {
       minCapacity: props.minInstances ?? 0,
       maxCapacity: props.maxInstances ?? 4,
       groupMetrics: [new autoscaling.GroupMetrics(autoscaling.GroupMetric.IN_SERVICE_INSTANCES)],
+      notifications: [{ topic: props.notifications }],
     });
+    allowWildcards(this.role, [...props.store.workerWildcards(), ...props.jobs.wildcards()]);
     this.addBacklogScaling(props.queues, props.backlogPerInstance ?? 2);
   }
 

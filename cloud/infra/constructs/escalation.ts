@@ -10,6 +10,7 @@ import { lambdaImage, type Arch, type ImageSource } from './images.ts';
 import type { JobTable } from './job-table.ts';
 import { LAMBDA_ENHANCED, LAMBDA_STANDARD, lambdaArchitecture, type LambdaConcurrency, type LambdaTiers } from './lambda-tiers.ts';
 import type { AgentQueues } from './queues.ts';
+import { allowWildcards } from './nag.ts';
 import type { ObjectStore } from './store.ts';
 
 /** The scheduled sweep's event (cloud/lambda/escalation.ts treats any event that is not a destination record or an ECS task change as a sweep). */
@@ -58,6 +59,7 @@ export class Escalation extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ sid: 'InvokeLambdaTiers', actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.functionArn) }));
     for (const st of props.fargate.runTaskStatements()) role.addToPolicy(st);
     role.addToPolicy(new iam.PolicyStatement({ sid: 'EnqueueForAgents', actions: ['sqs:SendMessage'], resources: props.queues.arns }));
+    allowWildcards(role, [...props.store.workerWildcards(), ...props.jobs.wildcards(), ...props.fargate.runTaskWildcards()]);
     this.fn = new lambda.DockerImageFunction(stack, 'Escalation', {
       description: 'Tiercast escalation: re-dispatches jobs a Lambda tier was killed on, sweeps due retries and stuck jobs',
       code: lambdaImage(stack, props.images, props.repoRoot, props.arch, ['handler.escalation']),

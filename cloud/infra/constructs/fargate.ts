@@ -8,6 +8,7 @@ import { METRICS_NAMESPACE } from '../../../shared/common/metrics-query.ts';
 import { fargateImage, type ImageSource } from './images.ts';
 import type { JobTable } from './job-table.ts';
 import type { Network } from './network.ts';
+import { acceptFinding, allowWildcards, type Wildcard } from './nag.ts';
 import type { ObjectStore } from './store.ts';
 
 export const FARGATE_TASK = { cpu: 2048, memoryMiB: 8192 } as const;
@@ -92,6 +93,14 @@ export class FargateWorkers extends Construct {
       // Spot gives two minutes' notice: let the entry point use it to requeue the job before SIGKILL.
       stopTimeout: Duration.seconds(120),
     });
+    allowWildcards(this.taskRole, [
+      ...props.store.workerWildcards(),
+      ...props.jobs.wildcards(),
+      ...this.runTaskWildcards(),
+      { resource: '*', reason: 'cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the Tiercast namespace' },
+    ]);
+    allowWildcards(this.executionRole, [{ resource: '*', reason: 'ecr:GetAuthorizationToken (CDK image pull grant) has no resource-level permissions' }]);
+    acceptFinding(this.taskDefinition, 'AwsSolutions-ECS2', 'The environment holds resource names (bucket, table, cluster, subnets) and settings only, no secret');
   }
 
   /** What a worker needs to hand a job on to this tier (escalation, Spot re-dispatch): CONVENTIONS.md names. */
@@ -105,6 +114,15 @@ export class FargateWorkers extends Construct {
       TIERCAST_ECS_ASSIGN_PUBLIC_IP: 'true',
       TIERCAST_ECS_CONTAINER_NAME: CONTAINER_NAME,
     };
+  }
+
+  /** Why the RunTask statements name `*` resources (cdk-nag AwsSolutions-IAM5). */
+  runTaskWildcards(): Wildcard[] {
+    const stack = Stack.of(this);
+    return [
+      { resource: stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${this.taskDefinition.family}:*` }), reason: 'Every revision of this one task definition family (dispatch runs the latest), in this cluster only' },
+      { resource: stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` }), reason: 'Tag the task being started in this cluster, only as part of RunTask (ecs:CreateAction condition)' },
+    ];
   }
 
   /**

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { lambdaArchitecture } from './lambda-tiers.ts';
 import type { Arch } from './images.ts';
 import type { JobTable } from './job-table.ts';
+import { acceptFinding, allowWildcards } from './nag.ts';
 
 /** EventBridge source of the job events (detail-type `Job Done` / `Job Failed` / `Job Cancelled`). */
 export const EVENT_SOURCE = 'tiercast';
@@ -67,6 +68,9 @@ export class JobEvents extends Construct {
       conditions: { StringEquals: { 'events:source': EVENT_SOURCE } },
     }));
     role.addToPolicy(new iam.PolicyStatement({ sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    allowWildcards(role, [...props.jobs.wildcards(), ...props.jobs.streamWildcards()]);
+    acceptFinding(this.webhookSecret, 'AwsSolutions-SMG4', 'The webhook signing key is shared with the receiver; rotating it is a coordinated change (cloud/README.md)');
+    acceptFinding(this.failures, 'AwsSolutions-SQS3', 'This queue is itself the dead-letter destination (on-failure) of the stream trigger');
     this.fn = new lambdaNode.NodejsFunction(this, 'Function', {
       description: 'Tiercast job events: webhooks and EventBridge events for finished jobs, from the job table stream',
       entry: path.join(props.repoRoot, 'cloud/lambda/job-events.ts'),
@@ -95,7 +99,8 @@ export class JobEvents extends Construct {
       role,
       logGroup,
     });
-    new lambda.EventSourceMapping(this, 'Stream', {
+    acceptFinding(this.fn, 'AwsSolutions-L1', 'Node 22 LTS on purpose: the runtime of the containers, the EC2 hosts and CI; they move together');
+    const trigger = new lambda.EventSourceMapping(this, 'Stream', {
       target: this.fn,
       eventSourceArn: table.tableStreamArn!,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
@@ -106,5 +111,7 @@ export class JobEvents extends Construct {
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failures),
     });
+    // Lambda checks the stream permissions when the trigger is created.
+    trigger.node.addDependency(role);
   }
 }

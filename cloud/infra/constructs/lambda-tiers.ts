@@ -7,6 +7,7 @@ import type { FargateWorkers } from './fargate.ts';
 import { lambdaImage, type Arch, type ImageSource } from './images.ts';
 import type { JobTable } from './job-table.ts';
 import type { AgentQueues } from './queues.ts';
+import { allowWildcards } from './nag.ts';
 import type { ObjectStore } from './store.ts';
 
 export const LAMBDA_STANDARD = { memoryMb: 2048, timeoutSec: 120 } as const;
@@ -89,6 +90,7 @@ export class LambdaTiers extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
     // The handler escalates a job it hands back straight to the next tier: exactly the dispatch calls that needs.
     for (const st of escalation.statements) role.addToPolicy(st);
+    allowWildcards(role, [...props.store.workerWildcards(), ...props.jobs.wildcards(), ...props.fargate.runTaskWildcards()]);
     return new lambda.DockerImageFunction(scope, cid, {
       description: `Tiercast ${tier} tier: one transcode job per invocation`,
       code,

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import type { FargateWorkers } from './fargate.ts';
 import type { JobTable } from './job-table.ts';
 import type { AgentQueues } from './queues.ts';
+import { allowWildcards } from './nag.ts';
 import type { ObjectStore } from './store.ts';
 
 export interface OperatorsProps {
@@ -35,5 +36,11 @@ export class Operators extends Construct {
         new iam.PolicyStatement({ sid: 'ReadMetrics', actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
       ],
     });
+    allowWildcards(this.policy, [
+      ...props.store.operatorWildcards(),
+      ...props.jobs.wildcards(),
+      ...props.fargate.runTaskWildcards(),
+      { resource: '*', reason: 'cloudwatch:GetMetricData has no resource-level permissions (the console reads the Tiercast metrics)' },
+    ]);
   }
 }

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ledgerKeys } from '../../../shared/common/job.ts';
+import type { Wildcard } from './nag.ts';
 
 export interface ObjectStoreProps {
   /** Key prefix inside the bucket (TIERCAST_PREFIX); '' for none. */
@@ -123,6 +124,19 @@ export class ObjectStore extends Construct {
       }),
       this.listStatement(),
     ];
+  }
+
+  /** Why the worker statements name `*` resources (cdk-nag AwsSolutions-IAM5). */
+  workerWildcards(): Wildcard[] {
+    return [
+      { resource: this.objects('*'), reason: 'Workers read any object under the store prefix (inputs, job specs, ladders); GetObject only' },
+      { resource: this.objects(ledgerKeys.jobsPrefix + '*'), reason: 'Workers write the ledger: one jobs/<id>/ folder per job, ids unknown at deploy' },
+      { resource: this.objects('outputs/*'), reason: 'Workers publish outputs/<id>/ (and remove orphan versions there), ids unknown at deploy' },
+    ];
+  }
+
+  operatorWildcards(): Wildcard[] {
+    return [{ resource: this.objects('*'), reason: 'Operators upload inputs and delete jobs with their inputs and outputs: the whole store prefix, this bucket only' }];
   }
 
   /** The operators (CLI, console): upload inputs, delete jobs with their inputs and outputs. */

@@ -1,1 +1,0 @@
-export function applyNagSuppressions(_stack: unknown): void {}
