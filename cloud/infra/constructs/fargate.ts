@@ -85,6 +85,7 @@ export class FargateWorkers extends Construct {
       // travels in this environment.
       environment: {
         ...props.workerEnv,
+        ...props.jobs.env,
         ...this.dispatchEnv(props.network),
         TIERCAST_TIERS: 'fargate,fargate-spot',
         TIERCAST_HOME: '/work/tiercast',
