@@ -5,6 +5,10 @@ import { Construct } from 'constructs';
 import { ledgerKeys } from '../../../shared/common/job.ts';
 import type { Wildcard } from './nag.ts';
 
+/** Where workers publish: outputs/<job id>/ (ledgerKeys.outputPrefix), the only place they write. */
+const OUTPUTS_PREFIX = 'outputs/';
+const OUTPUTS = `${OUTPUTS_PREFIX}*`;
+
 export interface ObjectStoreProps {
   /** Key prefix inside the bucket (TIERCAST_PREFIX); '' for none. */
   readonly prefix: string;
@@ -20,8 +24,9 @@ export interface ObjectStoreProps {
  * The bucket: inputs, outputs and the job ledger, versioned (a worker's overwrite or an operator's delete can be
  * undone for `noncurrentVersionDays`), with server access logs in a bucket of their own.
  *
- * Who may do what (see cloud/README.md "Least privilege"): workers read the whole prefix but write and delete only
- * under jobs/ and outputs/; only the operator policy writes and deletes anywhere (inputs included).
+ * Who may do what (cloud/README.md "Infrastructure"): workers read the whole prefix but write and delete only under
+ * outputs/ (job state lives in the job table, so nothing writes jobs/ any more); only the operator policy writes and
+ * deletes anywhere, inputs included.
  */
 export class ObjectStore extends Construct {
   readonly bucket: s3.Bucket;
@@ -63,7 +68,7 @@ export class ObjectStore extends Construct {
         },
         {
           id: 'archive-outputs',
-          prefix: `${prefix}outputs/`,
+          prefix: `${prefix}${OUTPUTS_PREFIX}`,
           transitions: [
             { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(props.outputsInfrequentAccessDays ?? 30) },
             { storageClass: archiveClass, transitionAfter: Duration.days(props.outputsArchiveDays ?? 90) },
@@ -110,15 +115,15 @@ export class ObjectStore extends Construct {
 
   /**
    * A worker (Lambda tiers, escalation, Fargate task, agents): reads anything under the prefix (inputs included),
-   * writes and deletes only the ledger (jobs/) and outputs (outputs/). ListBucket is needed for S3 to answer 404
+   * writes and deletes only outputs (outputs/<id>/: the renditions, then the manifest last). ListBucket is needed for S3 to answer 404
    * instead of 403 for a missing key (cloud/README.md "Storage").
    */
   workerStatements(): iam.PolicyStatement[] {
-    const writable = [this.objects(ledgerKeys.jobsPrefix + '*'), this.objects('outputs/*')];
+    const writable = [this.objects(OUTPUTS)];
     return [
       new iam.PolicyStatement({ sid: 'ObjectStoreRead', actions: ['s3:GetObject'], resources: [this.objects('*')] }),
       new iam.PolicyStatement({
-        sid: 'ObjectStoreWriteJobsAndOutputs',
+        sid: 'ObjectStoreWriteOutputs',
         actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
         resources: writable,
       }),
@@ -130,8 +135,7 @@ export class ObjectStore extends Construct {
   workerWildcards(): Wildcard[] {
     return [
       { resource: this.objects('*'), reason: 'Workers read any object under the store prefix (inputs, job specs, ladders); GetObject only' },
-      { resource: this.objects(ledgerKeys.jobsPrefix + '*'), reason: 'Workers write the ledger: one jobs/<id>/ folder per job, ids unknown at deploy' },
-      { resource: this.objects('outputs/*'), reason: 'Workers publish outputs/<id>/ (and remove orphan versions there), ids unknown at deploy' },
+      { resource: this.objects(OUTPUTS), reason: 'Workers publish outputs/<id>/ (and remove orphan versions there), ids unknown at deploy' },
     ];
   }
 
