@@ -67,7 +67,8 @@ describe('agent release', () => {
     const tampered = path.join(tmp, 'tampered.tgz');
     copyFileSync(release.file, tampered);
     const bytes = readFileSync(tampered);
-    bytes[bytes.length - 100] ^= 0xff;
+    const at = bytes.length - 100;
+    bytes[at] = bytes[at]! ^ 0xff;
     writeFileSync(tampered, bytes);
     const r = verify(tampered, release.sha256);
     expect(r.status).toBe(1);
