@@ -11,6 +11,7 @@ import { createJobOutputs } from '../shared/node/job-outputs.ts';
 import type { ObjectStore } from '../shared/node/object-store.ts';
 import { openSqliteJobStore } from '../shared/node/sqlite-job-store.ts';
 import { createDispatchers } from './dispatch/index.ts';
+import { createDynamoDocumentClient, createDynamoJobStore } from './dynamo-job-store.ts';
 
 /**
  * The one factory of the job store and the jobs service, for every composition root (CLI, agent, console, Lambda,
@@ -19,7 +20,20 @@ import { createDispatchers } from './dispatch/index.ts';
 
 export function openJobStore(config: TiercastConfig, options: { readonly home: string }): JobStore {
   if (config.jobs.store === 'sqlite') return openSqliteJobStore(config.jobs.file ?? homePaths(options.home).jobsDb);
-  throw new TiercastError('CONFIG_INVALID', 'jobs.store: dynamodb is not available in this build');
+  if (!config.jobs.table) throw new TiercastError('CONFIG_INVALID', 'jobs.table: the DynamoDB job store needs a table (TIERCAST_JOB_TABLE)');
+  const client = createDynamoDocumentClient({
+    ...(config.aws.region ? { region: config.aws.region } : {}),
+    ...(config.aws.profile ? { profile: config.aws.profile } : {}),
+    ...(config.jobs.endpoint ? { endpoint: config.jobs.endpoint } : {}),
+  });
+  const store = createDynamoJobStore({ client, tableName: config.jobs.table, retentionDays: config.jobs.retentionDays });
+  return {
+    ...store,
+    async close() {
+      await store.close();
+      client.destroy();
+    },
+  };
 }
 
 /** Admission caps: configured, else the defaults (local: twice the local worker's slots, so one job waits ready). */

@@ -171,8 +171,10 @@ export const JobsConfigSchema = z.strictObject({
   store: z.enum(['sqlite', 'dynamodb']).default('sqlite'),
   /** SQLite file; default <data home>/jobs.db. */
   file: z.string().min(1).optional(),
-  /** DynamoDB table (the CDK stack's JobTableName output). */
+  /** DynamoDB table (the CDK stack's TIERCASTJOBTABLE output). */
   table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'a DynamoDB table name').optional(),
+  /** A DynamoDB-protocol endpoint other than AWS's (local development, tests). */
+  endpoint: z.url({ protocol: /^https?$/ }).optional(),
   /** Finished jobs are kept this long in DynamoDB (its TTL); SQLite keeps them until deleted. */
   retentionDays: z.number().int().min(1).max(3650).default(30),
   /** Admission caps per tier; local defaults to tiers.local.concurrency. Keep Lambda's at or under its reserved concurrency. */

@@ -81,6 +81,7 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, path: string, kind:
   ['TIERCAST_JOB_STORE', 'jobs.store', 'string'],
   ['TIERCAST_JOB_DB', 'jobs.file', 'string'],
   ['TIERCAST_JOB_TABLE', 'jobs.table', 'string'],
+  ['TIERCAST_DYNAMODB_ENDPOINT', 'jobs.endpoint', 'string'],
   ['TIERCAST_JOB_RETENTION_DAYS', 'jobs.retentionDays', 'number'],
   ['TIERCAST_JOB_LEASE_SEC', 'jobs.leaseSec', 'number'],
   ['TIERCAST_JOB_RETRY_BASE_SEC', 'jobs.retryBaseSec', 'number'],
@@ -139,7 +140,7 @@ function finish(merged: Json, sources: Sources): TiercastConfig {
     });
   }
   if (value.jobs.store === 'dynamodb' && !value.jobs.table) {
-    throw new TiercastError('CONFIG_INVALID', `jobs.table (from ${sourceOf('jobs.store', sources)}): the DynamoDB job store needs a table: set TIERCAST_JOB_TABLE or jobs.table (the CDK stack's JobTableName output)`, {
+    throw new TiercastError('CONFIG_INVALID', `jobs.table (from ${sourceOf('jobs.store', sources)}): the DynamoDB job store needs a table: set TIERCAST_JOB_TABLE or jobs.table (the CDK stack's TIERCASTJOBTABLE output)`, {
       details: { field: 'jobs.table' },
     });
   }
