@@ -242,6 +242,7 @@ export function register(program: Command): void {
     .option('--ladder <name|file>', 'ladder (built-in, saved, or a JSON file)', 'default')
     .option('--priority <n>', '1-10; 8-10 go to the high-priority queue', '5')
     .option('--formats <list>', 'hls, dash or both', 'hls,dash')
+    .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s; e.g. av1,h264 for AV1 with an H.264 fallback)')
     .option('--wait', 'wait until every job is done or failed; local jobs run in this process')
     .option('--config <file>', 'config file instead of <data home>/config.json')
     .option('--json', 'print one JSON document on stdout')
@@ -254,7 +255,7 @@ export function register(program: Command): void {
         'With --retry, a job a tier handed back (TIMEOUT, TIER_LIMIT_EXCEEDED, OUT_OF_MEMORY) goes one tier up.\n' +
         'Exit codes: 0 all dispatched (with --wait: all done), 1 some file or job failed, 2 usage or configuration error.',
     )
-    .action(async (files: string[], opts: { tier?: string; ladder: string; priority: string; formats: string; wait?: boolean; retry?: boolean; config?: string; json?: boolean }) => {
+    .action(async (files: string[], opts: { tier?: string; ladder: string; priority: string; formats: string; codecs?: string; wait?: boolean; retry?: boolean; config?: string; json?: boolean }) => {
       const json = opts.json === true;
       const tier = parseTier(opts.tier);
       const priority = Number(opts.priority);
@@ -270,6 +271,10 @@ export function register(program: Command): void {
         config = await configForVerb(opts);
         const { loadLadder } = await import('../../shared/node/ladder-files.ts');
         ladder = await loadLadder(opts.ladder);
+        if (opts.codecs !== undefined) {
+          const { applyCodecs, parseCodecList } = await import('../../shared/common/codecs.ts');
+          ladder = applyCodecs(ladder, parseCodecList(opts.codecs));
+        }
         backends = await openBackends(config, { withDispatchers: true });
       } catch (err) {
         failVerb('dispatch', err, json);

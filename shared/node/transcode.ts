@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { requireEncoders } from '../common/codecs.ts';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import {
   type AudioOutput,
@@ -108,6 +109,8 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
   const video = media.video!;
   const fitted = fitLadder(media, options.ladder, { preset: options.preset ?? options.ladder.preset ?? null });
   if (fitted.rungs.length === 0) throw new TiercastError('UNSUPPORTED_INPUT', `${path.basename(options.input)}: no rung of ladder ${options.ladder.name} fits this source`);
+  // Before any work: a codec this build cannot encode fails this job alone, naming the encoder.
+  requireEncoders(fitted.rungs.map((r) => r.codec ?? 'h264'), install.encoders);
   const analyzingSec = (performance.now() - started) / 1000;
   report('analyzing', 1);
   checkAbort();
@@ -302,6 +305,23 @@ async function writePackaging(work: string, cmd: LadderCommand, verified: Verify
     for (const name of await readdir(work)) if (name.endsWith('.m3u8')) await unlink(path.join(work, name));
   }
   if (!formats.includes('dash')) await unlink(path.join(work, o.manifest));
+  else {
+    const mpdFile = path.join(work, o.manifest);
+    const codecs = new Map(verified.tracks.filter((t) => t.kind === 'video').map((t) => [String(t.representationId), t.codecs]));
+    await writeFile(mpdFile, mpdWithCodecs(await readFile(mpdFile, 'utf8'), codecs));
+  }
+}
+
+/**
+ * ffmpeg 5.1's dash muxer writes HEVC representations as plain `codecs="hvc1"`; every video representation gets
+ * the exact string verification read back (avc1.PPCCLL, hvc1.P.C.Ln.B, av01.P.LLT.DD).
+ */
+export function mpdWithCodecs(xml: string, codecs: ReadonlyMap<string, string>): string {
+  return xml.replace(/<Representation\b[^>]*>/g, (tag) => {
+    const id = /\bid="([^"]*)"/.exec(tag)?.[1];
+    const value = id === undefined ? undefined : codecs.get(id);
+    return value === undefined ? tag : tag.replace(/\bcodecs="[^"]*"/, `codecs="${value}"`);
+  });
 }
 
 /** Rename the verified work folder into place; an existing outDir is moved aside first and removed after. */
@@ -393,6 +413,7 @@ function buildReport(a: {
         width: r.width,
         height: r.height,
         fps: r3(r.fps.num / r.fps.den),
+        codec: r.codec,
         codecs: t.codecs,
         profile: t.profile ?? r.profile,
         level: r.level,
