@@ -162,6 +162,19 @@ export function rungEncoderArgs(r: RungEncoderInput, i: number, preset: string):
 }
 
 /**
+ * Frames between keyframes for each rung. Without AV1: one segment at the rung's rate (the other encoders are forced
+ * onto segment boundaries by time anyway). With AV1, whose encoder only counts frames, every rung keys on one common
+ * period: the segment length rounded up to whole frames of the slowest rung (rounded down, keyframes would land just
+ * before each boundary and the muxer would skip them), which faster rungs, at whole multiples of that rate, hit exactly.
+ */
+export function segmentGops(rungs: readonly { readonly codec: VideoCodec; readonly fps: number }[], segmentSeconds: number): { codec: VideoCodec; gop: number }[] {
+  if (!rungs.some((r) => r.codec === 'av1')) return rungs.map((r) => ({ codec: r.codec, gop: Math.max(1, Math.round(r.fps * segmentSeconds)) }));
+  const slowest = Math.min(...rungs.map((r) => r.fps));
+  const period = Math.max(1, Math.ceil(slowest * segmentSeconds - 1e-6)) / slowest;
+  return rungs.map((r) => ({ codec: r.codec, gop: Math.max(1, Math.round(r.fps * period)) }));
+}
+
+/**
  * SVT-AV1 places keyframes every `gop` frames and nothing else (it ignores ffmpeg's forced keyframes), while the
  * other encoders follow the time-based `-force_key_frames`. The two agree only when a segment is a whole number of
  * frames. So when a ladder carries AV1 next to another family, every H.264/HEVC rung is forced on the same frame

@@ -1,4 +1,4 @@
-import { keyframeOverrides, rungEncoderArgs, type VideoCodec } from './codecs.ts';
+import { keyframeOverrides, rungEncoderArgs, segmentGops, type VideoCodec } from './codecs.ts';
 import type { FittedLadder, FittedRung } from './ladder-schema.ts';
 import type { MediaInfo, Rational, VideoStreamInfo } from './media.ts';
 
@@ -459,7 +459,7 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   const preset = ladder.preset;
   args.push('-c:v', 'libx264', '-preset', preset);
   if (input.threads) args.push('-threads', String(input.threads));
-  const gops = renditions.map((r) => ({ codec: r.codec, gop: Math.max(1, Math.round(rationalValue(r.fps) * seg)) }));
+  const gops = segmentGops(renditions.map((r) => ({ codec: r.codec, fps: rationalValue(r.fps) })), seg);
   renditions.forEach((r, i) => args.push(...rungEncoderArgs({ ...r, gop: gops[i]!.gop }, i, preset)));
   // A keyframe at every segment boundary in every rung (time-based, so rungs at capped frame rates align too),
   // no scene-cut keyframes between them, closed GOPs so each segment decodes on its own.

@@ -13,6 +13,7 @@ import {
   parseHvcC,
   requireEncoders,
   rungEncoderArgs,
+  segmentGops,
   type Av1Config,
   type AvcConfig,
   type HevcConfig,
@@ -232,6 +233,18 @@ describe('a ladder with several codec families', () => {
     const cmd = buildLadderCommand({ source: '/in/a.mp4', media, ladder: fitLadder(media, getLadder('default')), outDir: '/out', formats: ['hls'], caps: { canTonemap: true, tonemapMethod: 'zscale' } });
     expect(cmd.args.some((a) => /^-c:v:\d/.test(a) || /^-force_key_frames:v:\d/.test(a))).toBe(false);
     expect(cmd.args[cmd.args.indexOf('-adaptation_sets') + 1]).toBe('id=0,streams=v id=1,streams=5');
+  });
+
+  it.each([
+    // No AV1: one segment at each rung's own rate, as before.
+    [[{ codec: 'h264', fps: 30 }, { codec: 'hevc', fps: 15 }], 4, [120, 60]],
+    [[{ codec: 'h264', fps: 30000 / 1001 }], 1.25, [37]],
+    // AV1: a common period, rounded up to whole frames of the slowest rung, never just before a boundary.
+    [[{ codec: 'av1', fps: 30000 / 1001 }, { codec: 'h264', fps: 30000 / 1001 }], 1.25, [38, 38]],
+    [[{ codec: 'av1', fps: 60000 / 1001 }, { codec: 'h264', fps: 30000 / 1001 }], 4, [240, 120]],
+    [[{ codec: 'av1', fps: 30 }, { codec: 'h264', fps: 15 }], 1.25, [38, 19]],
+  ] as const)('segmentGops %j every %d s -> %j', (rungs, seg, gops) => {
+    expect(segmentGops(rungs, seg).map((g) => g.gop)).toEqual(gops);
   });
 
   it('keyframeOverrides is empty without AV1', () => {
