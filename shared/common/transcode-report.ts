@@ -118,6 +118,8 @@ export interface TranscodeReport {
 /** One rung of a ladder preview (a short window encoded and scored against the source). */
 export interface PreviewRungResult {
   readonly name: string;
+  /** Codec family of the rung: a ladder with several is scored per family at the same reference size. */
+  readonly codec: 'h264' | 'hevc' | 'av1';
   readonly width: number;
   readonly height: number;
   readonly fps: number;
