@@ -349,3 +349,26 @@ export function codecsFromProbe(s: ProbedVideoStream): { codec: VideoCodec; code
       throw new Error(`not an H.264, HEVC or AV1 stream (${s.codec_name ?? 'unknown'})`);
   }
 }
+
+/**
+ * The level a CODECS string declares, as people write it: hvc1 L93 -> "3.1" (level_idc / 30), av01 level index 5 ->
+ * "3.1" (2 + idx / 4 . idx % 4), avc1 level_idc 31 -> "3.1". Null for anything else.
+ */
+export function levelFromCodecs(codecs: string): string | null {
+  const hevc = /^(?:hvc1|hev1)\.[^.]+\.[^.]+\.[LH](\d+)/.exec(codecs);
+  if (hevc) {
+    const idc = Number(hevc[1]);
+    return idc % 30 === 0 ? String(idc / 30) : (idc / 30).toFixed(1);
+  }
+  const av1 = /^av01\.\d\.(\d\d)[MH]\./.exec(codecs);
+  if (av1) {
+    const idx = Number(av1[1]);
+    return `${2 + (idx >> 2)}.${idx & 3}`;
+  }
+  const avc = /^avc1\.[0-9a-f]{4}([0-9a-f]{2})$/i.exec(codecs);
+  if (avc) {
+    const idc = parseInt(avc[1]!, 16);
+    return idc % 10 === 0 ? String(idc / 10) : (idc / 10).toFixed(1);
+  }
+  return null;
+}

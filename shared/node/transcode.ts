@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { requireEncoders } from '../common/codecs.ts';
+import { levelFromCodecs, requireEncoders } from '../common/codecs.ts';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import {
   type AudioOutput,
@@ -416,7 +416,8 @@ function buildReport(a: {
         codec: r.codec,
         codecs: t.codecs,
         profile: t.profile ?? r.profile,
-        level: r.level,
+        // HEVC and AV1 levels are the encoder's choice: report what it wrote.
+        level: r.codec === 'h264' ? r.level : (levelFromCodecs(t.codecs) ?? r.level),
         targetBitrate: r.videoBitrate,
         maxrate: r.maxrate,
         bitrateAvg: t.bitrateAvg,

@@ -7,6 +7,7 @@ import {
   codecsFromProbe,
   hevcCodecsString,
   keyframeOverrides,
+  levelFromCodecs,
   parseAv1C,
   parseAvcC,
   parseCodecList,
@@ -58,6 +59,22 @@ describe('CODECS string builders', () => {
 const AVCC = '\n00000000: 0164 0015 ffe1 001a 6764 0015 acd9 4141  .d......gd....AA\n00000010: 9f9f 0110 0000 0300 1000 0003 03c0 f162  ...............b\n';
 const HVCC = '\n00000000: 0101 6000 0000 9000 0000 0000 3cf0 00fc  ..`.........<...\n00000010: fdf8 f800 000f 04a0 0001 0018 4001 0c01  ............@...\n';
 const AV1C = '\n00000000: 8100 0d00 0a0b 0000 0004 3cfe cc02 f802  ..........<.....\n00000010: 40                                       @\n';
+
+describe('levelFromCodecs', () => {
+  it.each([
+    ['hvc1.1.6.L93.90', '3.1'],
+    ['hvc1.1.6.L60.90', '2'],
+    ['hev1.2.4.H150.B0', '5'],
+    ['hvc1.2.4.L123.B0', '4.1'],
+    ['av01.0.00M.08', '2.0'],
+    ['av01.0.05M.08', '3.1'],
+    ['av01.0.13H.10', '5.1'],
+    ['avc1.64001f', '3.1'],
+    ['avc1.42c00d', '1.3'],
+    ['avc1.640028', '4'],
+    ['mp4a.40.2', null],
+  ])('%s -> %s', (codecs, level) => expect(levelFromCodecs(codecs)).toBe(level));
+});
 
 describe('decoder configuration records from ffprobe', () => {
   it('reads the hex dump, ignoring the ASCII column', () => {

@@ -136,6 +136,7 @@ describe('HEVC and AV1 renditions', () => {
       ['120p', 'h264', 214],
     ]);
     expect(report.renditions[0]!.codecs).toMatch(/^av01\.0\.\d\dM\.08$/);
+    expect(report.renditions[0]!.level).toMatch(/^\d\.\d$/);
     checkLadder(outDir, report, ['av1', 'h264']);
   });
 
