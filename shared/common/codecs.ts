@@ -17,13 +17,13 @@ export interface CodecInfo {
   readonly label: string;
   /**
    * Encode speed relative to libx264 at the matching preset, in CPU time (bench/codecs.bench.ts, preset veryfast,
-   * 640x360 sources: x265 0.34-0.66x, SVT-AV1 0.22-0.59x; mean rounded).
+   * 640x360 sources: x265 0.34-0.66x, mean 0.47x; SVT-AV1 preset 10 0.22-0.62x, mean 0.48x).
    */
   readonly speed: number;
   /**
    * Bits this codec needs for the quality H.264 reaches with one bit, at matching presets (bench/codecs.bench.ts,
-   * equal SSIM; HEVC 0.48-0.89 and AV1 0.43-0.55 on camera, grain and detail sources, the figures in the issue
-   * notes). `--codecs` scales a ladder's H.264 rates by it, and fitting scales the source-bitrate cap.
+   * equal SSIM over six sources: HEVC 0.48-0.89, 1.45 on a near-static slide, mean 0.85; AV1 0.43-1.01, mean
+   * 0.65). `--codecs` scales a ladder's H.264 rates by it, and fitting scales the source-bitrate cap.
    */
   readonly bitsVsH264: number;
   /** What a player needs to decode it (README "Codecs"). */
@@ -35,15 +35,15 @@ export const CODEC_INFO: Readonly<Record<VideoCodec, CodecInfo>> = {
   hevc: {
     encoder: 'libx265',
     label: 'HEVC',
-    speed: 0.5,
+    speed: 0.47,
     bitsVsH264: 0.8,
     players: 'Safari and Apple devices (hvc1), Edge/Chrome with hardware decoding, most smart TVs',
   },
   av1: {
     encoder: 'libsvtav1',
     label: 'AV1',
-    speed: 0.45,
-    bitsVsH264: 0.6,
+    speed: 0.48,
+    bitsVsH264: 0.65,
     players: 'Chrome, Firefox, Edge, Android 10+, Safari on devices with an AV1 decoder (iPhone 15 Pro, M3 Macs)',
   },
 };
