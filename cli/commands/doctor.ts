@@ -52,6 +52,17 @@ export async function runChecks(config: TiercastConfig, options: { home: string 
         ? { status: 'ok', message: `HDR (PQ/HLG) sources are tone-mapped to SDR with ${f.tonemapMethod}` }
         : { status: 'warn', message: 'no zscale+tonemap or libplacebo: HDR sources are converted without tone-mapping (washed-out SDR); use a build with zscale' };
     }),
+    await timed('codecs', async () => {
+      const { resolveFfmpeg } = await import('../../shared/node/ffmpeg-locate.ts');
+      const { CODEC_INFO, VIDEO_CODECS } = await import('../../shared/common/codecs.ts');
+      const f = await resolveFfmpeg();
+      const name = (c: (typeof VIDEO_CODECS)[number]) => `${CODEC_INFO[c].label} (${CODEC_INFO[c].encoder})`;
+      const missing = VIDEO_CODECS.filter((c) => !f.encoders.has(CODEC_INFO[c].encoder));
+      const have = VIDEO_CODECS.filter((c) => !missing.includes(c)).map(name);
+      return missing.length === 0
+        ? { status: 'ok', message: `rungs can be ${have.join(', ')}` }
+        : { status: 'warn', message: `rungs can be ${have.join(', ') || 'nothing'}; no ${missing.map(name).join(', ')} in this build: --codecs ${missing.join(',')} fails with ENCODER_MISSING` };
+    }),
     await timed('quality-metrics', async () => {
       const { resolveFfmpeg } = await import('../../shared/node/ffmpeg-locate.ts');
       const f = await resolveFfmpeg();

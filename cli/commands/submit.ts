@@ -152,6 +152,7 @@ export function register(program: Command): void {
     .option('--ladder <name|file>', 'ladder (built-in, saved, or a JSON file)', 'default')
     .option('--priority <n>', '1-10: admission takes the highest first, then the oldest', '5')
     .option('--formats <list>', 'hls, dash or both', 'hls,dash')
+    .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s)')
     .option('--webhook <url>', "this job's own webhook (besides notifications.webhookUrl)")
     .option('--wait', 'wait until every job is finished; local jobs run in this process')
     .option('--config <file>', 'config file instead of <data home>/config.json')
@@ -165,7 +166,7 @@ export function register(program: Command): void {
         '`dispatch` is the old name of this verb. Retry, cancel, delete and redrive jobs with their own verbs.\n' +
         'Exit codes: 0 all submitted (with --wait: all done), 1 some file or job failed, 2 usage or configuration error.',
     )
-    .action(async (files: string[], opts: { tier?: string; ladder: string; priority: string; formats: string; webhook?: string; wait?: boolean; config?: string; json?: boolean }) => {
+    .action(async (files: string[], opts: { tier?: string; ladder: string; priority: string; formats: string; codecs?: string; webhook?: string; wait?: boolean; config?: string; json?: boolean }) => {
       const json = opts.json === true;
       const tier = parseTier(opts.tier);
       const priority = Number(opts.priority);
@@ -182,6 +183,10 @@ export function register(program: Command): void {
         config = await configForVerb(opts);
         const { loadLadder } = await import('../../shared/node/ladder-files.ts');
         ladder = await loadLadder(opts.ladder);
+        if (opts.codecs !== undefined) {
+          const { applyCodecs, parseCodecList } = await import('../../shared/common/codecs.ts');
+          ladder = applyCodecs(ladder, parseCodecList(opts.codecs));
+        }
         backends = await openBackends(config);
       } catch (err) {
         failVerb('submit', err, json);

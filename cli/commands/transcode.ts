@@ -70,15 +70,17 @@ export function register(program: Command): void {
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
     .option('--subtitles <file[:lang]>', 'a .srt or .vtt file to add as a WebVTT track, with its BCP 47 language (repeatable; <name>[.<lang>].srt|vtt next to an input are added too)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--loudness <mode>', 'EBU R128 normalisation of every audio track: broadcast (-23 LUFS), streaming (-16 LUFS) or off (default: the ladder\'s)')
+    .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s; e.g. av1,h264 for AV1 with an H.264 fallback)')
     .option('--json', 'print one JSON document on stdout listing every input')
     .addHelpText(
       'after',
       '\nExamples:\n  tiercast transcode movie.mp4 --out ./out\n  tiercast transcode a.mov b.mkv --out ./out --ladder mobile --formats hls\n' +
+        '  tiercast transcode movie.mp4 --out ./out --codecs av1,h264\n' +
         '  tiercast transcode --out ./out --json -- "-odd name.mp4"\n\n' +
         'Each output folder holds master.m3u8, manifest.mpd, poster.jpg, sprite.jpg, thumbnails.vtt and report.json;\n' +
         'it appears only once verified. Exit codes: 0 all succeeded, 1 any input failed (the rest still done), 2 usage or configuration error.',
     )
-    .action(async (inputs: string[], opts: { out: string; ladder: string; formats: string; preset?: string; json?: boolean; subtitles: string[]; loudness?: string }) => {
+    .action(async (inputs: string[], opts: { out: string; ladder: string; formats: string; preset?: string; codecs?: string; json?: boolean; subtitles: string[]; loudness?: string }) => {
       const json = opts.json === true;
       const usage = (message: string) => {
         process.stderr.write(`CONFIG_INVALID: ${message}\n`);
@@ -105,6 +107,10 @@ export function register(program: Command): void {
       let preset: string | null = null;
       try {
         ladder = await loadLadder(opts.ladder);
+        if (opts.codecs !== undefined) {
+          const { applyCodecs, parseCodecList } = await import('../../shared/common/codecs.ts');
+          ladder = applyCodecs(ladder, parseCodecList(opts.codecs));
+        }
         if (opts.preset !== undefined) {
           const parsed = LadderSchema.shape.preset.safeParse(opts.preset);
           if (!parsed.success || parsed.data === null) return usage(`--preset "${opts.preset}" is not an x264 preset (ultrafast ... veryslow)`);

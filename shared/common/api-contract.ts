@@ -17,6 +17,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { STAGES, TIERS } from './job.ts';
+import { VIDEO_CODECS } from './codecs.ts';
 import { LadderNameSchema, LadderSchema } from './ladder-schema.ts';
 import { PANELS } from './metrics-query.ts';
 
@@ -135,6 +136,8 @@ export type LadderSummary = z.infer<typeof LadderSummarySchema>;
 
 export const PreviewRungSchema = z.strictObject({
   name: Text(32),
+  /** Codec family (absent: H.264); each family's rungs are scored against the same source window. */
+  codec: z.enum(VIDEO_CODECS).optional(),
   width: z.number().int().nonnegative(),
   height: z.number().int().nonnegative(),
   /** Achieved video bitrate over the window, b/s. */

@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'INVALID_REQUEST',
   'FORBIDDEN',
   'SUBTITLE_INVALID',
+  'ENCODER_MISSING',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -73,6 +74,7 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   INVALID_REQUEST: { title: 'Invalid request', retryable: false, escalate: false },
   FORBIDDEN: { title: 'Not allowed', retryable: false, escalate: false },
   SUBTITLE_INVALID: { title: 'Invalid subtitles', retryable: false, escalate: false },
+  ENCODER_MISSING: { title: 'Encoder not in this ffmpeg build', retryable: false, escalate: false },
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {

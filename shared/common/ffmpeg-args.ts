@@ -1,4 +1,5 @@
 import { inputGuardArgs } from './input-formats.ts';
+import { rungEncoderArgs, type VideoCodec } from './codecs.ts';
 import type { FittedLadder, FittedRung } from './ladder-schema.ts';
 import type { MediaInfo, Rational, VideoStreamInfo } from './media.ts';
 
@@ -40,7 +41,10 @@ export interface RenditionOutput {
   readonly width: number;
   readonly height: number;
   readonly fps: Rational;
+  readonly codec: VideoCodec;
+  /** H.264 only; HEVC and AV1 rungs use their encoder's main profile. */
   readonly profile: FittedRung['profile'];
+  /** H.264: the level h264Level chose; HEVC and AV1: `auto` (the encoder picks it; the report shows what it wrote). */
   readonly level: string;
   readonly videoBitrate: number;
   readonly maxrate: number;
@@ -423,13 +427,15 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     if (rate !== frontRate) parts.push(`fps=${rationalToString(rate)}`);
     parts.push(`scale=w=${rung.width}:h=${rung.height}:flags=lanczos`, aspect.filter);
     chains.push(`[s${i}]${parts.join(',')}[v${i}]`);
-    const level = h264Level(rung.width, rung.height, rationalValue(rate), rung.maxrate, rung.bufsize, rung.profile);
+    const codec = rung.codec ?? 'h264';
+    const level = codec === 'h264' ? h264Level(rung.width, rung.height, rationalValue(rate), rung.maxrate, rung.bufsize, rung.profile) : 'auto';
     renditions.push({
       name: rung.name,
       representationId: i,
       width: rung.width,
       height: rung.height,
       fps: rate,
+      codec,
       profile: rung.profile,
       level,
       videoBitrate: rung.videoBitrate,
@@ -506,22 +512,16 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   const preset = ladder.preset;
   args.push('-c:v', 'libx264', '-preset', preset);
   if (input.threads) args.push('-threads', String(input.threads));
+  // A keyframe at every segment boundary in every rung, counted in frames on one grid (keyframeRules); each rung's
+  // encoder arguments by its codec (codecs.ts). SVT-AV1 ignores forced keyframes and keys every `gop` frames, which
+  // lands on the same grid whenever a segment is a whole number of the rung's frames (rungs share the output rate).
   const keyframes = keyframeRules(renditions.map((r) => r.fps), seg);
   renditions.forEach((r, i) => {
     const { gop, expr } = keyframes[i]!;
-    args.push(
-      `-b:v:${i}`, String(r.videoBitrate),
-      `-maxrate:v:${i}`, String(r.maxrate),
-      `-bufsize:v:${i}`, String(r.bufsize),
-      `-profile:v:${i}`, r.profile,
-      `-level:v:${i}`, r.level,
-      `-g:v:${i}`, String(gop),
-      `-keyint_min:v:${i}`, String(gop),
-      `-force_key_frames:v:${i}`, expr,
-    );
+    args.push(...rungEncoderArgs({ ...r, gop }, i, preset));
+    if (r.codec !== 'av1') args.push(`-force_key_frames:v:${i}`, expr);
   });
-  // A keyframe at every segment boundary in every rung (keyframeRules), no scene-cut keyframes between them,
-  // closed GOPs so each segment decodes on its own.
+  // No scene-cut keyframes between them, closed GOPs so each segment decodes on its own.
   args.push(
     '-sc_threshold:v', '0',
     '-flags:v', '+cgop',
@@ -546,7 +546,7 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     '-hls_playlist', '1',
     '-hls_master_name', MASTER_NAME,
     // One adaptation set per language: DASH players pick a language by adaptation set.
-    '-adaptation_sets', ['id=0,streams=v', ...audioTracks.map((t, k) => `id=${k + 1},streams=${t.representationId}`)].join(' '),
+    '-adaptation_sets', adaptationSets(renditions, audioTracks),
     '-init_seg_name', INIT_SEG_TEMPLATE,
     '-media_seg_name', MEDIA_SEG_TEMPLATE,
     '-format_options', 'movflags=+cmaf',
@@ -567,6 +567,19 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     sourceFixes: src.notes,
     outputs: { manifest: MANIFEST_NAME, hlsMaster: MASTER_NAME, renditions, audio, alternateAudio: audioTracks.slice(1), poster, thumbnails, segmentSeconds: seg },
   };
+}
+
+/**
+ * One video adaptation set per codec family (a DASH player switches within a set, and cannot switch codecs
+ * mid-stream), then one per audio language.
+ */
+function adaptationSets(renditions: readonly RenditionOutput[], audioTracks: readonly AudioOutput[]): string {
+  const families = [...new Set(renditions.map((r) => r.codec))];
+  const video =
+    families.length === 1
+      ? ['id=0,streams=v']
+      : families.map((c, k) => `id=${k},streams=${renditions.filter((r) => r.codec === c).map((r) => r.representationId).join(',')}`);
+  return [...video, ...audioTracks.map((t, k) => `id=${video.length + k},streams=${t.representationId}`)].join(' ');
 }
 
 function round3(n: number): number {

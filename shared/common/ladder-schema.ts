@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VIDEO_CODECS, type VideoCodec } from './codecs.ts';
 
 /**
  * A rung is named by its nominal size: the short edge of the picture (1080p means 1920x1080 for landscape
@@ -15,6 +16,8 @@ export const RungSchema = z
     profile: z.enum(['baseline', 'main', 'high']).default('high'),
     /** Cap the frame rate of this rung (e.g. 30 for the smallest rungs); null keeps the source's rate. */
     maxFps: z.number().positive().max(120).nullable().default(null),
+    /** Video codec family of this rung (shared/common/codecs.ts); `profile` applies to H.264 only. */
+    codec: z.enum(VIDEO_CODECS).default('h264'),
   })
   .refine((r) => r.maxrate >= r.videoBitrate, { message: 'maxrate must be >= videoBitrate', path: ['maxrate'] })
   .refine((r) => r.bufsize >= r.videoBitrate, { message: 'bufsize must be >= videoBitrate', path: ['bufsize'] });
@@ -60,6 +63,8 @@ export interface FittedRung {
   readonly bufsize: number;
   readonly profile: 'baseline' | 'main' | 'high';
   readonly fps: number;
+  /** Absent means H.264 (rungs fitted before codecs existed). */
+  readonly codec?: VideoCodec;
   /** Why this rung looks the way it does (capped bitrate, kept below source, ...). */
   readonly notes: readonly string[];
 }

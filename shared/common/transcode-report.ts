@@ -9,7 +9,9 @@ export interface RenditionReport {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
-  /** RFC 6381 codecs string read from the init segment, e.g. avc1.64001f. */
+  /** Codec family (absent in reports written before HEVC and AV1 rungs existed: H.264). */
+  readonly codec?: 'h264' | 'hevc' | 'av1';
+  /** RFC 6381 codecs string ffprobe reads back from the rendition, e.g. avc1.64001f, hvc1.1.6.L93.90, av01.0.05M.08. */
   readonly codecs: string;
   readonly profile: string;
   readonly level: string;
@@ -138,6 +140,8 @@ export interface TranscodeReport {
 /** One rung of a ladder preview (a short window encoded and scored against the source). */
 export interface PreviewRungResult {
   readonly name: string;
+  /** Codec family of the rung: a ladder with several is scored per family at the same reference size. */
+  readonly codec: 'h264' | 'hevc' | 'av1';
   readonly width: number;
   readonly height: number;
   readonly fps: number;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { levelFromCodecs, requireEncoders } from '../common/codecs.ts';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import {
   type AudioOutput,
@@ -129,6 +130,8 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
   const loudness = fitted.audio
     ? await planLoudness(install.ffmpeg, options.input, audioStreamsFor(media).map((a) => a.index), loudnessTarget(options.loudness ?? options.ladder.loudness), options.signal)
     : await planLoudness(install.ffmpeg, options.input, [], null);
+  // Before any work: a codec this build cannot encode fails this job alone, naming the encoder.
+  requireEncoders(fitted.rungs.map((r) => r.codec ?? 'h264'), install.encoders);
   const analyzingSec = (performance.now() - started) / 1000;
   report('analyzing', 1);
   checkAbort();
@@ -366,6 +369,23 @@ async function writePackaging(work: string, cmd: LadderCommand, verified: Verify
     for (const name of await readdir(work)) if (name.endsWith('.m3u8')) await unlink(path.join(work, name));
   }
   if (!formats.includes('dash')) await unlink(path.join(work, o.manifest));
+  else {
+    const mpdFile = path.join(work, o.manifest);
+    const codecs = new Map(verified.tracks.filter((t) => t.kind === 'video').map((t) => [String(t.representationId), t.codecs]));
+    await writeFile(mpdFile, mpdWithCodecs(await readFile(mpdFile, 'utf8'), codecs));
+  }
+}
+
+/**
+ * ffmpeg 5.1's dash muxer writes HEVC representations as plain `codecs="hvc1"`; every video representation gets
+ * the exact string verification read back (avc1.PPCCLL, hvc1.P.C.Ln.B, av01.P.LLT.DD).
+ */
+export function mpdWithCodecs(xml: string, codecs: ReadonlyMap<string, string>): string {
+  return xml.replace(/<Representation\b[^>]*>/g, (tag) => {
+    const id = /\bid="([^"]*)"/.exec(tag)?.[1];
+    const value = id === undefined ? undefined : codecs.get(id);
+    return value === undefined ? tag : tag.replace(/\bcodecs="[^"]*"/, `codecs="${value}"`);
+  });
 }
 
 /** Rename the verified work folder into place; an existing outDir is moved aside first and removed after. */
@@ -461,9 +481,11 @@ function buildReport(a: {
         width: r.width,
         height: r.height,
         fps: r3(r.fps.num / r.fps.den),
+        codec: r.codec,
         codecs: t.codecs,
         profile: t.profile ?? r.profile,
-        level: r.level,
+        // HEVC and AV1 levels are the encoder's choice: report what it wrote.
+        level: r.codec === 'h264' ? r.level : (levelFromCodecs(t.codecs) ?? r.level),
         targetBitrate: r.videoBitrate,
         maxrate: r.maxrate,
         bitrateAvg: t.bitrateAvg,

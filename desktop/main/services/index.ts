@@ -103,6 +103,7 @@ export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, d
     source: { width: result.referenceWidth, height: result.referenceHeight, frame: first?.sourceFrameJpeg ?? path.join(outDir, 'source.jpg') },
     rungs: result.rungs.map((r) => ({
       name: r.name,
+      codec: r.codec,
       width: r.width,
       height: r.height,
       bitrate: r.bitrateMeasured,

@@ -19,6 +19,8 @@ export interface PreviewOutcome {
     readonly name: string;
     readonly width: number;
     readonly height: number;
+    /** Absent: H.264. */
+    readonly codec?: 'h264' | 'hevc' | 'av1';
     readonly bitrate: number;
     readonly sizeBytes: number;
     readonly speed: number | null;
@@ -102,6 +104,7 @@ export function createPreviewService(options: {
           source: { width: out.source.width, height: out.source.height, frameUrl: urlOf(out.source.frame) },
           rungs: out.rungs.map((r) => ({
             name: r.name,
+            ...(r.codec ? { codec: r.codec } : {}),
             width: r.width,
             height: r.height,
             bitrate: r.bitrate,
