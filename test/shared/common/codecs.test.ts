@@ -239,16 +239,18 @@ describe('a ladder with several codec families', () => {
     expect(cmd.args).not.toContain('-profile:v:0');
     expect(cmd.args).not.toContain('-level:v:3');
     // SVT-AV1 keys every 120 frames only, so the others are forced on the same frames, not by time.
-    expect(after('-force_key_frames:v:2')).toBe('expr:eq(mod(n,120),0)');
-    expect(after('-force_key_frames:v:3')).toBe('expr:eq(mod(n,120),0)');
+    // The whole-frame keyframe grid (keyframeRules): every 120th frame at 30 fps and 4 s segments, as SVT-AV1 keys.
+    expect(after('-force_key_frames:v:2')).toBe('expr:gte(n*1,n_forced*120)');
+    expect(after('-force_key_frames:v:3')).toBe('expr:gte(n*1,n_forced*120)');
     expect(cmd.args).not.toContain('-force_key_frames:v:0');
     expect(after('-adaptation_sets')).toBe('id=0,streams=0,1 id=1,streams=2 id=2,streams=3 id=3,streams=4');
     expect(cmd.outputs.renditions[3]!.level).toBe('auto');
   });
 
-  it('an H.264-only ladder keeps its command (time-based keyframes, one video adaptation set)', () => {
+  it('an H.264-only ladder keeps its command (libx264 for all, per-rung frame-grid keyframes, one video adaptation set)', () => {
     const cmd = buildLadderCommand({ source: '/in/a.mp4', media, ladder: fitLadder(media, getLadder('default')), outDir: '/out', formats: ['hls'], caps: { canTonemap: true, tonemapMethod: 'zscale' } });
-    expect(cmd.args.some((a) => /^-c:v:\d/.test(a) || /^-force_key_frames:v:\d/.test(a))).toBe(false);
+    expect(cmd.args.some((a) => /^-c:v:\d/.test(a))).toBe(false);
+    expect(cmd.args.filter((a) => /^-force_key_frames:v:\d/.test(a))).toHaveLength(cmd.outputs.renditions.length);
     expect(cmd.args[cmd.args.indexOf('-adaptation_sets') + 1]).toBe('id=0,streams=v id=1,streams=5');
   });
 
