@@ -121,6 +121,25 @@ export async function runChecks(config: TiercastConfig, options: { home: string 
     }),
   );
 
+  checks.push(
+    await timed('job store', async () => {
+      const { openJobStore } = await import('../../cloud/jobs-from-config.ts');
+      const store = openJobStore(config, options);
+      try {
+        const [h, counts] = await Promise.all([store.health(), store.counts()]);
+        const waiting = counts.queued + counts.dispatched + counts['retry-wait'];
+        const running = counts.downloading + counts.analyzing + counts.encoding + counts.packaging + counts.uploading + counts.finalizing;
+        const size = h.bytes === null ? '' : `, ${(h.bytes / 2 ** 20).toFixed(1)} MiB`;
+        return {
+          status: h.ok ? 'ok' : 'fail',
+          message: `${store.kind} ${store.location}: ${h.jobs} jobs${size} (${waiting} waiting, ${running} running, ${counts.failed} failed); ${h.detail}`,
+        };
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+
   const ready = tierReadiness(config);
   for (const tier of TIERS) {
     const on = config.tiers.enabled.includes(tier);
