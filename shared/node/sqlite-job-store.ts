@@ -157,6 +157,7 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
       'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value RETURNING value',
     ),
     counter: db.prepare<[string], { value: number }>('SELECT value FROM counters WHERE name = ?'),
+    setCounter: db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
     changes: db.prepare<[number, number], JobRow & { change_seq: number }>('SELECT id, spec, status, change_seq FROM jobs WHERE change_seq > ? ORDER BY change_seq LIMIT ?'),
     admission: db.prepare<[string, number], JobRow>(
       `SELECT id, spec, status FROM jobs WHERE stage = 'queued' AND tier = ? ORDER BY priority DESC, created_at, id LIMIT ?`,
@@ -175,8 +176,10 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
   const statusJson = (s: JobStatus) => JSON.stringify({ ...s, history: undefined });
   const addEvent = (e: JobEvent) => st.insertEvent.run(e.jobId, e.seq, e.at, e.type, JSON.stringify(e), ANNOUNCED_EVENTS.includes(e.type) ? 1 : 0);
 
-  const insertMany = db.transaction((jobs: readonly NewJob[]) =>
-    jobs.map((j) => {
+  // One read and one write of the change counter per batch, not per job (inside the same IMMEDIATE transaction).
+  const insertMany = db.transaction((jobs: readonly NewJob[]) => {
+    let seq = st.counter.get(CHANGE_SEQ)?.value ?? 0;
+    const out = jobs.map((j) => {
       if (j.idempotencyKey && st.byKey.get(j.idempotencyKey)) return { jobId: j.status.id, created: false };
       const r = st.insertJob.run({
         id: j.status.id,
@@ -186,16 +189,19 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
         priority: j.status.priority,
         created_at: j.status.createdAt,
         updated_at: j.status.updatedAt,
-        change_seq: nextChangeSeq(),
+        change_seq: seq + 1,
         idempotency_key: j.idempotencyKey ?? null,
         spec: JSON.stringify(j.spec),
         status: statusJson(j.status),
       });
       if (r.changes === 0) return { jobId: j.status.id, created: false };
+      seq += 1;
       addEvent(j.event);
       return { jobId: j.status.id, created: true };
-    }),
-  );
+    });
+    st.setCounter.run(CHANGE_SEQ, seq);
+    return out;
+  });
 
   const writeOne = db.transaction((next: JobStatus, expected: number, event: JobEvent | null) => {
     if (next.version !== expected + 1) throw new TiercastError('INTERNAL', `job ${next.id}: version ${next.version} does not follow ${expected}`);
