@@ -5,6 +5,7 @@ import { homePaths } from './data-home.ts';
 import { createLocalQueue, type LocalJobQueue } from './local-queue.ts';
 import type { Logger } from './log.ts';
 import type { ObjectStore } from './object-store.ts';
+import { sweepStaleFiles } from './atomic-file.ts';
 import { createJobOutputs } from './job-outputs.ts';
 import { startWebhookOutbox, type WebhookOutbox } from './webhook-outbox.ts';
 import { createWorker, type ExecuteJobFn, type Worker } from './worker.ts';
@@ -20,6 +21,20 @@ import { resolveAgentSettings, type AgentFlags, type AgentSettings } from './wor
 export function localQueueFor(config: TiercastConfig, home: string, settings?: Pick<AgentSettings, 'maxReceives' | 'visibilityTimeoutSec'>): LocalJobQueue {
   const dir = config.queue.kind === 'local' ? (config.queue.dir ?? homePaths(home).queue) : homePaths(home).queue;
   return createLocalQueue(dir, settings ? { maxReceives: settings.maxReceives, visibilityTimeoutSec: settings.visibilityTimeoutSec } : {});
+}
+
+/** Temporary names of the local object store (local-store.ts TEMP_MARK). */
+const STORE_TEMP = '.~tc.';
+
+/**
+ * Leftovers of crashed writers in the data home's object store: temporary objects older than an hour (a live write
+ * touches its file every few seconds) and resumable-download `.partial` files older than a day. Returns what it
+ * removed. The worker folders are swept by the worker itself (work-dirs.ts), the queue's by the queue.
+ */
+export async function sweepLocalStore(storeRoot: string, now = Date.now()): Promise<string[]> {
+  const partial = await sweepStaleFiles(storeRoot, { match: (n) => n.startsWith(STORE_TEMP) && n.endsWith('.partial'), olderThanMs: 86_400_000, recursive: true, now });
+  const temps = await sweepStaleFiles(storeRoot, { match: (n) => n.startsWith(STORE_TEMP) && !n.endsWith('.partial'), olderThanMs: 3_600_000, recursive: true, now });
+  return [...partial, ...temps];
 }
 
 export interface LocalWorkerOptions {
@@ -76,9 +91,15 @@ export function createLocalWorker(options: LocalWorkerOptions): { worker: Worker
     await outbox?.poll().catch(() => 0);
     await outbox?.stop();
   };
+  const sweep = async () => {
+    if (options.config.store.kind !== 'local') return;
+    const removed = await sweepLocalStore(options.config.store.root ?? homePaths(options.home).store).catch(() => []);
+    if (removed.length) options.log.info({ removed }, 'removed files left by a crashed writer in the local store');
+  };
   const worker: Worker = {
     status: () => inner.status(),
     async start() {
+      await sweep();
       startOutbox();
       await inner.start();
     },
@@ -87,6 +108,7 @@ export function createLocalWorker(options: LocalWorkerOptions): { worker: Worker
       await stopOutbox();
     },
     async once() {
+      await sweep();
       startOutbox();
       try {
         await inner.once();
