@@ -100,7 +100,7 @@ async function jobsBench(): Promise<Record<string, number>> {
     import('../shared/node/data-home.ts'),
     import('../shared/node/log.ts'),
     import('../desktop/main/services/index.ts'),
-    import('../desktop/main/api-dispatch.ts'),
+    import('../desktop/main/api-calls.ts'),
     import('../shared/common/ladders.ts'),
   ]);
   const home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-bench-console-jobs-'));

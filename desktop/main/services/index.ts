@@ -27,7 +27,7 @@ import { createLocalWorker, localQueueFor } from '../../../shared/node/local-wor
 import type { Logger } from '../../../shared/node/log.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
-import { createEventBus, type Handlers } from '../api-dispatch.ts';
+import { createEventBus, type Handlers } from '../api-calls.ts';
 import { createMediaResolver } from '../media.ts';
 import { createFileRegistry } from './files.ts';
 import { createConsoleJobs, type ActionResult } from './jobs.ts';

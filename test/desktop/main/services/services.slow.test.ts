@@ -7,7 +7,7 @@ import { contract, type ApiResponse, type CallName, type ApiRequest, type FileIt
 import { loadConfig } from '../../../../shared/node/config.ts';
 import { createLocalQueue } from '../../../../shared/node/local-queue.ts';
 import { createLogger } from '../../../../shared/node/log.ts';
-import { invokeCall } from '../../../../desktop/main/api-dispatch.ts';
+import { invokeCall } from '../../../../desktop/main/api-calls.ts';
 import { createServices } from '../../../../desktop/main/services/index.ts';
 import type { ConsoleServices } from '../../../../desktop/main/services/types.ts';
 import { makeClip } from '../../../helpers/clips.ts';
