@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { StageResponseSchema, WEB, isCallName } from '../../shared/common/api-contract.ts';
 import { toTiercastError } from '../../shared/common/errors.ts';
 import type { Logger } from '../../shared/node/log.ts';
-import { httpStatusOf, invokeCall } from './api-dispatch.ts';
+import { httpStatusOf, invokeCall } from './api-calls.ts';
 import { contentTypeOf, parseMediaPath, parseRange } from './media.ts';
 import type { ConsoleServices } from './services/types.ts';
 

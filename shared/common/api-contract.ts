@@ -423,6 +423,8 @@ export const contract = {
       ladder: LadderNameSchema,
       formats: z.array(z.enum(['hls', 'dash'])).min(1).max(2).optional(),
       priority: z.number().int().min(1).max(10).optional(),
+      /** Per file, over the batch's priority. */
+      priorities: z.record(Id, z.number().int().min(1).max(10)).optional(),
     }),
     response: z.strictObject({
       results: z
@@ -468,6 +470,28 @@ export const contract = {
   'jobs.cancel': {
     request: z.strictObject({ id: Id }),
     response: z.strictObject({ job: JobRowSchema }),
+  },
+  /**
+   * What changed after a cursor from the job store's change index (no cursor: a cursor for "from now on"), oldest
+   * change first; counts per stage when anything changed. A refresh costs what changed.
+   */
+  'jobs.changes': {
+    request: z.strictObject({ cursor: Text(1024).nullable(), limit: z.number().int().min(1).max(1000).default(1000) }),
+    response: z.strictObject({
+      rows: z.array(JobRowSchema).max(1000),
+      cursor: Text(1024),
+      counts: z.partialRecord(StageSchema, z.number().int().nonnegative()).nullable(),
+    }),
+  },
+  /** Finished jobs (done, failed, cancelled) with their outputs; each id on its own. */
+  'jobs.delete': {
+    request: z.strictObject({ ids: z.array(Id).min(1).max(MAX_BATCH) }),
+    response: z.strictObject({ results: z.array(z.strictObject({ id: Id, error: ApiErrorSchema.nullable() })).max(MAX_BATCH) }),
+  },
+  /** Dead-lettered jobs sent again (no ids: every dead-lettered job). */
+  'jobs.redrive': {
+    request: z.strictObject({ ids: z.array(Id).max(MAX_BATCH).optional() }),
+    response: z.strictObject({ results: z.array(z.strictObject({ id: Id, job: JobRowSchema.nullable(), error: ApiErrorSchema.nullable() })).max(MAX_BATCH) }),
   },
 
   'metrics.query': {

@@ -6,7 +6,7 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TiercastError } from '../../shared/common/errors.ts';
-import { createEventBus, type Handlers } from '../../desktop/main/api-dispatch.ts';
+import { createEventBus, type Handlers } from '../../desktop/main/api-calls.ts';
 import { createMediaResolver } from '../../desktop/main/media.ts';
 import { startWebConsole, type WebConsole } from '../../desktop/main/web-server.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';

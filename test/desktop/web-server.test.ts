@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract, createHttpTransport, createRendererApi, type EventPayload } from '../../shared/common/api-contract.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
-import { createEventBus, type Handlers } from '../../desktop/main/api-dispatch.ts';
+import { createEventBus, type Handlers } from '../../desktop/main/api-calls.ts';
 import { createMediaResolver, parseMediaPath, parseRange } from '../../desktop/main/media.ts';
 import type { ConsoleServices } from '../../desktop/main/services/types.ts';
 import { startWebConsole, type WebConsole } from '../../desktop/main/web-server.ts';
