@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createDynamoJobStore, createJobTable } from '../../../cloud/dynamo-job-store.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
@@ -57,6 +57,7 @@ describe('Dockerfile bundles', () => {
     // dynalite: the bundle must carry the DynamoDB job store (SQLite is never opened on Lambda).
     const store = createLocalStore(homePaths(home).store);
     const dynalite = await startDynalite();
+    onTestFinished(() => dynalite.close());
     const doc = DynamoDBDocumentClient.from(dynalite.client());
     await createJobTable(doc, 'tiercast-jobs');
     const jobStore = createDynamoJobStore({ client: doc, tableName: 'tiercast-jobs' });
@@ -91,7 +92,6 @@ describe('Dockerfile bundles', () => {
     }
     expect((await jobStore.get('bundled')).status).toMatchObject({ stage: 'done', tier: 'lambda', attempts: 1 });
     await jobStore.close();
-    await dynalite.close();
     expect(lines.some((l) => l.includes('"JobsSucceeded":1'))).toBe(true);
   });
 
