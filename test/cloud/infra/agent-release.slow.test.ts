@@ -87,7 +87,8 @@ describe('agent release', () => {
     expect(userData).toContain(`TIERCAST_RELEASE_SHA256=${release.sha256}`);
     // The CDK assets bucket (written by the deployment role only), the object named by the asset's hash.
     expect(userData).toMatch(/TIERCAST_RELEASE_URL=",\{"Fn::Sub":"s3:\/\/cdk-[a-z0-9]+-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}\/[0-9a-f]{64}\.tgz"\}/);
-    expect(userData).toContain('tc_verify_release "$release_tgz"');
+    // (userData is the template JSON, so the script's quotes arrive escaped.)
+    expect(userData).toContain('tc_verify_release \\"$release_tgz\\"');
     const files = JSON.parse(readFileSync(path.join(outdir, 'Release.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string } }> };
     const staged = Object.values(files.files).map((f) => f.source.path).find((p) => p.endsWith('.tgz'))!;
     expect(execFileSync('sha256sum', [path.join(outdir, staged)], { encoding: 'utf8' }).split(' ')[0]).toBe(release.sha256);
