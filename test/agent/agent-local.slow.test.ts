@@ -124,7 +124,7 @@ describe('agent in local mode', () => {
     expect((await h.queue.depth()).visible).toBeGreaterThanOrEqual(1);
   });
 
-  it("SIGKILL mid-job: the job's lease lapses, the sweep reclaims it and a second agent completes it, published once", async () => {
+  it("SIGKILL mid-job: once the job's lease lapses a second agent takes it over and completes it, published once", async () => {
     const h = await home('crash');
     const queue = h.queue;
     await submitJob(h.store, h.jobs, 'crashy', clip);
@@ -152,7 +152,9 @@ describe('agent in local mode', () => {
     expect(status.attempts).toBe(2);
     const events = await h.jobStore.events('crashy');
     expect(events.filter((e) => e.stage === 'done')).toHaveLength(1);
-    expect(events.some((e) => e.error?.code === 'INTERRUPTED' && /stopped renewing its lease/.test(e.error.message))).toBe(true);
+    // Two runs, one finish: the second run took the job either by claiming the lapsed lease itself or after the sweep
+    // reclaimed it (whichever came first); never while the first one's lease was live.
+    expect(events.filter((e) => e.stage === 'downloading')).toHaveLength(2);
     const manifest = await expectIntactOutputs(h.store, 'crashy');
     expect(manifest.attempt).toBe(2);
     expect(await outputVersions(h.store, 'crashy')).toHaveLength(1);
