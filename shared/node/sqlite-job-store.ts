@@ -129,6 +129,8 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
       // FULL: a job the store said it wrote survives a power cut, not only a crash; batches keep the fsyncs few.
       db.pragma('synchronous = FULL');
       migrate(db);
+      // Ladders no job points at any more (their jobs were deleted): dropped when a writer opens the file.
+      db.prepare('DELETE FROM ladders WHERE hash NOT IN (SELECT ladder_hash FROM jobs WHERE ladder_hash IS NOT NULL)').run();
     }
   } catch (err) {
     throw storeError(file, err);

@@ -42,6 +42,23 @@ describe('SQLite job store: ladders stored once', () => {
     await store.close();
   });
 
+  it('drops a ladder when the last job pointing at it is deleted (at the next open), keeps it while one remains', async () => {
+    let store = openSqliteJobStore(file);
+    const other = { ...getLadder('default'), name: 'other' };
+    const [a, b, c] = [newJob(testSpec({ ladder: other })), newJob(testSpec({ ladder: other })), newJob()];
+    await store.insert([a!, b!, c!]);
+    await store.remove(a!.spec.id, a!.status.version);
+    await store.close();
+    store = openSqliteJobStore(file);
+    expect(rows('SELECT count(*) AS n FROM ladders')[0]!.n).toBe(2);
+    await store.remove(b!.spec.id, b!.status.version);
+    await store.close();
+    store = openSqliteJobStore(file);
+    expect(rows('SELECT count(*) AS n FROM ladders')[0]!.n).toBe(1);
+    expect((await store.get(c!.spec.id)).spec.ladder.name).toBe('default');
+    await store.close();
+  });
+
   it('stores the ladder again after a batch that carried it was rolled back', async () => {
     const store = openSqliteJobStore(file);
     const ladder = parseJobSpec(testSpec()).ladder;
