@@ -9,6 +9,8 @@ const program = new Command('tiercast')
   .description('Operator tooling for cloud video transcoding')
   .version('0.1.0')
   .showHelpAfterError()
+  // A verb's options after a sub-verb belong to the sub-verb (`tiercast jobs import --json`).
+  .enablePositionalOptions()
   .exitOverride();
 
 registerCommands(program);

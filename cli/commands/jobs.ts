@@ -103,7 +103,7 @@ function parseFilter(opts: { stage?: string; limit?: string; priority?: string; 
 }
 
 export function register(program: Command): void {
-  program
+  const jobs = program
     .command('jobs')
     .description('List jobs from the job store: stage, priority, progress, tier, attempts, elapsed time and cost')
     .option('--stage <stage>', `only jobs in this stage (${STAGES.join(', ')}); comma-separated for several`)
@@ -149,6 +149,49 @@ export function register(program: Command): void {
         }
       } catch (err) {
         failVerb('jobs', err, json);
+      }
+    });
+  // `jobs import --json`: the options after a subcommand are the subcommand's, not the listing's.
+  jobs.enablePositionalOptions();
+  registerImport(jobs);
+}
+
+/** `tiercast jobs import`: the object store's JSON ledger of earlier versions into the job store (shared/node/ledger-import.ts). */
+function registerImport(jobs: Command): void {
+  jobs
+    .command('import')
+    .description("Import jobs from the JSON ledger earlier versions kept in the object store (jobs/<id>/*.json); safe to run again")
+    .option('--dry-run', 'read and check every ledger job, import nothing')
+    .option('--config <file>', 'config file instead of <data home>/config.json')
+    .option('--json', 'print one JSON document on stdout')
+    .addHelpText(
+      'after',
+      '\nFinished jobs keep their outcome, error, attempts and cost; unfinished ones are queued again and admitted to their tier.\n' +
+        'The ledger files are only read. A job already in the job store is left as it is.\n' +
+        'Exit codes: 0 every ledger job imported or already present, 1 some could not be read (named; the rest imported), 2 usage or configuration error.',
+    )
+    .action(async (opts: { dryRun?: boolean; config?: string; json?: boolean }) => {
+      const json = opts.json === true;
+      try {
+        const { importLedger } = await import('../../shared/node/ledger-import.ts');
+        const backends = await openBackends(await configForVerb(opts));
+        try {
+          const dryRun = opts.dryRun === true;
+          const summary = await importLedger(backends.store, backends.jobStore, { dryRun });
+          if (!dryRun && summary.queuedTiers.length > 0) await backends.jobs.admit([...summary.queuedTiers]);
+          for (const f of summary.failed) process.stderr.write(`${f.code}: ${f.message}\n`);
+          const stages = Object.entries(summary.stages).map(([st, n]) => `${n} ${st}`).join(', ');
+          process.stderr.write(
+            `${summary.found} ledger jobs in ${backends.store.location}: ${summary.imported} ${dryRun ? 'would be imported' : 'imported'}${stages ? ` (${stages})` : ''}, ` +
+              `${summary.present} already in ${backends.jobStore.location}, ${summary.failed.length} failed\n`,
+          );
+          if (json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, verb: 'jobs import', ok: summary.failed.length === 0, dryRun, ...summary }, null, 2)}\n`);
+          process.exitCode = summary.failed.length === 0 ? 0 : 1;
+        } finally {
+          await backends.close();
+        }
+      } catch (err) {
+        failVerb('jobs import', err, json);
       }
     });
 }

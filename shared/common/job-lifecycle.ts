@@ -263,6 +263,41 @@ export function initialStatus(spec: { id: string; createdAt: string; priority: n
   return { status, event };
 }
 
+/**
+ * A job from the JSON ledger of earlier versions (jobs/<id>/status.json), as the job store takes it: a finished job
+ * keeps its outcome, error, attempts and cost; anything unfinished had no lease that anyone can honour, so it is
+ * queued again (attempts kept) for admission to send. One `job.created` event (never announced: importing sends no
+ * webhooks) says what it was. README "Job control plane".
+ */
+export function importedStatus(old: JobStatus, now: Date): { status: JobStatus; event: JobEvent } {
+  const finished = isTerminal(old.stage);
+  const at = now.toISOString();
+  const status: JobStatus = {
+    ...old,
+    version: 1,
+    updatedAt: finished ? old.updatedAt : at,
+    lease: null,
+    notBefore: null,
+    dispatchedAt: null,
+    history: [],
+    ...(finished ? {} : { stage: 'queued' as const, progress: 0, startedAt: null, finishedAt: null, worker: null, error: null }),
+  };
+  const was = `${old.stage}${old.tier ? ` on ${old.tier}` : ''} at ${old.updatedAt}`;
+  const event: JobEvent = {
+    jobId: old.id,
+    seq: 1,
+    at,
+    type: 'job.created',
+    stage: status.stage,
+    from: null,
+    tier: status.tier,
+    attempts: status.attempts,
+    note: `imported from the object store's JSON ledger (${old.history.length} history entries); it was ${was}${finished ? '' : ', queued again'}`,
+    ...(status.error ? { error: status.error } : {}),
+  };
+  return { status, event };
+}
+
 /** The history the console and `tiercast jobs` show, made from the job's events. */
 export function historyOf(events: readonly JobEvent[]): JobStatus['history'] {
   return events.map((e) => ({ at: e.at, stage: e.stage, tier: e.tier, ...(e.note ? { note: e.note } : {}) }));
