@@ -14,7 +14,7 @@ describe('web staging', () => {
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-staging-'));
-    staging = createStaging({ dir, maxInputBytes: () => 1000, log: { warn: (obj) => warnings.push(obj) } });
+    staging = createStaging({ dir, maxInputBytes: () => 1000, log: { warn: (obj: unknown) => warnings.push(obj) } });
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
