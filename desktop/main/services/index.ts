@@ -4,9 +4,9 @@ import path from 'node:path';
 import { homePaths } from '../../../shared/node/data-home.ts';
 import type { Logger } from '../../../shared/node/log.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
-import { createEventBus, type Handlers } from '../api-calls.ts';
+import { createEventBus, type EventBus, type Handlers } from '../api-calls.ts';
 import { createMediaResolver } from '../media.ts';
-import { createBackend } from './backend.ts';
+import { createBackend, type Backend } from './backend.ts';
 import { corePreview } from './core-preview.ts';
 import { createFileRegistry } from './files.ts';
 import { appHandlers } from './handlers/app.ts';
@@ -29,11 +29,10 @@ import type { ConsoleServices, ServicesOptions } from './types.ts';
 import { createUploadManager } from './uploads.ts';
 
 /**
- * The console's composition root, as plain Node (no Electron): builds the services, spreads each contract
- * namespace's handlers (handlers/<namespace>.ts) into one Handlers object, and starts and closes things in order.
- * Both transports (IPC and HTTP) use exactly this (desktop/README.md).
+ * The console's composition root, as plain Node (no Electron): builds the parts, spreads each contract namespace's
+ * handlers (handlers/<namespace>.ts) into one Handlers object, starts and closes things in order. Both transports
+ * (IPC and HTTP) use exactly this (desktop/README.md "The console's services").
  */
-
 export type { ServicesOptions } from './types.ts';
 
 /** Sortable by time (base-36 milliseconds) and unique (random suffix); the CLI's form (cli/commands/submit.ts). */
@@ -41,16 +40,28 @@ const newJobId = (now = Date.now()): string => `j${now.toString(36)}-${randomByt
 
 export async function createServices(options: ServicesOptions): Promise<ConsoleServices> {
   const { home, log } = options;
-  const paths = homePaths(home);
   const dirs = { preview: path.join(home, 'console', 'preview'), staging: path.join(home, 'console', 'staging') };
-  await Promise.all([dirs.preview, dirs.staging, paths.uploads].map((d) => fsp.mkdir(d, { recursive: true })));
+  await Promise.all([dirs.preview, dirs.staging, homePaths(home).uploads].map((d) => fsp.mkdir(d, { recursive: true })));
   const backend = createBackend(options);
-  const { config, store } = backend;
-  const staging = createStaging({ dir: dirs.staging, maxInputBytes: () => consoleSettings(config()).maxInputBytes, log });
+  const staging = createStaging({ dir: dirs.staging, maxInputBytes: () => consoleSettings(backend.config()).maxInputBytes, log });
   await staging.sweep();
   const events = createEventBus(log);
-  const routing = createConsoleRouting({ home, config });
+  const parts = await startParts(options, backend, events, dirs.preview);
+  const { preview, files, jobs, uploads, metrics } = parts;
+  return {
+    handlers: composeHandlers(options, backend, parts),
+    events,
+    media: createMediaResolver({ store: backend.store, previewDir: dirs.preview }),
+    stageUpload: staging.stage,
+    close: closeOnce([() => preview.close(), () => files.close(), () => jobs.close(), () => uploads.close(), ...backend.closeSteps(), () => metrics.close()], log),
+  };
+}
 
+/** The parts the handlers use, each told where its events go; the jobs poll and the local worker are started. */
+async function startParts(options: ServicesOptions, backend: Backend, events: EventBus, previewDir: string) {
+  const { home, log } = options;
+  const { config, store } = backend;
+  const routing = createConsoleRouting({ home, config });
   const files = createFileRegistry({
     probe: (file, o) => probeFile(file, o),
     route: routing.routeFile,
@@ -61,7 +72,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   });
   const uploads = await createUploadManager({
     store,
-    stateDir: paths.uploads,
+    stateDir: homePaths(home).uploads,
     concurrency: options.uploadConcurrency ?? 3,
     onChange: (changed, totals) => events.emit('uploads.progress', { uploads: changed, totals }),
     log,
@@ -76,40 +87,33 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   });
   jobs.start();
   await backend.startWorker();
-  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, onProgress: (p) => events.emit('preview.progress', p) });
-  const metrics = createMetricsSources({ metricsDir: paths.metrics, config, ...(options.metricsSource ? { override: options.metricsSource } : {}) });
-  const outputs = createOutputsReader(store);
+  const preview = createPreviewService({ dir: previewDir, run: options.preview ?? corePreview, onProgress: (p) => events.emit('preview.progress', p) });
+  const metrics = createMetricsSources({ metricsDir: homePaths(home).metrics, config, ...(options.metricsSource ? { override: options.metricsSource } : {}) });
+  return { routing, files, uploads, jobs, preview, metrics, outputs: createOutputsReader(store) };
+}
 
-  const handlers: Handlers = {
-    ...appHandlers({ home, version: options.version ?? '0.1.0', config, store, metricsKind: metrics.kind }),
+/** Every contract namespace's handlers in one object: a namespace left out does not compile. */
+function composeHandlers(options: ServicesOptions, backend: Backend, parts: Awaited<ReturnType<typeof startParts>>): Handlers {
+  const { config, store } = backend;
+  const { routing, files, uploads, jobs, preview, metrics, outputs } = parts;
+  return {
+    ...appHandlers({ home: options.home, version: options.version ?? '0.1.0', config, store, metricsKind: metrics.kind }),
     ...filesHandlers({ files, selectLadder: routing.selectLadder }),
     ...uploadsHandlers({ files, uploads }),
-    ...laddersHandlers({ home, ladderFor: routing.ladderFor }),
+    ...laddersHandlers({ home: options.home, ladderFor: routing.ladderFor }),
     ...previewHandlers({ files, preview }),
     ...jobsHandlers({ files, uploads, jobs, ladderFor: routing.ladderFor, outputs }),
     ...metricsHandlers({ source: metrics.source }),
     ...playerHandlers({ outputs }),
-    ...settingsHandlers({ home, ...(options.configPath ? { configPath: options.configPath } : {}), config, apply: backend.apply }),
-  };
-
-  const steps = [() => preview.close(), () => files.close(), () => jobs.close(), () => uploads.close(), ...backend.closeSteps(), () => metrics.close()];
-  let closing: Promise<void> | null = null;
-  return {
-    handlers,
-    events,
-    media: createMediaResolver({ store, previewDir: dirs.preview }),
-    stageUpload: staging.stage,
-    close: () => (closing ??= runEach(steps, log)),
+    ...settingsHandlers({ home: options.home, ...(options.configPath ? { configPath: options.configPath } : {}), config, apply: backend.apply }),
   };
 }
 
-/** Every shutdown step runs, in order, even when one before it failed. */
-async function runEach(steps: ReadonlyArray<() => unknown>, log: Pick<Logger, 'warn'>): Promise<void> {
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (err) {
-      log.warn({ err }, 'console shutdown step failed');
-    }
-  }
+/** An idempotent close: every step runs, in order, even when one before it failed. */
+function closeOnce(steps: ReadonlyArray<() => unknown>, log: Pick<Logger, 'warn'>): () => Promise<void> {
+  let closing: Promise<void> | null = null;
+  return () =>
+    (closing ??= (async () => {
+      for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => log.warn({ err }, 'console shutdown step failed'));
+    })());
 }
