@@ -21,6 +21,8 @@ export interface CallContext {
 export type ApiResponseInput<K extends CallName> = z.input<Contract[K]['response']>;
 export type CallHandler<K extends CallName> = (request: ApiParsedRequest<K>, ctx: CallContext) => Promise<ApiResponseInput<K>>;
 export type Handlers = { [K in CallName]: CallHandler<K> };
+/** The handlers of one contract namespace (`'jobs'`: every `jobs.*` call), as each module of services/handlers/ builds them. */
+export type NamespaceHandlers<N extends string> = { [K in CallName as K extends `${N}.${string}` ? K : never]: CallHandler<K> };
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
