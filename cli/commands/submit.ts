@@ -1,18 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { TERMINAL_STAGES, TIERS, type JobSpec, type JobStatus, type OutputFormat, type Tier } from '../../shared/common/job.ts';
 import type { Ladder } from '../../shared/common/ladder-schema.ts';
 import type { TransferProgress } from '../../shared/node/object-store.ts';
+import { newJobId } from '../../shared/node/job-ids.ts';
 import { openBackends, type Backends } from '../backends.ts';
 import { exitCodeFor, formatBytes } from './probe.ts';
 import { analyzeFile, configForVerb, failVerb, formatUsdShort, parseTier, routeToJson, type AnalyzedFile } from './route.ts';
-
-/** Sortable by time (base-36 milliseconds) and unique (random suffix); safe as a key segment. */
-export function newJobId(now = Date.now()): string {
-  return `j${now.toString(36)}-${randomBytes(4).toString('hex')}`;
-}
 
 async function uploadProgress(label: string, total: number): Promise<{ update: (p: TransferProgress) => void; stop: () => void }> {
   if (process.stderr.isTTY) {

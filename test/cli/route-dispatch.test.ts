@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newJobId } from '../../cli/commands/submit.ts';
+import { newJobId } from '../../shared/node/job-ids.ts';
 import { formatJobsTable, parseSince } from '../../cli/commands/jobs.ts';
 import { formatUsdShort, parseTier } from '../../cli/commands/route.ts';
 import { JobIdSchema, type JobStatus } from '../../shared/common/job.ts';

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { homePaths } from '../../../shared/node/data-home.ts';
+import { newJobId } from '../../../shared/node/job-ids.ts';
 import type { Logger } from '../../../shared/node/log.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
 import { createEventBus, type EventBus, type Handlers } from '../api-calls.ts';
@@ -36,7 +36,6 @@ import { createUploadManager } from './uploads.ts';
 export type { ServicesOptions } from './types.ts';
 
 /** Sortable by time (base-36 milliseconds) and unique (random suffix); the CLI's form (cli/commands/submit.ts). */
-const newJobId = (now = Date.now()): string => `j${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 
 export async function createServices(options: ServicesOptions): Promise<ConsoleServices> {
   const { home, log } = options;

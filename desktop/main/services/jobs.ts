@@ -206,12 +206,6 @@ export function createConsoleJobs(options: ConsoleJobsOptions) {
     redrive: (ids: readonly string[]) => act(ids, async (id) => (await options.jobs().redrive([id], 'the console'))[0]!),
     deadLettered: () => options.jobs().deadLettered(),
     poll,
-    /** A new store (Settings): the change cursor starts again. */
-    reset() {
-      specs.clear();
-      changesCursor = null;
-      void poll();
-    },
     start() {
       void poll();
       timer = setInterval(() => void poll(), options.pollMs ?? 1000);
