@@ -11,7 +11,7 @@ import { createStoreFromConfig } from '../../../cloud/store-from-config.ts';
 import type { JobDetail, JobRow, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
 import type { TiercastConfig } from '../../../shared/common/config-schema.ts';
 import { TiercastError, toTiercastError, type ErrorCode } from '../../../shared/common/errors.ts';
-import { TERMINAL_STAGES, type Stage, type Tier } from '../../../shared/common/job.ts';
+import type { Tier } from '../../../shared/common/job.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import { DEFAULT_LADDER_NAME, fitLadder } from '../../../shared/common/ladders.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
@@ -215,7 +215,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     jobs: () => jobsSetup.jobs,
     route: (input) => decide(input).route,
     newJobId,
-    onUpdate: (rows) => events.emit('jobs.updated', { jobs: rows }),
+    onUpdate: (rows, counts) => events.emit('jobs.updated', { jobs: rows, counts }),
     log,
     ...(options.jobsPollMs ? { pollMs: options.jobsPollMs } : {}),
   });
@@ -457,8 +457,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       const page = await jobs.page({ ...(req.stage ? { stage: req.stage } : {}), ...(req.tier ? { tier: req.tier } : {}), limit: req.limit, cursor: req.cursor ?? null });
       const search = req.search?.trim().toLowerCase();
       const rows = search ? page.rows.filter((r) => r.id.toLowerCase().includes(search) || r.name.toLowerCase().includes(search)) : page.rows;
-      const inFilter = (stage: string) => (req.stage === 'active' ? !TERMINAL_STAGES.includes(stage as Stage) : !req.stage || req.stage === stage);
-      const total = search ? rows.length : Object.entries(page.counts).reduce((n, [stage, c]) => (inFilter(stage) ? n + c : n), 0);
+      const total = search ? rows.length : page.total;
       return { jobs: rows, nextCursor: page.cursor, total: req.tier ? Math.max(rows.length, 0) : total, counts: page.counts };
     },
     async 'jobs.get'(req) {
