@@ -16,7 +16,8 @@
  *   calls). Targets: first page + counts under 1 s, a refresh with 100 changes under 50 ms of CPU.
  *   Then the same data home served by `tiercast console --web` to Debian's Chromium: from navigating to `#/jobs` to
  *   the table showing its first rows and the stage chips their counts (cold: first load of the page; warm: a reload,
- *   scripts cached). Target: interactive in under 1 s.
+ *   scripts cached), and the same for an empty job store in the same run (its empty table and zero counts): the ratio
+ *   says what 25,000 jobs add on a machine whose absolute times vary with its load. Target: interactive in under 1 s.
  *   `npx tsx bench/console.bench.ts --jobs-only` runs just this part.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -165,7 +166,9 @@ async function jobsBench(): Promise<Record<string, number>> {
     const idleRefreshCpuMs = cpuMs(process.cpuUsage(c));
     // The console below opens the same job store: this process lets go of it first.
     await closeServices();
-    const browser = await jobsScreenInChromium(home, N - 100);
+    const full = await jobsScreenInChromium(home, N - 100);
+    const emptyHome = mkdtempSync(path.join(os.tmpdir(), 'tiercast-bench-console-empty-'));
+    const empty = await jobsScreenInChromium(emptyHome, 0).finally(() => rmSync(emptyHome, { recursive: true, force: true }));
     return {
       jobs: N,
       seedMs,
@@ -174,7 +177,11 @@ async function jobsBench(): Promise<Record<string, number>> {
       refresh100Ms: +refreshMs.toFixed(1),
       refresh100CpuMs: +refreshCpuMs.toFixed(1),
       idleRefreshCpuMs: +idleRefreshCpuMs.toFixed(2),
-      ...browser,
+      jobsScreenColdMs: full.coldMs,
+      jobsScreenWarmMs: full.warmMs,
+      emptyScreenColdMs: empty.coldMs,
+      emptyScreenWarmMs: empty.warmMs,
+      jobsScreenWarmRatio: +(full.warmMs / empty.warmMs).toFixed(2),
     };
   } finally {
     await closeServices();
@@ -187,7 +194,7 @@ async function jobsBench(): Promise<Record<string, number>> {
  * The Jobs screen in Chromium on a console serving `home`: navigation to `#/jobs` until the table shows rows and the
  * queued chip shows `queued` (the count the bench left). Cold: a fresh profile's first load; warm: a reload.
  */
-async function jobsScreenInChromium(home: string, queued: number): Promise<{ jobsScreenColdMs: number; jobsScreenWarmMs: number }> {
+async function jobsScreenInChromium(home: string, queued: number): Promise<{ coldMs: number; warmMs: number }> {
   const userData = mkdtempSync(path.join(os.tmpdir(), 'tiercast-bench-chromium-jobs-'));
   const context = await chromium.launchPersistentContext(userData, {
     executablePath: '/usr/bin/chromium',
@@ -198,7 +205,7 @@ async function jobsScreenInChromium(home: string, queued: number): Promise<{ job
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     const ready = async () => {
-      await page.locator('[role=row][data-job-id]').first().waitFor({ timeout: 60_000 });
+      await page.locator(queued > 0 ? '[role=row][data-job-id]' : 'text=No jobs match').first().waitFor({ timeout: 60_000 });
       await page.locator(`[data-chip=queued][data-count="${queued}"]`).waitFor({ timeout: 60_000 });
     };
     let t = performance.now();
@@ -209,7 +216,7 @@ async function jobsScreenInChromium(home: string, queued: number): Promise<{ job
     await page.reload();
     await ready();
     const jobsScreenWarmMs = performance.now() - t;
-    return { jobsScreenColdMs: Math.round(jobsScreenColdMs), jobsScreenWarmMs: Math.round(jobsScreenWarmMs) };
+    return { coldMs: Math.round(jobsScreenColdMs), warmMs: Math.round(jobsScreenWarmMs) };
   } finally {
     await context.close().catch(() => undefined);
     await stop(child);
@@ -221,7 +228,8 @@ function printJobs(j: Record<string, number>): void {
   process.stdout.write(
     `jobs: ${j.jobs} in the job store (seeded in ${j.seedMs} ms); first page + counts ${j.firstPageMs} ms (${j.firstPageCpuMs} ms CPU); ` +
       `refresh with 100 changes ${j.refresh100Ms} ms (${j.refresh100CpuMs} ms main-process CPU); idle refresh ${j.idleRefreshCpuMs} ms CPU; ` +
-      `Jobs screen in Chromium to first rows + counts ${j.jobsScreenColdMs} ms cold, ${j.jobsScreenWarmMs} ms warm\n`,
+      `Jobs screen in Chromium to first rows + counts ${j.jobsScreenColdMs} ms cold, ${j.jobsScreenWarmMs} ms warm ` +
+      `(empty store ${j.emptyScreenColdMs} / ${j.emptyScreenWarmMs} ms; warm ratio x${j.jobsScreenWarmRatio})\n`,
   );
 }
 
