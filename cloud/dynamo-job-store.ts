@@ -688,7 +688,7 @@ export async function createJobTable(client: DynamoDBDocumentClient, tableName: 
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: attributes.map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
         KeySchema: keys(JOB_TABLE.partitionKey, JOB_TABLE.sortKey),
-        GlobalSecondaryIndexes: indexes.map((i) => ({ IndexName: i.indexName, KeySchema: keys(i.partitionKey, i.sortKey), Projection: { ProjectionType: 'ALL' as const } })),
+        GlobalSecondaryIndexes: indexes.map((i) => ({ IndexName: i.indexName, KeySchema: keys(i.partitionKey, i.sortKey), Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...JOB_TABLE.indexAttributes] } })),
         StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
       }),
     );

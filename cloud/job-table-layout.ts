@@ -23,6 +23,11 @@ export const JOB_TABLE = {
   byChange: { indexName: 'byChange', partitionKey: 'changeShard', sortKey: 'updatedKey' },
   /** Admission: queued jobs per tier, highest priority first, then oldest: `<tier>` -> `<10-priority>#<createdAt>#<id>`. */
   byAdmission: { indexName: 'byAdmission', partitionKey: 'admitTier', sortKey: 'admitKey' },
+  /**
+   * What the indexes copy besides their keys: the job's state, never its spec. An update is billed by item size on the
+   * table and again on every index it touches; the spec (ladder included) would triple each index write.
+   */
+  indexAttributes: ['id', 'version', 'stage', 'tier', 'priority', 'createdAt', 'updatedAt', 'status'],
   /** Index partitions per stage and for changes; queries fan out over all of them and merge. */
   shards: 8,
 } as const;

@@ -36,6 +36,22 @@ export function openJobStore(config: TiercastConfig, options: { readonly home: s
   };
 }
 
+/**
+ * Cloud runners (the Lambda functions, Fargate tasks) share job state with whoever submitted the job: with an S3 store
+ * that is the DynamoDB table. SQLite in the runner's data home would be a private copy no one else sees (and SQLite
+ * over a network file system is unsafe), so it is refused before any work (README "Job control plane").
+ */
+export function assertSharedJobStore(config: TiercastConfig, options: { readonly home: string; readonly runtime: string }): void {
+  if (config.jobs.store === 'dynamodb' || config.store.kind !== 's3') return;
+  const file = config.jobs.file ?? homePaths(options.home).jobsDb;
+  throw new TiercastError(
+    'CONFIG_INVALID',
+    `${options.runtime}: the job store is SQLite (${file}), which only this ${options.runtime} can see, while jobs come from an S3 store: ` +
+      'set TIERCAST_JOB_STORE=dynamodb and TIERCAST_JOB_TABLE to the job table (the CDK stack sets both)',
+    { details: { field: 'jobs.store' } },
+  );
+}
+
 /** Admission caps: configured, else the defaults (local: twice the local worker's slots, so one job waits ready). */
 export function maxInFlightFor(config: TiercastConfig): Record<Tier, number> {
   const caps = { ...DEFAULT_MAX_IN_FLIGHT, local: Math.max(2, config.tiers.local.concurrency * 2) };

@@ -1,6 +1,6 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import { createStoreFromConfig } from '../store-from-config.ts';
-import { createJobsFromConfig } from '../jobs-from-config.ts';
+import { assertSharedJobStore, createJobsFromConfig } from '../jobs-from-config.ts';
 import type { JobStore } from '../../shared/common/job-store.ts';
 import type { JobsService } from '../../shared/common/jobs-service.ts';
 import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
@@ -51,6 +51,7 @@ export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promis
   const paths = homePaths(home);
   const config = await loadConfig({ env, home, ...(options.flags ? { flags: options.flags } : {}) });
   const log = options.log ?? createLogger({ name: options.name, format: 'json' });
+  if (!options.jobStore) assertSharedJobStore(config, { home, runtime: options.name });
   const cleanups: Array<() => void> = [];
   let store = options.store;
   if (!store) {

@@ -44,9 +44,16 @@ export interface CostInput {
 
 const round = (usd: number) => Math.round(usd * 1e10) / 1e10;
 
+const resolved = new WeakMap<object, { region: string | undefined; prices: unknown; out: { table: PriceTable; note: string | null } }>();
+
+/** The price table for a loaded configuration (read-only once loaded): resolved once per config, region and prices. */
 export function pricesFor(config: Pick<TiercastConfig, 'prices' | 'aws' | 'store'>): { table: PriceTable; note: string | null } {
   const region = config.store.kind === 's3' ? (config.store.region ?? config.aws.region) : config.aws.region;
-  return resolvePrices(region, config.prices);
+  const known = resolved.get(config);
+  if (known && known.region === region && known.prices === config.prices) return known.out;
+  const out = resolvePrices(region, config.prices);
+  resolved.set(config, { region, prices: config.prices, out });
+  return out;
 }
 
 export function jobCost(input: CostInput, config: CostConfig): CostBreakdown {

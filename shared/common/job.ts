@@ -72,6 +72,44 @@ export const JobSpecSchema = z.object({
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 export type JobSpecInput = z.input<typeof JobSpecSchema>;
 
+const SpecWithoutLadder = JobSpecSchema.omit({ ladder: true });
+const LadderField = z.object({ ladder: LadderSchema });
+const SPEC_KEYS = Object.keys(JobSpecSchema.shape);
+type Ladder = JobSpec['ladder'];
+/** Ladder objects already validated, and what validating them gave (frozen: many specs share one). */
+const validLadders = new WeakMap<object, Ladder>();
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Validates a ladder once per ladder object: a batch of 25,000 specs usually carries one ladder. */
+export function parseLadderOnce(ladder: unknown): Ladder {
+  const known = ladder && typeof ladder === 'object' ? validLadders.get(ladder) : undefined;
+  if (known) return known;
+  const parsed = deepFreeze(LadderField.parse({ ladder }).ladder);
+  if (ladder && typeof ladder === 'object') validLadders.set(ladder, parsed);
+  validLadders.set(parsed, parsed);
+  return parsed;
+}
+
+/**
+ * JobSpecSchema.parse, with the ladder validated once per ladder object (parseLadderOnce). Throws the same ZodError
+ * paths as JobSpecSchema ("ladder.rungs.0.videoBitrate"); the returned spec's ladder is frozen and may be shared.
+ */
+export function parseJobSpec(input: unknown): JobSpec {
+  if (!input || typeof input !== 'object' || !('ladder' in input)) return JobSpecSchema.parse(input);
+  const rest = SpecWithoutLadder.parse(input) as Record<string, unknown>;
+  const ladder = parseLadderOnce((input as { ladder: unknown }).ladder);
+  const out: Record<string, unknown> = {};
+  for (const k of SPEC_KEYS) if (k === 'ladder') out[k] = ladder; else if (k in rest) out[k] = rest[k];
+  return out as JobSpec;
+}
+
 export const JobErrorSchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ERROR_CODE_INFO, TiercastError, toTiercastError, type ErrorCode } from './errors.ts';
 import {
   DEFAULT_RETRY_POLICY,
@@ -16,7 +17,7 @@ import {
   type RetryPolicy,
 } from './job-lifecycle.ts';
 import { isVersionConflict, type JobRecord, type JobStore } from './job-store.ts';
-import { JobSpecSchema, TIERS, isTerminal, type JobError, type JobSpec, type JobSpecInput, type JobStatus, type Tier } from './job.ts';
+import { TIERS, isTerminal, parseJobSpec, type JobError, type JobSpec, type JobSpecInput, type JobStatus, type Tier } from './job.ts';
 import { routeSpec, type Route, type RouterConfig } from './router.ts';
 import type { Dispatchers } from './tier-dispatch.ts';
 
@@ -546,10 +547,13 @@ export function createJobsService(options: JobsServiceOptions) {
 export type JobsService = ReturnType<typeof createJobsService>;
 
 function parseSpec(input: JobSpecInput): JobSpec {
-  const parsed = JobSpecSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new TiercastError('INVALID_JOB', `invalid job spec: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`, { cause: parsed.error });
+  try {
+    return parseJobSpec(input);
+  } catch (err) {
+    if (!(err instanceof z.ZodError)) throw err;
+    const issue = err.issues[0];
+    throw new TiercastError('INVALID_JOB', `invalid job spec: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`, { cause: err });
+  }
 }
 
 /** History notes of escalation hops start with this, so the loop guard can read them back. */

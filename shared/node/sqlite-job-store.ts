@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +15,7 @@ import {
   type StageCounts,
   type WebhookDelivery,
 } from '../common/job-store.ts';
-import { JobSpecSchema, JobStatusSchema, STAGES, type JobStatus, type Stage, type Tier } from '../common/job.ts';
+import { JobStatusSchema, parseJobSpec, parseLadderOnce, type JobSpec, STAGES, type JobStatus, type Stage, type Tier } from '../common/job.ts';
 
 /**
  * The job store on SQLite (better-sqlite3): one file in the data home (`jobs.db`), WAL so readers never wait for the
@@ -30,7 +31,12 @@ export interface SqliteJobStoreOptions {
   readonly readonly?: boolean;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+/** Version 2: specs keep their ladder in the ladders table, one row per distinct ladder (see LADDERS_V2). */
+const LADDERS_V2 = `
+CREATE TABLE IF NOT EXISTS ladders (hash TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
+ALTER TABLE jobs ADD COLUMN ladder_hash TEXT REFERENCES ladders(hash);
+`;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY,
@@ -106,8 +112,12 @@ function decodeCursor(cursor: string): unknown[] {
 
 interface JobRow {
   id: string;
-  spec: string;
   status: string;
+}
+
+interface SpecRow {
+  spec: string;
+  ladder_hash: string | null;
 }
 
 export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions = {}): JobStore {
@@ -121,6 +131,8 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
       // FULL: a job the store said it wrote survives a power cut, not only a crash; batches keep the fsyncs few.
       db.pragma('synchronous = FULL');
       migrate(db);
+      // Ladders no job points at any more (their jobs were deleted): dropped when a writer opens the file.
+      db.prepare('DELETE FROM ladders WHERE hash NOT IN (SELECT ladder_hash FROM jobs WHERE ladder_hash IS NOT NULL)').run();
     }
   } catch (err) {
     throw storeError(file, err);
@@ -135,11 +147,13 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
 
   const st = {
     insertJob: db.prepare(
-      `INSERT INTO jobs (id, version, stage, tier, priority, created_at, updated_at, change_seq, idempotency_key, spec, status)
-       VALUES (@id, @version, @stage, @tier, @priority, @created_at, @updated_at, @change_seq, @idempotency_key, @spec, @status)
+      `INSERT INTO jobs (id, version, stage, tier, priority, created_at, updated_at, change_seq, idempotency_key, spec, ladder_hash, status)
+       VALUES (@id, @version, @stage, @tier, @priority, @created_at, @updated_at, @change_seq, @idempotency_key, @spec, @ladder_hash, @status)
        ON CONFLICT DO NOTHING`,
     ),
-    get: db.prepare<[string], JobRow>('SELECT id, spec, status FROM jobs WHERE id = ?'),
+    get: db.prepare<[string], JobRow & SpecRow>('SELECT id, spec, ladder_hash, status FROM jobs WHERE id = ?'),
+    insertLadder: db.prepare('INSERT INTO ladders (hash, body) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    ladder: db.prepare<[string], { body: string }>('SELECT body FROM ladders WHERE hash = ?'),
     byKey: db.prepare<[string], { id: string }>('SELECT id FROM jobs WHERE idempotency_key = ?'),
     update: db.prepare(
       `UPDATE jobs SET version = @version, stage = @stage, tier = @tier, priority = @priority, updated_at = @updated_at,
@@ -160,9 +174,9 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
     ),
     counter: db.prepare<[string], { value: number }>('SELECT value FROM counters WHERE name = ?'),
     setCounter: db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
-    changes: db.prepare<[number, number], JobRow & { change_seq: number }>('SELECT id, spec, status, change_seq FROM jobs WHERE change_seq > ? ORDER BY change_seq LIMIT ?'),
+    changes: db.prepare<[number, number], JobRow & { change_seq: number }>('SELECT id, status, change_seq FROM jobs WHERE change_seq > ? ORDER BY change_seq LIMIT ?'),
     admission: db.prepare<[string, number], JobRow>(
-      `SELECT id, spec, status FROM jobs WHERE stage = 'queued' AND tier = ? ORDER BY priority DESC, created_at, id LIMIT ?`,
+      `SELECT id, status FROM jobs WHERE stage = 'queued' AND tier = ? ORDER BY priority DESC, created_at, id LIMIT ?`,
     ),
     inFlight: db.prepare<string[], { n: number }>(
       `SELECT count(*) AS n FROM jobs WHERE tier = ? AND stage IN (${RUNNING_OR_DISPATCHED.map(() => '?').join(', ')})`,
@@ -177,15 +191,21 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
   const nextChangeSeq = () => st.bump.get(CHANGE_SEQ, 1)!.value;
 
   const parseStatus = (row: JobRow): JobStatus => JobStatusSchema.parse({ ...JSON.parse(row.status), history: [] });
-  const parseRecord = (row: JobRow): JobRecord => ({ spec: JobSpecSchema.parse(JSON.parse(row.spec)), status: parseStatus(row) });
+  const ladders = ladderBook(st);
+  const parseRecord = (row: JobRow & SpecRow): JobRecord => ({
+    spec: parseJobSpec(row.ladder_hash ? { ...JSON.parse(row.spec), ladder: ladders.read(row.ladder_hash) } : JSON.parse(row.spec)),
+    status: parseStatus(row),
+  });
   const statusJson = (s: JobStatus) => JSON.stringify({ ...s, history: undefined });
   const addEvent = (e: JobEvent) => st.insertEvent.run(e.jobId, e.seq, e.at, e.type, JSON.stringify(e), ANNOUNCED_EVENTS.includes(e.type) ? 1 : 0);
 
   // One read and one write of the change counter per batch, not per job (inside the same IMMEDIATE transaction).
   const insertMany = db.transaction((jobs: readonly NewJob[]) => {
     let seq = st.counter.get(CHANGE_SEQ)?.value ?? 0;
+    const laddersWritten = new Set<string>();
     const out = jobs.map((j) => {
       if (j.idempotencyKey && st.byKey.get(j.idempotencyKey)) return { jobId: j.status.id, created: false };
+      const { ladder, ...rest } = j.spec;
       const r = st.insertJob.run({
         id: j.status.id,
         version: j.status.version,
@@ -196,7 +216,8 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
         updated_at: j.status.updatedAt,
         change_seq: seq + 1,
         idempotency_key: j.idempotencyKey ?? null,
-        spec: JSON.stringify(j.spec),
+        spec: JSON.stringify(rest),
+        ladder_hash: ladders.write(ladder, laddersWritten),
         status: statusJson(j.status),
       });
       if (r.changes === 0) return { jobId: j.status.id, created: false };
@@ -260,7 +281,7 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
       args.push(at, at, id);
     }
     const dir = desc ? 'DESC' : 'ASC';
-    const sql = `SELECT id, spec, status, updated_at FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at ${dir}, id ${dir} LIMIT ?`;
+    const sql = `SELECT id, status, updated_at FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at ${dir}, id ${dir} LIMIT ?`;
     const rows = db.prepare<(string | number)[], JobRow & { updated_at: string }>(sql).all(...args, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -322,6 +343,45 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
   return store;
 }
 
+/**
+ * Ladders by content hash: 25,000 jobs of one batch share one ladder row instead of carrying ~1 KB each (half the
+ * insert's cost in bench/jobstore.bench.ts). Hashes and parsed ladders are remembered per ladder object and per hash.
+ */
+function ladderBook(st: { insertLadder: Database.Statement<[string, string]>; ladder: Database.Statement<[string], { body: string }> }) {
+  const hashes = new WeakMap<object, string>();
+  const parsed = new Map<string, JobSpec['ladder']>();
+  return {
+    /**
+     * Inside the caller's transaction, so the ladder's row exists exactly when the job's does; `written` is that
+     * transaction's own set (a rolled-back batch must not leave a hash remembered as stored).
+     */
+    write(ladder: JobSpec['ladder'], written: Set<string>): string {
+      let hash = hashes.get(ladder);
+      const body = hash ? null : JSON.stringify(ladder);
+      if (!hash) {
+        hash = createHash('sha256').update(body!).digest('base64url');
+        hashes.set(ladder, hash);
+      }
+      if (!written.has(hash)) {
+        st.insertLadder.run(hash, body ?? JSON.stringify(ladder));
+        written.add(hash);
+      }
+      return hash;
+    },
+    read(hash: string): JobSpec['ladder'] {
+      let ladder = parsed.get(hash);
+      if (!ladder) {
+        const row = st.ladder.get(hash);
+        if (!row) throw new TiercastError('STORE_ERROR', `ladder ${hash} is missing from the job store: the file is damaged; restore a backup`);
+        ladder = parseLadderOnce(JSON.parse(row.body));
+        if (parsed.size >= 256) parsed.delete(parsed.keys().next().value!);
+        parsed.set(hash, ladder);
+      }
+      return ladder;
+    },
+  };
+}
+
 function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
@@ -329,7 +389,9 @@ function migrate(db: Database.Database): void {
   }
   if (current === SCHEMA_VERSION) return;
   db.transaction(() => {
+    // A version-1 file keeps its rows as they are (ladder inline in spec, ladder_hash NULL); both read the same.
     db.exec(SCHEMA);
+    db.exec(LADDERS_V2);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -1,4 +1,4 @@
-import { GetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoJobStore, createJobTable, shardOf } from '../../cloud/dynamo-job-store.ts';
 import { JOB_TABLE } from '../../cloud/job-table-layout.ts';
@@ -68,6 +68,27 @@ describe('DynamoDB job store (dynalite)', () => {
     expect(dispatched).not.toHaveProperty('admitTier');
     expect(dispatched).not.toHaveProperty('admitKey');
     expect((await store.admissionQueue('ec2', 10)).map((s) => s.id)).not.toContain(id);
+  });
+
+  it('the indexes copy the job state but never the spec, and the store reads pages from them', async () => {
+    const job = newJob(testSpec(), { tier: 'lambda' });
+    await store.insert([job]);
+    const id = job.spec.id;
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: JOB_TABLE.byStage.indexName,
+        KeyConditionExpression: '#p = :p',
+        ExpressionAttributeNames: { '#p': JOB_TABLE.byStage.partitionKey },
+        ExpressionAttributeValues: { ':p': `queued#${shardOf(id)}` },
+      }),
+    );
+    const item = out.Items?.find((i) => i.id === id);
+    expect(item).toMatchObject({ id, version: job.status.version, stage: 'queued', tier: 'lambda' });
+    expect(item).not.toHaveProperty('spec');
+    expect((await raw('JOB', id))?.spec).toBeTypeOf('string');
+    const page = await store.list({ stage: 'queued', tier: 'lambda', limit: 1000 });
+    expect(page.items.find((s) => s.id === id)?.version).toBe(job.status.version);
   });
 
   it('a finished job, its events and deliveries get the TTL attribute; a retried one loses it', async () => {

@@ -64,7 +64,8 @@ export class JobTable extends Construct {
         indexName: index.indexName,
         partitionKey: str(index.partitionKey),
         sortKey: str(index.sortKey),
-        projectionType: dynamodb.ProjectionType.ALL,
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...JOB_TABLE.indexAttributes],
       });
     }
   }

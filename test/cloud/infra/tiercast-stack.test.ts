@@ -574,7 +574,8 @@ describe('job control plane (issue 8 §8)', () => {
       expect(gsis.find((g) => g.IndexName === index.indexName)).toEqual({
         IndexName: index.indexName,
         KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }, { AttributeName: index.sortKey, KeyType: 'RANGE' }],
-        Projection: { ProjectionType: 'ALL' },
+        // The job's state only: the spec is never copied into an index (each index write is billed by its size).
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['id', 'version', 'stage', 'tier', 'priority', 'createdAt', 'updatedAt', 'status'] },
       });
       expect(p.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: index.partitionKey, AttributeType: 'S' }, { AttributeName: index.sortKey, AttributeType: 'S' }]));
     }
