@@ -100,7 +100,10 @@ describe('Delete and Redrive follow the lifecycle', () => {
     }
 
     it('asks before deleting a job with its outputs, then deletes it and drops the row', async () => {
-      const { fake, store } = mount(job('j1', { stage: 'done', progress: 1 }), { 'jobs.delete': ({ ids }) => ({ results: ids.map((id) => ({ id, error: null })) }) });
+      const { fake, store } = mount(job('j1', { stage: 'done', progress: 1 }), {
+        'jobs.delete': ({ ids }) => ({ results: ids.map((id) => ({ id, error: null })) }),
+        'jobs.list': () => ({ jobs: [], nextCursor: null, total: 0, counts: { queued: 1 } }),
+      });
       await click(button('Delete'));
       expect(fake.callsOf('jobs.delete')).toEqual([]);
       expect(host.querySelector('[role=alertdialog]')?.textContent).toContain('all its outputs');
@@ -111,6 +114,9 @@ describe('Delete and Redrive follow the lifecycle', () => {
       await click(button('Delete job and outputs'));
       expect(fake.callsOf('jobs.delete')).toEqual([{ ids: ['j1'] }]);
       expect(store.getState().jobs).toMatchObject({ rows: [], total: 0, selectedId: null, detail: null });
+      // The counts come from a fresh page (a deletion leaves nothing in the change feed).
+      expect(fake.callsOf('jobs.list')).toHaveLength(1);
+      expect(store.getState().jobs.counts).toEqual({ queued: 1 });
     });
 
     it('shows a refused delete beside its job instead of swallowing it', async () => {

@@ -241,6 +241,8 @@ export function createJobsSlice(services: ConsoleServices): StateCreator<JobsSli
             const [r] = (await services.api['jobs.delete']({ ids: [id] })).results;
             if (r?.error) throw idError(r.error);
             dropRow(id);
+            // A deleted job leaves no change behind in the store's change feed: the counts come from a fresh page.
+            void get().jobsActions.refresh();
           });
         },
         redrive(id) {
