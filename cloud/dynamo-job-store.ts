@@ -75,6 +75,34 @@ const THROTTLE_NAMES = new Set(['ProvisionedThroughputExceededException', 'Throt
 const RETRY_REASONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
 
 type Item = Record<string, unknown>;
+
+/** What a query keeps of an index partition: one tier, and/or dead-lettered jobs only. */
+interface ItemFilter {
+  readonly tier?: Tier;
+  readonly deadLettered?: boolean;
+}
+
+/**
+ * A FilterExpression for an ItemFilter. Dead-lettered is read from the status JSON the item carries (written by
+ * JSON.stringify, so exactly `"deadLettered":true`): items written before this query existed match too, with no new
+ * attribute to backfill.
+ */
+function filterOf(only: ItemFilter): { expression: string | null; names: Record<string, string>; values: Record<string, unknown> } {
+  const parts: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  if (only.tier) {
+    parts.push('#tier = :tier');
+    names['#tier'] = 'tier';
+    values[':tier'] = only.tier;
+  }
+  if (only.deadLettered) {
+    parts.push('contains(#status, :dead)');
+    names['#status'] = 'status';
+    values[':dead'] = '"deadLettered":true';
+  }
+  return { expression: parts.length ? parts.join(' AND ') : null, names, values };
+}
 interface Reason {
   readonly Code?: string;
   readonly Item?: unknown;
@@ -387,11 +415,12 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
     return out;
   }
 
-  /** Up to `want` items of one index partition after (or before) `after`, in sort order, filtered by tier. */
-  async function takeFrom(index: typeof JOB_TABLE.byStage | typeof JOB_TABLE.byChange, partition: string, forward: boolean, after: string | null, want: number, tier?: Tier): Promise<Item[]> {
+  /** Up to `want` items of one index partition after (or before) `after`, in sort order, filtered by tier (and dead-lettered). */
+  async function takeFrom(index: typeof JOB_TABLE.byStage | typeof JOB_TABLE.byChange, partition: string, forward: boolean, after: string | null, want: number, only: ItemFilter = {}): Promise<Item[]> {
     const out: Item[] = [];
     let start: Record<string, unknown> | undefined;
-    const values: Record<string, unknown> = { ':p': partition, ...(after !== null ? { ':after': after } : {}), ...(tier ? { ':tier': tier } : {}) };
+    const f = filterOf(only);
+    const values: Record<string, unknown> = { ':p': partition, ...(after !== null ? { ':after': after } : {}), ...f.values };
     do {
       const page = await send('query', () =>
         client.send(
@@ -399,11 +428,11 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
             TableName: table,
             IndexName: index.indexName,
             KeyConditionExpression: `#p = :p${after !== null ? ` AND #s ${forward ? '>' : '<'} :after` : ''}`,
-            ...(tier ? { FilterExpression: '#tier = :tier' } : {}),
-            ExpressionAttributeNames: { '#p': index.partitionKey, ...(after !== null ? { '#s': index.sortKey } : {}), ...(tier ? { '#tier': 'tier' } : {}) },
+            ...(f.expression ? { FilterExpression: f.expression } : {}),
+            ExpressionAttributeNames: { '#p': index.partitionKey, ...(after !== null ? { '#s': index.sortKey } : {}), ...f.names },
             ExpressionAttributeValues: values,
             ScanIndexForward: forward,
-            Limit: Math.min(1000, Math.max(want - out.length, 1) + (tier ? 50 : 0)),
+            Limit: Math.min(1000, Math.max(want - out.length, 1) + (f.expression ? 50 : 0)),
             ExclusiveStartKey: start,
           }),
         ),
@@ -419,7 +448,7 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
 
   async function list(query: ListQuery): Promise<JobPage> {
     const limit = Math.max(1, Math.min(1000, query.limit));
-    const stages = query.stage === undefined ? STAGES : typeof query.stage === 'string' ? [query.stage] : query.stage;
+    const stages: readonly Stage[] = query.deadLettered ? ['failed'] : query.stage === undefined ? STAGES : typeof query.stage === 'string' ? [query.stage] : query.stage;
     const forward = (query.order ?? 'desc') === 'asc';
     let after: string | null = null;
     if (query.cursor) {
@@ -431,10 +460,11 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
     }
     // Every stage: the change index holds every job once, in 8 partitions instead of 96.
     const partitions: [typeof JOB_TABLE.byStage | typeof JOB_TABLE.byChange, string][] =
-      query.stage === undefined
+      query.stage === undefined && !query.deadLettered
         ? shardList.map((shard) => [JOB_TABLE.byChange, `chg#${shard}`])
         : stages.flatMap((stage) => shardList.map((shard): [typeof JOB_TABLE.byStage, string] => [JOB_TABLE.byStage, `${stage}#${shard}`]));
-    const parts = await Promise.all(partitions.map(([index, p]) => queryLimit(() => takeFrom(index, p, forward, after, limit + 1, query.tier))));
+    const only: ItemFilter = { ...(query.tier ? { tier: query.tier } : {}), ...(query.deadLettered ? { deadLettered: true } : {}) };
+    const parts = await Promise.all(partitions.map(([index, p]) => queryLimit(() => takeFrom(index, p, forward, after, limit + 1, only))));
     const merged = parts.flat().sort(bySortKey(forward));
     const page = merged.slice(0, limit);
     const last = page.at(-1);
@@ -493,7 +523,8 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
     return c;
   }
 
-  async function countStage(stage: Stage, tier?: Tier): Promise<number> {
+  async function countStage(stage: Stage, only: ItemFilter = {}): Promise<number> {
+    const f = filterOf(only);
     const counts = await Promise.all(
       shardList.map((shard) =>
         queryLimit(async () => {
@@ -506,9 +537,9 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
                   TableName: table,
                   IndexName: JOB_TABLE.byStage.indexName,
                   KeyConditionExpression: '#p = :p',
-                  ...(tier ? { FilterExpression: '#tier = :tier' } : {}),
-                  ExpressionAttributeNames: { '#p': JOB_TABLE.byStage.partitionKey, ...(tier ? { '#tier': 'tier' } : {}) },
-                  ExpressionAttributeValues: { ':p': `${stage}#${shard}`, ...(tier ? { ':tier': tier } : {}) },
+                  ...(f.expression ? { FilterExpression: f.expression } : {}),
+                  ExpressionAttributeNames: { '#p': JOB_TABLE.byStage.partitionKey, ...f.names },
+                  ExpressionAttributeValues: { ':p': `${stage}#${shard}`, ...f.values },
                   Select: 'COUNT',
                   ExclusiveStartKey: start,
                 }),
@@ -525,7 +556,7 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
   }
 
   async function counts(tier?: Tier): Promise<StageCounts> {
-    const n = await Promise.all(STAGES.map((s) => countStage(s, tier)));
+    const n = await Promise.all(STAGES.map((s) => countStage(s, tier ? { tier } : {})));
     return Object.fromEntries(STAGES.map((s, i) => [s, n[i]!])) as Record<Stage, number>;
   }
 
@@ -606,8 +637,9 @@ export function createDynamoJobStore(options: DynamoJobStoreOptions): JobStore {
     list,
     changedSince,
     counts: (o) => counts(o?.tier),
+    countDeadLettered: (o) => countStage('failed', { ...(o?.tier ? { tier: o.tier } : {}), deadLettered: true }),
     admissionQueue,
-    inFlight: async (tier) => (await Promise.all(SLOT_STAGES.map((s) => countStage(s, tier)))).reduce((a, b) => a + b, 0),
+    inFlight: async (tier) => (await Promise.all(SLOT_STAGES.map((s) => countStage(s, { tier })))).reduce((a, b) => a + b, 0),
     sweepCandidates: (limit, cursor) => list({ stage: SWEEP_STAGES, limit, cursor: cursor ?? null, order: 'asc' }),
     events,
     async recordDelivery(d) {

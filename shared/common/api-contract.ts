@@ -165,6 +165,14 @@ export const JobRowSchema = z.strictObject({
   tier: TierSchema.nullable(),
   tierReason: Text(2000).nullable(),
   attempts: z.number().int().nonnegative(),
+  /** The attempt budget (the spec's maxAttempts): after the last one a retryable failure is dead-lettered. */
+  maxAttempts: z.number().int().min(1).max(10),
+  /** 1 (lowest) to 10: admission order is priority, then age. */
+  priority: z.number().int().min(1).max(10),
+  /** retry-wait: when the sweep sends it again. */
+  notBefore: IsoDate.nullable(),
+  /** Failed after its last attempt (shared/common/job-lifecycle.ts decides): Redrive sends it again. */
+  deadLettered: z.boolean(),
   createdAt: IsoDate,
   updatedAt: IsoDate,
   startedAt: IsoDate.nullable(),
@@ -178,6 +186,13 @@ export const JobRowSchema = z.strictObject({
   error: ApiErrorSchema.nullable(),
 });
 export type JobRow = z.infer<typeof JobRowSchema>;
+
+/** Jobs per stage, plus the dead-lettered ones among the failed (the Jobs screen's chips). */
+export const JobCountsSchema = z.partialRecord(z.union([StageSchema, z.literal('deadLettered')]), z.number().int().nonnegative());
+export type JobCounts = z.infer<typeof JobCountsSchema>;
+/** The Jobs screen's filters beyond one stage: every unfinished stage, the running stages, the dead-lettered jobs. */
+export const JobFilterSchema = z.union([StageSchema, z.enum(['active', 'running', 'deadLettered'])]);
+export type JobFilter = z.infer<typeof JobFilterSchema>;
 
 const JsonObject = z.record(z.string(), z.json());
 
@@ -442,7 +457,7 @@ export const contract = {
   },
   'jobs.list': {
     request: z.strictObject({
-      stage: z.union([StageSchema, z.literal('active')]).optional(),
+      stage: JobFilterSchema.optional(),
       tier: TierSchema.optional(),
       /** Matches job id or file name, case-insensitive. */
       search: Text(256).optional(),
@@ -456,7 +471,7 @@ export const contract = {
       /** Jobs matching the filters, all pages. */
       total: z.number().int().nonnegative(),
       /** Jobs per stage, all jobs (filter chips). */
-      counts: z.partialRecord(StageSchema, z.number().int().nonnegative()),
+      counts: JobCountsSchema,
     }),
   },
   'jobs.get': {
@@ -480,7 +495,7 @@ export const contract = {
     response: z.strictObject({
       rows: z.array(JobRowSchema).max(1000),
       cursor: Text(1024),
-      counts: z.partialRecord(StageSchema, z.number().int().nonnegative()).nullable(),
+      counts: JobCountsSchema.nullable(),
     }),
   },
   /** Finished jobs (done, failed, cancelled) with their outputs; each id on its own. */
@@ -568,7 +583,11 @@ export const events = {
   /** Upload progress: changed items only, plus totals (throttled, a few per second at most). */
   'uploads.progress': z.strictObject({ uploads: z.array(UploadItemSchema).max(MAX_BATCH), totals: UploadTotalsSchema }),
   /** Jobs whose status changed (from the ledger; local or S3). */
-  'jobs.updated': z.strictObject({ jobs: z.array(JobRowSchema).max(1000) }),
+  'jobs.updated': z.strictObject({
+    jobs: z.array(JobRowSchema).max(1000),
+    /** Fresh counts when anything changed, so the stage chips move with the rows. */
+    counts: JobCountsSchema.optional(),
+  }),
   'preview.progress': z.strictObject({
     runId: Id,
     phase: z.enum(['encoding', 'measuring', 'done', 'failed', 'cancelled']),

@@ -44,6 +44,8 @@ export interface ListQuery {
   readonly cursor?: string | null;
   /** By update time: 'desc' (default) newest first. */
   readonly order?: 'asc' | 'desc';
+  /** Only dead-lettered jobs (failed after the last attempt of a retryable error; the stage is then `failed`). */
+  readonly deadLettered?: boolean;
 }
 
 export interface ChangesPage {
@@ -91,6 +93,8 @@ export interface JobStore {
   /** Everything written after the cursor (null: from now on; '' or '0': from the start), oldest change first. */
   changedSince(cursor: string | null, limit: number): Promise<ChangesPage>;
   counts(options?: { readonly tier?: Tier }): Promise<StageCounts>;
+  /** How many failed jobs are dead-lettered (the console's chip); costs what counting the failed jobs costs. */
+  countDeadLettered(options?: { readonly tier?: Tier }): Promise<number>;
   /** Queued jobs waiting for a tier, highest priority first, then oldest. */
   admissionQueue(tier: Tier, limit: number): Promise<readonly JobStatus[]>;
   /** Jobs of the tier that hold a slot: dispatched or running. */

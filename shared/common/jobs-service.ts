@@ -226,8 +226,8 @@ export function createJobsService(options: JobsServiceOptions) {
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Awaited<ReturnType<JobStore['list']>> = await store.list({ stage: 'failed', limit: 500, cursor, order: 'asc' });
-      ids.push(...page.items.filter((s) => s.deadLettered).map((s) => s.id));
+      const page: Awaited<ReturnType<JobStore['list']>> = await store.list({ deadLettered: true, limit: 500, cursor, order: 'asc' });
+      ids.push(...page.items.map((s) => s.id));
       cursor = page.cursor;
     } while (cursor);
     return ids;

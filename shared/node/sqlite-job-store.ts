@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 const CHANGE_SEQ = '__change_seq';
 const RUNNING_OR_DISPATCHED: readonly Stage[] = ['dispatched', 'downloading', 'analyzing', 'encoding', 'packaging', 'uploading', 'finalizing'];
 const SWEEP_STAGES: readonly Stage[] = ['retry-wait', ...RUNNING_OR_DISPATCHED];
+/** Dead-lettered is a field of the status JSON (JSON true reads back as 1). */
+const DEAD_LETTERED = "json_extract(status, '$.deadLettered') = 1";
 
 /** SQLite's errors as the operator needs them: which file, what happened, what to do. */
 function storeError(file: string, err: unknown): TiercastError {
@@ -181,6 +183,9 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
     ),
     countAll: db.prepare<[], { stage: Stage; n: number }>('SELECT stage, count(*) AS n FROM jobs GROUP BY stage'),
     countTier: db.prepare<[string], { stage: Stage; n: number }>('SELECT stage, count(*) AS n FROM jobs WHERE tier = ? GROUP BY stage'),
+    // The stage index narrows to failed jobs; only their status JSON is read.
+    countDead: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM jobs WHERE stage = 'failed' AND ${DEAD_LETTERED}`),
+    countDeadTier: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM jobs WHERE stage = 'failed' AND tier = ? AND ${DEAD_LETTERED}`),
     total: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM jobs'),
   };
   const nextChangeSeq = () => st.bump.get(CHANGE_SEQ, 1)!.value;
@@ -258,9 +263,9 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
 
   function list(query: ListQuery): JobPage {
     const limit = Math.max(1, Math.min(1000, query.limit));
-    const stages = query.stage === undefined ? null : typeof query.stage === 'string' ? [query.stage] : [...query.stage];
+    const stages = query.deadLettered ? ['failed'] : query.stage === undefined ? null : typeof query.stage === 'string' ? [query.stage] : [...query.stage];
     const desc = (query.order ?? 'desc') === 'desc';
-    const where: string[] = [];
+    const where: string[] = query.deadLettered ? [DEAD_LETTERED] : [];
     const args: (string | number)[] = [];
     if (stages) {
       where.push(`stage IN (${stages.map(() => '?').join(', ')})`);
@@ -312,6 +317,7 @@ export function openSqliteJobStore(file: string, options: SqliteJobStoreOptions 
     list: async (query) => guard(() => list(query)),
     changedSince: async (cursor, limit) => guard(() => changedSince(cursor, limit)),
     counts: async (o) => guard(() => counts(o?.tier)),
+    countDeadLettered: async (o) => guard(() => (o?.tier ? st.countDeadTier.get(o.tier) : st.countDead.get())!.n),
     admissionQueue: async (tier, limit) => guard(() => st.admission.all(tier, limit).map(parseStatus)),
     inFlight: async (tier) => guard(() => st.inFlight.get(tier, ...RUNNING_OR_DISPATCHED)!.n),
     sweepCandidates: async (limit, cursor) => guard(() => list({ stage: SWEEP_STAGES, limit, cursor: cursor ?? null, order: 'asc' })),

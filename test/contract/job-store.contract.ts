@@ -199,6 +199,27 @@ export function jobStoreContract(name: string, setup: () => Promise<JobStoreFixt
         for (const id of ids.encoding!) expect(found.has(id)).toBe(true);
         for (const id of ids.failed!) expect(found.has(id)).toBe(false);
       });
+
+      // Last in this block: it rewrites two of the failed jobs.
+      it('lists and counts the dead-lettered jobs apart from the other failed ones', async () => {
+        expect(await store.countDeadLettered({ tier })).toBe(0);
+        const dead = ids.failed!.slice(0, 2);
+        for (const id of dead) await move(store, id, { deadLettered: true });
+        expect(await store.countDeadLettered({ tier })).toBe(2);
+        expect(await store.countDeadLettered()).toBeGreaterThanOrEqual(2);
+        const page = await store.list({ deadLettered: true, tier, limit: 100 });
+        expect(page.items.map((s) => s.id).sort()).toEqual([...dead].sort());
+        expect(page.items.every((s) => s.stage === 'failed' && s.deadLettered)).toBe(true);
+        // Paging through a filtered listing loses and repeats nothing.
+        const first = await store.list({ deadLettered: true, tier, limit: 1 });
+        expect(first.items).toHaveLength(1);
+        const second = await store.list({ deadLettered: true, tier, limit: 1, cursor: first.cursor });
+        expect([...first.items, ...second.items].map((s) => s.id).sort()).toEqual([...dead].sort());
+        // Redriven (queued again with a fresh budget): no longer dead-lettered.
+        await move(store, dead[0]!, { stage: 'queued', deadLettered: false, error: null });
+        expect(await store.countDeadLettered({ tier })).toBe(1);
+        expect((await store.list({ deadLettered: true, tier, limit: 100 })).items.map((s) => s.id)).toEqual([dead[1]]);
+      });
     });
 
     it('increments counters atomically under concurrency', async () => {

@@ -1,10 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { TiercastError } from '../../shared/common/errors.ts';
 import { makeClip } from '../helpers/clips.ts';
+import { jobsFor, testSpec } from '../helpers/jobs.ts';
 import { repoRoot } from '../helpers/media.ts';
 
 /**
@@ -519,6 +521,136 @@ describe('operator console in Chromium', () => {
       if (midway.includes(n)) expect(after.get(n)!.resumed).toBe(true);
     }
     expect(await page.locator(`[role=row][data-name="${cancelled}"] [data-upload-state]`).getAttribute('title')).toBe('cancelled');
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+/**
+ * The job lifecycle on the Jobs and Upload screens. Jobs that must wait or fail are made through the real jobs service
+ * in this process, on the console's own SQLite job store (one file, shared across processes as the CLI shares it):
+ * a job routed to ec2 waits in the queue because this data home has no ec2 tier (no dispatcher admits it), and a
+ * runner that claims a job and fails it goes through the service's own failure path (dead-lettered when the budget,
+ * maxAttempts 1 here, is spent). The console sees all of it only through its change feed, as it would a second host.
+ */
+describe('job lifecycle on the Jobs screen', () => {
+  let h: Awaited<ReturnType<typeof jobsFor>>;
+  beforeAll(async () => {
+    h = await jobsFor(home);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const row = (id: string) => page.locator(`[role=row][data-job-id="${id}"]`);
+  const chip = async (filter: string) => Number((await page.locator(`[data-chip="${filter}"]`).getAttribute('data-count')) ?? NaN);
+  const detailButton = (name: string) => page.locator('[data-testid=job-detail]').getByRole('button', { name, exact: true });
+  /** A job that waits in the queue: its tier (ec2) has no dispatcher in this data home. */
+  const seedWaiting = async (name: string, maxAttempts = 3) => {
+    const spec = testSpec({ input: { key: `inputs/${name}`, name, sizeBytes: 1000 }, maxAttempts });
+    await h.jobs.submit([{ spec, route: { tier: 'ec2', reason: 'e2e: a tier with no worker here' } }], { admit: false });
+    return spec.id;
+  };
+  /** A runner's failed attempt, through the service's failure path. */
+  const failAttempt = async (id: string, error: TiercastError) => {
+    const c = await h.jobs.claim(id, { worker: 'e2e-runner', tier: 'ec2', runToken: `${id}-1` });
+    if (!c.ok) throw new Error(c.why);
+    await h.jobs.failRun(c.run, error);
+  };
+  const openJob = async (id: string) => {
+    await row(id).click();
+    await until(`the detail of ${id}`, async () => ((await page.locator('[data-testid=job-detail] .mono').first().textContent()) ?? '') === id, 20_000);
+  };
+
+  it('sends a per-file priority over the batch priority to the jobs it creates', async () => {
+    const clip = makeClip({ durationSec: 1, width: 320, height: 180, fps: 25 });
+    const names = ['prio-batch.mp4', 'prio-file.mp4'];
+    for (const n of names) copyFileSync(clip, path.join(home, n));
+    await nav('upload');
+    await page.locator('[data-testid=file-input]').setInputFiles(names.map((n) => path.join(home, n)));
+    for (const n of names) await until(`${n} to be probed ready`, async () => (await page.locator(`[role=row][data-name="${n}"]`).getAttribute('data-state')) === 'ready', 60_000);
+    if (await page.locator('button', { hasText: 'Clear selection' }).isEnabled()) await page.locator('button', { hasText: 'Clear selection' }).click();
+    for (const n of names) await page.locator(`[role=row][data-name="${n}"] input[type=checkbox]`).check();
+    await page.locator('select[aria-label="Batch priority"]').selectOption('3');
+    await page.locator('select[aria-label="Priority of prio-file.mp4"]').selectOption('9');
+    await nav('jobs');
+    await expect(page.locator('[data-testid=dispatch-priority]').textContent()).resolves.toContain('priority 3');
+    await page.locator('select[aria-label=Tier]').selectOption('local');
+    await page.locator('form[aria-label=Dispatch] button[type=submit]').click();
+    const jobRow = (n: string) => page.locator(`[role=row][data-job-id]:has-text("${n}")`);
+    await until('both priority jobs in the table', async () => (await jobRow('prio-batch.mp4').count()) === 1 && (await jobRow('prio-file.mp4').count()) === 1, 30_000);
+    expect(await jobRow('prio-file.mp4').getAttribute('data-priority')).toBe('9');
+    expect(await jobRow('prio-batch.mp4').getAttribute('data-priority')).toBe('3');
+    expect(await jobRow('prio-file.mp4').locator('[data-testid=job-priority]').textContent()).toBe('9');
+    // The job record itself carries it (admission reads it there).
+    const id = (await jobRow('prio-file.mp4').getAttribute('data-job-id'))!;
+    expect((await h.jobStore.get(id)).status.priority).toBe(9);
+    await until('both priority jobs to finish', async () => (await page.locator('[role=row][data-stage=done]:has-text("prio-")').count()) === 2, 120_000);
+  });
+
+  it('moves the stage chips live as jobs change elsewhere, and cancels a queued job', async () => {
+    await nav('jobs');
+    await page.locator('[data-chip=all]').click();
+    const [queued0, cancelled0] = [await chip('queued'), await chip('cancelled')];
+    const id = await seedWaiting('lifecycle-waiting.mp4');
+    await appear(`[role=row][data-job-id="${id}"][data-stage=queued]`, 20_000);
+    await until('the queued chip to count the new job', async () => (await chip('queued')) === queued0 + 1, 20_000);
+    expect(await row(id).locator('[data-testid=job-attempts]').textContent()).toBe('0/3');
+    await openJob(id);
+    await detailButton('Cancel').click();
+    await until('the job to show cancelled', async () => (await row(id).getAttribute('data-stage')) === 'cancelled', 20_000);
+    await until('the chips to follow', async () => (await chip('queued')) === queued0 && (await chip('cancelled')) === cancelled0 + 1, 20_000);
+    expect((await h.jobStore.get(id)).status).toMatchObject({ stage: 'cancelled', error: { code: 'CANCELLED', message: 'cancelled by the console' } });
+  });
+
+  it('retries a failed job', async () => {
+    const failed0 = await chip('failed');
+    const id = await seedWaiting('lifecycle-failed.mp4');
+    await failAttempt(id, new TiercastError('DECODE_FAILED', 'the source could not be decoded'));
+    await appear(`[role=row][data-job-id="${id}"][data-stage=failed]`, 20_000);
+    await until('the failed chip to count it', async () => (await chip('failed')) === failed0 + 1, 20_000);
+    await openJob(id);
+    expect(await detailButton('Redrive').isDisabled()).toBe(true);
+    await detailButton('Retry').click();
+    await until('the retried job to be queued again', async () => (await row(id).getAttribute('data-stage')) === 'queued', 20_000);
+    expect((await h.jobStore.get(id)).status).toMatchObject({ stage: 'queued', attempts: 0, error: null });
+    await until('the failed chip to drop it', async () => (await chip('failed')) === failed0, 20_000);
+  });
+
+  it('redrives a dead-lettered job from its chip', async () => {
+    const dead0 = await chip('deadLettered');
+    const id = await seedWaiting('lifecycle-dead.mp4', 1);
+    await failAttempt(id, new TiercastError('ENCODE_FAILED', 'x264 crashed'));
+    expect((await h.jobStore.get(id)).status).toMatchObject({ stage: 'failed', deadLettered: true });
+    await until('the dead-lettered chip to count it', async () => (await chip('deadLettered')) === dead0 + 1, 20_000);
+    expect(await page.getByRole('button', { name: 'Redrive all dead-lettered' }).isEnabled()).toBe(true);
+    await page.locator('[data-chip=deadLettered]').click();
+    await appear(`[role=row][data-job-id="${id}"][data-dead-lettered=true]`, 20_000);
+    expect(await row(id).textContent()).toContain('dead-lettered');
+    expect(await row(id).locator('[data-testid=job-attempts]').textContent()).toBe('1/1');
+    await openJob(id);
+    await detailButton('Redrive').click();
+    // Sent again: out of the dead-lettered view, queued with a fresh budget.
+    await until('the redriven job to leave the dead-lettered view', async () => (await row(id).count()) === 0 && (await chip('deadLettered')) === dead0, 20_000);
+    expect((await h.jobStore.get(id)).status).toMatchObject({ stage: 'queued', attempts: 0, deadLettered: false });
+    await page.locator('[data-chip=all]').click();
+    await appear(`[role=row][data-job-id="${id}"][data-stage=queued]`, 20_000);
+    await shot('jobs-lifecycle');
+  });
+
+  it('deletes a finished job after a confirmation, outputs included', async () => {
+    const done = page.locator('[role=row][data-stage=done]:has-text("prio-batch.mp4")');
+    await appear('[role=row][data-stage=done]:has-text("prio-batch.mp4")', 20_000);
+    const id = (await done.getAttribute('data-job-id'))!;
+    const outputs = path.join(h.paths.store, 'outputs', id);
+    expect(existsSync(outputs)).toBe(true);
+    await openJob(id);
+    await detailButton('Delete').click();
+    await page.locator('[role=alertdialog][aria-label="Confirm delete"]').waitFor();
+    expect(existsSync(outputs)).toBe(true);
+    await page.getByRole('button', { name: 'Delete job and outputs' }).click();
+    await until('the deleted job to leave the table', async () => (await row(id).count()) === 0, 20_000);
+    expect(existsSync(outputs)).toBe(false);
+    await expect(h.jobStore.get(id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
     expect(pageErrors).toEqual([]);
   });
 });

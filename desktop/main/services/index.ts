@@ -80,7 +80,7 @@ async function startParts(options: ServicesOptions, backend: Backend, events: Ev
     jobs: backend.jobs,
     route: routing.route,
     newJobId,
-    onUpdate: (rows) => events.emit('jobs.updated', { jobs: rows }),
+    onUpdate: (rows, counts) => events.emit('jobs.updated', { jobs: rows, counts }),
     log,
     ...(options.jobsPollMs ? { pollMs: options.jobsPollMs } : {}),
   });

@@ -1,6 +1,7 @@
-import type { ApiErrorBody, JobDetail, JobRow } from '../../../shared/common/api-contract.ts';
+import type { ApiErrorBody, JobCounts, JobDetail, JobFilter, JobRow } from '../../../shared/common/api-contract.ts';
 import { toTiercastError } from '../../../shared/common/errors.ts';
 import type { JobStore, StageCounts } from '../../../shared/common/job-store.ts';
+import { RUNNING_STAGES } from '../../../shared/common/job-lifecycle.ts';
 import { STAGES, TERMINAL_STAGES, type JobSpec, type JobStatus, type OutputFormat, type Stage, type Tier } from '../../../shared/common/job.ts';
 import type { JobsService } from '../../../shared/common/jobs-service.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
@@ -27,7 +28,8 @@ export interface ConsoleJobsOptions {
   /** The current jobs service (it changes when Settings move the store). */
   readonly jobs: () => JobsService;
   readonly route: (input: { sizeBytes: number; media: MediaInfo; ladder: Ladder; requested: 'auto' | Tier; jobId: string }) => Route;
-  readonly onUpdate: (rows: JobRow[]) => void;
+  /** Changed rows, with the counts after those changes. */
+  readonly onUpdate: (rows: JobRow[], counts: JobCounts) => void;
   readonly newJobId: () => string;
   readonly log?: Pick<Logger, 'warn'>;
   readonly pollMs?: number;
@@ -38,9 +40,12 @@ interface SpecSummary {
   readonly ladder: string;
   readonly input: JobSpec['input'];
   readonly formats: readonly OutputFormat[];
+  readonly maxAttempts: number;
 }
 
-const summaryOf = (spec: JobSpec): SpecSummary => ({ name: spec.input.name, ladder: spec.ladder.name, input: spec.input, formats: spec.formats });
+const summaryOf = (spec: JobSpec): SpecSummary => ({ name: spec.input.name, ladder: spec.ladder.name, input: spec.input, formats: spec.formats, maxAttempts: spec.maxAttempts });
+/** The spec's default budget (shared/common/job.ts), for a row whose spec could not be read. */
+const DEFAULT_MAX_ATTEMPTS = 3;
 
 export const errorBody = (err: unknown): ApiErrorBody => {
   const e = toTiercastError(err);
@@ -58,6 +63,11 @@ export function jobRow(status: JobStatus, spec: SpecSummary | undefined, nowMs =
     tier: status.tier,
     tierReason: status.tierReason?.slice(0, 2000) ?? null,
     attempts: status.attempts,
+    maxAttempts: spec?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    priority: status.priority,
+    notBefore: status.stage === 'retry-wait' ? status.notBefore : null,
+    // Decided by the lifecycle when the last attempt failed (shared/common/job-lifecycle.ts, decideFailure).
+    deadLettered: status.stage === 'failed' && status.deadLettered,
     createdAt: status.createdAt,
     updatedAt: status.updatedAt,
     startedAt: status.startedAt,
@@ -72,6 +82,23 @@ export function jobRow(status: JobStatus, spec: SpecSummary | undefined, nowMs =
 }
 
 const ACTIVE: readonly Stage[] = STAGES.filter((s) => !TERMINAL_STAGES.includes(s));
+
+/** The store query of a Jobs screen filter. */
+function queryOf(filter: JobFilter | undefined): { stage?: Stage | readonly Stage[]; deadLettered?: true } {
+  if (filter === undefined) return {};
+  if (filter === 'active') return { stage: ACTIVE };
+  if (filter === 'running') return { stage: RUNNING_STAGES };
+  if (filter === 'deadLettered') return { deadLettered: true };
+  return { stage: filter };
+}
+
+/** How many jobs a filter matches, from the counts. */
+export function totalOf(filter: JobFilter | undefined, counts: JobCounts): number {
+  if (filter === 'deadLettered') return counts.deadLettered ?? 0;
+  const q = queryOf(filter);
+  const stages: readonly Stage[] = q.stage === undefined ? STAGES : typeof q.stage === 'string' ? [q.stage] : q.stage;
+  return stages.reduce((n, s) => n + (counts[s] ?? 0), 0);
+}
 
 export type ActionResult = { id: string; job: JobRow | null; error: ApiErrorBody | null };
 
@@ -97,6 +124,11 @@ export function createConsoleJobs(options: ConsoleJobsOptions) {
     return out;
   }
 
+  /** Counts per stage (zeros left out) and the dead-lettered count: two indexed queries. */
+  async function counts(): Promise<JobCounts> {
+    const [c, dead] = await Promise.all([store().counts(), store().countDeadLettered()]);
+    return { ...countsOf(c), ...(dead > 0 ? { deadLettered: dead } : {}) };
+  }
   const countsOf = (c: StageCounts): Partial<Record<Stage, number>> => Object.fromEntries(Object.entries(c).filter(([, n]) => n > 0));
 
   /** Changes since the last poll go out on jobs.updated. */
@@ -111,7 +143,7 @@ export function createConsoleJobs(options: ConsoleJobsOptions) {
       for (;;) {
         const page = await store().changedSince(changesCursor, 1000);
         changesCursor = page.cursor;
-        if (page.items.length > 0) options.onUpdate(await rowsOf(page.items));
+        if (page.items.length > 0) options.onUpdate(await rowsOf(page.items), await counts());
         if (page.items.length < 1000) return;
       }
     } catch (err) {
@@ -171,20 +203,16 @@ export function createConsoleJobs(options: ConsoleJobsOptions) {
     },
 
     /** One page of the store's index (newest change first) and the counts per stage. */
-    async page(q: { stage?: Stage | 'active'; tier?: Tier; limit: number; cursor?: string | null }) {
-      const stage = q.stage === 'active' ? ACTIVE : q.stage;
-      const [page, counts] = await Promise.all([
-        store().list({ ...(stage ? { stage } : {}), ...(q.tier ? { tier: q.tier } : {}), limit: q.limit, cursor: q.cursor ?? null }),
-        store().counts(),
-      ]);
-      return { rows: await rowsOf(page.items), cursor: page.cursor, counts: countsOf(counts) };
+    async page(q: { stage?: JobFilter; tier?: Tier; limit: number; cursor?: string | null }) {
+      const [page, all] = await Promise.all([store().list({ ...queryOf(q.stage), ...(q.tier ? { tier: q.tier } : {}), limit: q.limit, cursor: q.cursor ?? null }), counts()]);
+      return { rows: await rowsOf(page.items), cursor: page.cursor, counts: all, total: totalOf(q.stage, all) };
     },
 
     /** What changed after the cursor (null: a cursor for "from now on"), with fresh counts when anything did. */
     async changes(cursor: string | null, limit = 1000) {
       const page = await store().changedSince(cursor, limit);
-      const counts = page.items.length > 0 || cursor === null ? countsOf(await store().counts()) : null;
-      return { rows: await rowsOf(page.items), cursor: page.cursor, counts };
+      const fresh = page.items.length > 0 || cursor === null ? await counts() : null;
+      return { rows: await rowsOf(page.items), cursor: page.cursor, counts: fresh };
     },
 
     async detail(id: string): Promise<Omit<JobDetail, 'outputs' | 'report'> & { status: JobStatus }> {

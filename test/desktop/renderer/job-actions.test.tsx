@@ -15,11 +15,11 @@ import { fakeServices } from './fake-services.tsx';
 
 const failure = { code: 'DECODE_FAILED' as const, message: 'ffmpeg exited 1' };
 
-function job(stage: Stage, error: JobRow['error'] = null): JobRow {
+function job(stage: Stage, error: JobRow['error'] = null, over: Partial<JobRow> = {}): JobRow {
   return {
-    id: `j-${stage}`, name: 'a.mp4', stage, progress: 0, tier: 'local', tierReason: null, attempts: 1,
+    id: `j-${stage}`, name: 'a.mp4', stage, progress: 0, tier: 'local', tierReason: null, attempts: 1, maxAttempts: 3, priority: 5, notBefore: null, deadLettered: false,
     createdAt: '2026-11-22T03:00:00.000Z', updatedAt: '2026-11-22T03:00:00.000Z', startedAt: null, finishedAt: null,
-    elapsedSec: null, estimatedCostUsd: 0, costUsd: null, priceDate: null, ladder: 'default', error,
+    elapsedSec: null, estimatedCostUsd: 0, costUsd: null, priceDate: null, ladder: 'default', error, ...over,
   };
 }
 

@@ -6,7 +6,7 @@ import { fakeServices } from './fake-services.tsx';
 
 function job(id: string, over: Partial<JobRow> = {}): JobRow {
   return {
-    id, name: `${id}.mp4`, stage: 'queued', progress: 0, tier: 'local', tierReason: 'no AWS', attempts: 0,
+    id, name: `${id}.mp4`, stage: 'queued', progress: 0, tier: 'local', tierReason: 'no AWS', attempts: 0, maxAttempts: 3, priority: 5, notBefore: null, deadLettered: false,
     createdAt: `2026-11-22T03:00:0${id.length % 10}.000Z`, updatedAt: '2026-11-22T03:00:00.000Z', startedAt: null, finishedAt: null,
     elapsedSec: null, estimatedCostUsd: 0, costUsd: null, priceDate: '2026-06-01', ladder: 'default', error: null, ...over,
   };

@@ -1,6 +1,5 @@
 import type { ApiErrorBody, ApiParsedRequest, ApiResponse, FileItem, JobDetail, JobRow } from '../../../../shared/common/api-contract.ts';
 import { TiercastError, toTiercastError, type ErrorCode } from '../../../../shared/common/errors.ts';
-import { TERMINAL_STAGES, type Stage } from '../../../../shared/common/job.ts';
 import type { Ladder } from '../../../../shared/common/ladder-schema.ts';
 import type { NamespaceHandlers } from '../../api-calls.ts';
 import type { FileRegistry } from '../files.ts';
@@ -75,8 +74,7 @@ export function jobsHandlers(deps: JobsDeps): NamespaceHandlers<'jobs'> {
     const page = await jobs.page({ ...(req.stage ? { stage: req.stage } : {}), ...(req.tier ? { tier: req.tier } : {}), limit: req.limit, cursor: req.cursor ?? null });
     const search = req.search?.trim().toLowerCase();
     const rows = search ? page.rows.filter((r) => r.id.toLowerCase().includes(search) || r.name.toLowerCase().includes(search)) : page.rows;
-    const inFilter = (stage: string) => (req.stage === 'active' ? !TERMINAL_STAGES.includes(stage as Stage) : !req.stage || req.stage === stage);
-    const total = search ? rows.length : Object.entries(page.counts).reduce((n, [stage, c]) => (inFilter(stage) ? n + c : n), 0);
+    const total = search ? rows.length : page.total;
     return { jobs: rows, nextCursor: page.cursor, total: req.tier ? Math.max(rows.length, 0) : total, counts: page.counts };
   }
 

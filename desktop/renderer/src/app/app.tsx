@@ -61,8 +61,12 @@ export function App({ services, store }: { services: ConsoleServices; store: Sto
   };
 
   // Cross-feature data flows through the app: the upload selection feeds dispatch, ready files feed the preview.
-  const { selected, rows } = useStore(store, useShallow((s) => ({ selected: s.upload.selected, rows: s.upload.rows })));
+  const { selected, rows, priority, priorities } = useStore(
+    store,
+    useShallow((s) => ({ selected: s.upload.selected, rows: s.upload.rows, priority: s.upload.priority, priorities: s.upload.priorities })),
+  );
   const selectedFileIds = useMemo(() => Object.keys(selected), [selected]);
+  const dispatchPriorities = useMemo(() => ({ priority, priorities }), [priority, priorities]);
   const previewFiles = useMemo<PreviewFile[]>(
     () => rows.flatMap((r) => (r.fileId && r.state === 'ready' ? [{ id: r.fileId, name: r.name, durationSec: r.media?.durationSec ?? null }] : [])),
     [rows],
@@ -83,7 +87,7 @@ export function App({ services, store }: { services: ConsoleServices; store: Sto
             <Suspense fallback={<div className="screen"><Loading /></div>}>
               {screen === 'upload' && <UploadScreen />}
               {screen === 'preview' && <PreviewScreen files={previewFiles} />}
-              {screen === 'jobs' && <JobsScreen selectedFileIds={selectedFileIds} />}
+              {screen === 'jobs' && <JobsScreen selectedFileIds={selectedFileIds} priorities={dispatchPriorities} />}
               {screen === 'dashboards' && <DashboardsScreen />}
               {screen === 'player' && <PlayerScreen />}
               {screen === 'settings' && <SettingsScreen />}

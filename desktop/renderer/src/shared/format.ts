@@ -107,3 +107,20 @@ export function secondsBetween(startIso: string | null | undefined, endIso?: str
   if (Number.isNaN(start) || Number.isNaN(end)) return null;
   return Math.max(0, (end - start) / 1000);
 }
+
+/** "retry in 2m 10s" for a job waiting out its backoff until `notBeforeIso`; "retry due" once that time has passed. */
+export function formatRetryIn(notBeforeIso: string | null | undefined, now = Date.now()): string {
+  const at = notBeforeIso ? Date.parse(notBeforeIso) : Number.NaN;
+  if (!Number.isFinite(at)) return 'retry pending';
+  const sec = Math.ceil((at - now) / 1000);
+  if (sec <= 0) return 'retry due';
+  const h = Math.floor(sec / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  const s = sec % 60;
+  return `retry in ${h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`}`;
+}
+
+/** Priority 1-10 in words: the steps the Upload screen offers. */
+export function priorityLabel(p: number): string {
+  return p <= 2 ? 'Low' : p <= 6 ? 'Normal' : p <= 8 ? 'High' : 'Urgent';
+}

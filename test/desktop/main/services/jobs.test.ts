@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { contract, type JobRow } from '../../../../shared/common/api-contract.ts';
 import { createConsoleJobs, type ConsoleJobs } from '../../../../desktop/main/services/jobs.ts';
+import { change, claimPatch, decideFailure, failurePatch } from '../../../../shared/common/job-lifecycle.ts';
+import type { JobCounts } from '../../../../shared/common/api-contract.ts';
 import { jobsFor, testSpec } from '../../../helpers/jobs.ts';
 
 /** The console's jobs over a real SQLite job store in a temp data home: pages, changes since a cursor, and actions. */
@@ -12,6 +14,7 @@ describe('console jobs on the job store', () => {
   let setup: Awaited<ReturnType<typeof jobsFor>>;
   let jobs: ConsoleJobs;
   const updates: JobRow[][] = [];
+  const updateCounts: JobCounts[] = [];
   const ids: string[] = [];
 
   beforeAll(async () => {
@@ -30,7 +33,10 @@ describe('console jobs on the job store', () => {
         throw new Error('not used');
       },
       newJobId: () => 'unused',
-      onUpdate: (rows) => updates.push(rows),
+      onUpdate: (rows, counts) => {
+        updates.push(rows);
+        updateCounts.push(counts);
+      },
     });
   });
   afterAll(async () => {
@@ -102,5 +108,59 @@ describe('console jobs on the job store', () => {
     const detail = await jobs.detail(ids[0]!);
     expect(detail.history.map((h) => h.stage)).toEqual(['queued', 'cancelled', 'queued']);
     expect(detail.input.name).toBe('Holiday 0.mp4');
+  });
+
+  /** A failed attempt as a runner writes it: claim, then the lifecycle's decision for that error at that attempt. */
+  async function failAttempt(id: string, attempts: number, maxAttempts: number): Promise<void> {
+    const store = setup.jobs.store;
+    const now = new Date();
+    let { status } = await store.get(id);
+    const claimed = change(status, { ...claimPatch(status, 'test-runner', 'test', 'local', 60_000, now), attempts }, now);
+    await store.write(claimed.next, status.version, claimed.event);
+    status = claimed.next;
+    const decision = decideFailure('ENCODE_FAILED', attempts, maxAttempts, now);
+    if (decision.kind === 'escalate') throw new Error('ENCODE_FAILED does not escalate');
+    const failed = change(status, failurePatch(decision, { code: 'ENCODE_FAILED', message: 'ffmpeg exited 1' }, attempts, now), now);
+    await store.write(failed.next, status.version, failed.event);
+  }
+
+  it('rows carry priority, the attempt budget, when a retry-wait job runs again and whether a failed job is dead-lettered', async () => {
+    const [retrying, dead] = [ids[26]!, ids[27]!];
+    await failAttempt(retrying, 1, 3);
+    await failAttempt(dead, 3, 3);
+    const rows = new Map((await jobs.page({ limit: 100 })).rows.map((r) => [r.id, r]));
+    const wait = rows.get(retrying)!;
+    expect(wait).toMatchObject({ stage: 'retry-wait', attempts: 1, maxAttempts: 3, priority: 5, deadLettered: false });
+    // The lifecycle's backoff: 30 s for the first attempt, up to 20 % less with jitter.
+    const inSec = (Date.parse(wait.notBefore!) - Date.now()) / 1000;
+    expect(inSec).toBeGreaterThan(20);
+    expect(inSec).toBeLessThanOrEqual(30);
+    expect(rows.get(dead)).toMatchObject({ stage: 'failed', attempts: 3, deadLettered: true, notBefore: null, error: { code: 'ENCODE_FAILED' } });
+    // Jobs that never failed their last attempt are not.
+    expect(rows.get(ids[5]!)).toMatchObject({ deadLettered: false });
+
+    const page = await jobs.page({ stage: 'deadLettered', limit: 50 });
+    expect(page.rows.map((r) => r.id)).toEqual([dead]);
+    expect(page.total).toBe(1);
+    expect(page.counts).toMatchObject({ failed: 1, 'retry-wait': 1, deadLettered: 1 });
+    expect(contract['jobs.list'].response.safeParse({ jobs: page.rows, nextCursor: page.cursor, total: page.total, counts: page.counts }).success).toBe(true);
+    expect((await jobs.page({ stage: 'running', limit: 50 })).rows).toEqual([]);
+    expect(await jobs.deadLettered()).toEqual([dead]);
+  });
+
+  it('the poll sends fresh counts with the changed rows, and a redrive clears dead-lettered', async () => {
+    await jobs.poll();
+    updates.length = 0;
+    updateCounts.length = 0;
+    const [redriven] = await jobs.redrive([ids[27]!]);
+    expect(redriven).toMatchObject({ error: null, job: { stage: 'queued', attempts: 0, deadLettered: false } });
+    // The action starts a poll of its own; wait for it rather than racing it.
+    await vi.waitFor(async () => {
+      await jobs.poll();
+      expect(updates.flat().map((r) => r.id)).toContain(ids[27]);
+    });
+    expect(updateCounts.at(-1)).not.toHaveProperty('deadLettered');
+    expect(updateCounts.at(-1)!.failed ?? 0).toBe(0);
+    expect(contract['jobs.list'].response.shape.counts.safeParse(updateCounts.at(-1)).success).toBe(true);
   });
 });

@@ -4,23 +4,34 @@ import { TERMINAL_STAGES } from '../../../../../shared/common/job.ts';
 export interface JobActionState {
   readonly canRetry: boolean;
   readonly canCancel: boolean;
+  readonly canDelete: boolean;
+  readonly canRedrive: boolean;
   /** Why a button is off, for its tooltip. */
   readonly retryHint: string;
   readonly cancelHint: string;
+  readonly deleteHint: string;
+  readonly redriveHint: string;
 }
 
 /**
  * The moves the jobs service allows (shared/common/job-lifecycle.ts): Retry a failed or cancelled job, or one waiting
  * out its retry backoff (now instead of later); never a queued or running one. Cancel while the job is not finished.
- * The service still decides: a refusal (INVALID_REQUEST naming the stage) is shown as it comes.
+ * Delete a finished job (done, failed, cancelled) with its outputs. Redrive a dead-lettered job (failed after its last
+ * attempt) with a fresh budget. The service still decides: a refusal (INVALID_REQUEST naming the stage) is shown as
+ * it comes.
  */
-export function jobActionState(job: Pick<JobRow, 'stage' | 'error'>): JobActionState {
+export function jobActionState(job: Pick<JobRow, 'stage' | 'error' | 'deadLettered'>): JobActionState {
   const terminal = TERMINAL_STAGES.includes(job.stage);
   const canRetry = job.stage === 'failed' || job.stage === 'cancelled' || job.stage === 'retry-wait';
+  const canRedrive = job.stage === 'failed' && job.deadLettered;
   return {
     canRetry,
     canCancel: !terminal,
+    canDelete: terminal,
+    canRedrive,
     retryHint: canRetry ? 'Queue this job again' : `Only failed, cancelled or retry-waiting jobs can be retried; this one is ${job.stage}`,
     cancelHint: terminal ? `This job is already ${job.stage}` : 'Stop this job; it ends as cancelled',
+    deleteHint: terminal ? 'Delete this job and its outputs' : `Only finished jobs can be deleted; this one is ${job.stage} (cancel it first)`,
+    redriveHint: canRedrive ? 'Send this dead-lettered job again with a fresh attempt budget' : 'Only dead-lettered jobs (failed after their last attempt) can be redriven',
   };
 }

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { JobDetail } from '../../../../../../shared/common/api-contract.ts';
 import type { AudioReport, TranscodeReport } from '../../../../../../shared/common/transcode-report.ts';
@@ -5,18 +6,29 @@ import { formatBitrate, formatBytes, formatCost, formatElapsed, formatResolution
 import { ErrorBanner, Loading } from '../../../shared/components/feedback.tsx';
 import { jobActionState } from '../job-actions.ts';
 import { useJobs } from '../stores/use-jobs.ts';
+import { RetryCountdown } from './retry-countdown.tsx';
 
 export function JobDetailPanel() {
-  const { detail, loading, error, selectedId, busy } = useJobs(
-    useShallow((s) => ({ detail: s.jobs.detail, loading: s.jobs.detailLoading, error: s.jobs.detailError, selectedId: s.jobs.selectedId, busy: s.jobs.busy })),
+  const { detail, loading, error, selectedId, busy, actionErrors } = useJobs(
+    useShallow((s) => ({
+      detail: s.jobs.detail,
+      loading: s.jobs.detailLoading,
+      error: s.jobs.detailError,
+      selectedId: s.jobs.selectedId,
+      busy: s.jobs.busy,
+      actionErrors: s.jobs.actionErrors,
+    })),
   );
   const actions = useJobs((s) => s.jobsActions);
+  // The job whose Delete awaits confirmation (the confirmation belongs to that job, not to the panel).
+  const [confirming, setConfirming] = useState<string | null>(null);
   if (!selectedId) return <aside className="card detail muted">Select a job to see its report or its error.</aside>;
   if (loading) return <aside className="card detail"><Loading label="Loading job…" /></aside>;
   if (error) return <aside className="card detail"><ErrorBanner error={error} onRetry={() => void actions.select(selectedId)} /></aside>;
   if (!detail) return <aside className="card detail" />;
   const job = detail.job;
   const can = jobActionState(job);
+  const actionError = actionErrors[job.id];
   return (
     <aside className="card detail" aria-label="Job detail" data-testid="job-detail">
       <h2>{job.name}</h2>
@@ -29,11 +41,47 @@ export function JobDetailPanel() {
         <button type="button" className="btn small danger" title={can.cancelHint} disabled={!!busy[job.id] || !can.canCancel} onClick={() => void actions.cancel(job.id)}>
           Cancel
         </button>
+        <button type="button" className="btn small" title={can.redriveHint} disabled={!!busy[job.id] || !can.canRedrive} onClick={() => void actions.redrive(job.id)}>
+          Redrive
+        </button>
+        <button type="button" className="btn small danger" title={can.deleteHint} disabled={!!busy[job.id] || !can.canDelete} onClick={() => setConfirming(job.id)}>
+          Delete
+        </button>
       </div>
+      {confirming === job.id && can.canDelete && (
+        <div className="toolbar" role="alertdialog" aria-label="Confirm delete">
+          <span>Delete this job and all its outputs? This cannot be undone.</span>
+          <span className="spacer" />
+          <button
+            type="button"
+            className="btn small danger"
+            onClick={() => {
+              setConfirming(null);
+              void actions.remove(job.id);
+            }}
+          >
+            Delete job and outputs
+          </button>
+          <button type="button" className="btn small" onClick={() => setConfirming(null)}>
+            Keep
+          </button>
+        </div>
+      )}
+      {actionError && <div data-testid="action-error"><ErrorBanner error={actionError} /></div>}
       {job.error && <ErrorBanner error={job.error} />}
       <dl className="kv">
         <dt>Stage</dt>
-        <dd data-testid="detail-stage">{job.stage} ({Math.round(job.progress * 100)} %)</dd>
+        <dd data-testid="detail-stage">
+          {job.stage} ({Math.round(job.progress * 100)} %){job.deadLettered ? ', dead-lettered' : ''}
+          {job.stage === 'retry-wait' && (
+            <>
+              {' · '}
+              <RetryCountdown notBefore={job.notBefore} />
+            </>
+          )}
+        </dd>
+        <dt>Priority</dt>
+        <dd data-testid="detail-priority">{job.priority}</dd>
         <dt>Tier</dt>
         <dd>
           {job.tier ?? '—'} {job.tierReason && <span className="muted small">({job.tierReason})</span>}
@@ -41,7 +89,9 @@ export function JobDetailPanel() {
         <dt>Ladder</dt>
         <dd>{job.ladder}</dd>
         <dt>Attempts</dt>
-        <dd>{job.attempts}</dd>
+        <dd>
+          {job.attempts} of {job.maxAttempts}
+        </dd>
         <dt>Created</dt>
         <dd>{formatTimestamp(job.createdAt)}</dd>
         <dt>Elapsed</dt>

@@ -3,11 +3,12 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import type { JobRow } from '../../../../../../shared/common/api-contract.ts';
 import { formatCost, formatElapsed } from '../../../shared/format.ts';
 import { EmptyState, Loading, ProgressBar } from '../../../shared/components/feedback.tsx';
+import { RetryCountdown } from './retry-countdown.tsx';
 
-const COLUMNS = 'minmax(120px, 2fr) 96px minmax(70px, 1fr) 96px 44px 76px 84px';
+const COLUMNS = 'minmax(120px, 2fr) 150px minmax(70px, 1fr) 96px 40px 52px 76px 84px';
 
 export function stageTone(stage: JobRow['stage']): 'ok' | 'bad' | 'run' | '' {
-  return stage === 'done' ? 'ok' : stage === 'failed' ? 'bad' : stage === 'queued' ? '' : 'run';
+  return stage === 'done' ? 'ok' : stage === 'failed' ? 'bad' : stage === 'queued' || stage === 'cancelled' || stage === 'retry-wait' ? '' : 'run';
 }
 
 export function JobTable({ rows, loading, selectedId, onSelect }: { rows: readonly JobRow[]; loading: boolean; selectedId: string | null; onSelect(id: string): void }) {
@@ -29,7 +30,10 @@ export function JobTable({ rows, loading, selectedId, onSelect }: { rows: readon
         <span role="columnheader">Stage</span>
         <span role="columnheader">Progress</span>
         <span role="columnheader">Tier</span>
-        <span role="columnheader" className="cell num">
+        <span role="columnheader" className="cell num" title="Priority, 1 (lowest) to 10">
+          Prio
+        </span>
+        <span role="columnheader" className="cell num" title="Attempts used of the job's budget">
           Tries
         </span>
         <span role="columnheader" className="cell num">
@@ -61,6 +65,8 @@ const JobLine = memo(function JobLine({ row, top, index, selected, onSelect }: {
       aria-selected={selected}
       data-job-id={row.id}
       data-stage={row.stage}
+      data-priority={row.priority}
+      data-dead-lettered={row.deadLettered || undefined}
       style={{ transform: `translateY(${top}px)`, gridTemplateColumns: COLUMNS, cursor: 'pointer' }}
       onClick={() => onSelect(row.id)}
       onKeyDown={(e) => {
@@ -74,7 +80,8 @@ const JobLine = memo(function JobLine({ row, top, index, selected, onSelect }: {
         {row.name} <span className="muted small mono">{row.id}</span>
       </span>
       <span role="cell" className="cell">
-        <span className={`badge ${tone}`}>{row.stage}</span>
+        <span className={`badge ${tone}`}>{row.deadLettered ? 'dead-lettered' : row.stage}</span>
+        {row.stage === 'retry-wait' && <RetryCountdown notBefore={row.notBefore} className="muted small" />}
       </span>
       <span role="cell" className="cell">
         <ProgressBar value={row.progress} label={`Progress of ${row.name}`} tone={row.stage === 'done' ? 'ok' : row.stage === 'failed' ? 'bad' : undefined} />
@@ -82,8 +89,11 @@ const JobLine = memo(function JobLine({ row, top, index, selected, onSelect }: {
       <span role="cell" className="cell" title={row.tierReason ?? undefined}>
         {row.tier ?? '—'}
       </span>
-      <span role="cell" className="cell num">
-        {row.attempts}
+      <span role="cell" className="cell num" data-testid="job-priority">
+        {row.priority}
+      </span>
+      <span role="cell" className="cell num" data-testid="job-attempts">
+        {row.attempts}/{row.maxAttempts}
       </span>
       <span role="cell" className="cell num">
         {formatElapsed(row.elapsedSec)}

@@ -1,21 +1,34 @@
 import type { StateCreator } from 'zustand';
-import type { ApiResponse, JobDetail, JobRow, LadderSummary } from '../../../../../../shared/common/api-contract.ts';
-import type { Stage, Tier } from '../../../../../../shared/common/job.ts';
+import type { ApiResponse, JobCounts, JobDetail, JobFilter, JobRow, LadderSummary } from '../../../../../../shared/common/api-contract.ts';
+import { RUNNING_STAGES } from '../../../../../../shared/common/job-lifecycle.ts';
+import { TERMINAL_STAGES, type Stage, type Tier } from '../../../../../../shared/common/job.ts';
 import { toUiError, type UiError } from '../../../shared/errors.ts';
 import type { ConsoleServices } from '../../../services/api.ts';
 
 export interface JobFilters {
-  readonly stage: Stage | 'active' | 'all';
+  readonly stage: JobFilter | 'all';
   readonly tier: Tier | 'all';
   readonly search: string;
 }
 
 export type DispatchResult = ApiResponse<'jobs.dispatch'>['results'][number];
 
+/** The batch priority and per-file overrides the Upload screen sets (1-10). */
+export interface DispatchPriorities {
+  readonly priority?: number;
+  readonly priorities?: Readonly<Record<string, number>>;
+}
+
+/** What a redrive of every dead-lettered job did. */
+export interface RedriveSummary {
+  readonly redriven: number;
+  readonly failed: readonly { readonly id: string; readonly error: UiError }[];
+}
+
 export interface JobsState {
   readonly rows: readonly JobRow[];
   readonly total: number;
-  readonly counts: Partial<Record<Stage, number>>;
+  readonly counts: JobCounts;
   readonly filters: JobFilters;
   readonly loading: boolean;
   readonly error: UiError | null;
@@ -27,19 +40,28 @@ export interface JobsState {
   readonly defaultLadder: string;
   readonly dispatching: boolean;
   readonly lastDispatch: readonly DispatchResult[] | null;
-  /** Job ids with a retry/cancel in flight (buttons disabled). */
+  /** Job ids with an action in flight (buttons disabled). */
   readonly busy: Readonly<Record<string, true>>;
+  /** The last refused action per job id (shown beside that job, never swallowed). */
+  readonly actionErrors: Readonly<Record<string, UiError>>;
+  readonly redrivingAll: boolean;
+  readonly lastRedriveAll: RedriveSummary | null;
 }
 
 export interface JobsActions {
   refresh(): Promise<void>;
   setFilters(f: Partial<JobFilters>): void;
-  applyUpdated(jobs: readonly JobRow[]): void;
+  /** Rows that changed (from jobs.updated or an action), with the counts after them when known. */
+  applyUpdated(jobs: readonly JobRow[], counts?: JobCounts): void;
   select(id: string | null): Promise<void>;
   retry(id: string): Promise<void>;
   cancel(id: string): Promise<void>;
+  /** Deletes finished jobs with their outputs (the screen confirms first). */
+  remove(id: string): Promise<void>;
+  redrive(id: string): Promise<void>;
+  redriveAll(): Promise<void>;
   loadLadders(): Promise<void>;
-  dispatch(fileIds: readonly string[], tier: Tier | 'auto', ladder: string): Promise<void>;
+  dispatch(fileIds: readonly string[], tier: Tier | 'auto', ladder: string, priorities?: DispatchPriorities): Promise<void>;
   dismissError(): void;
 }
 
@@ -64,13 +86,30 @@ export const initialJobsState: JobsState = {
   dispatching: false,
   lastDispatch: null,
   busy: {},
+  actionErrors: {},
+  redrivingAll: false,
+  lastRedriveAll: null,
 };
 
-const ACTIVE: readonly Stage[] = ['queued', 'downloading', 'analyzing', 'encoding', 'packaging', 'uploading', 'finalizing'];
+/** Whether a row's stage is in a filter (the same groups the main process queries: desktop/main/services/jobs.ts). */
+export function inStageFilter(row: Pick<JobRow, 'stage' | 'deadLettered'>, stage: JobFilters['stage']): boolean {
+  switch (stage) {
+    case 'all':
+      return true;
+    case 'active':
+      return !TERMINAL_STAGES.includes(row.stage);
+    case 'running':
+      return (RUNNING_STAGES as readonly Stage[]).includes(row.stage);
+    case 'deadLettered':
+      return row.stage === 'failed' && row.deadLettered;
+    default:
+      return row.stage === stage;
+  }
+}
 
 /** Whether a row belongs in the table under the current filters (events bring rows of every kind). */
 export function matchesFilters(row: JobRow, f: JobFilters): boolean {
-  if (f.stage === 'active' ? !ACTIVE.includes(row.stage) : f.stage !== 'all' && row.stage !== f.stage) return false;
+  if (!inStageFilter(row, f.stage)) return false;
   if (f.tier !== 'all' && row.tier !== f.tier) return false;
   const q = f.search.trim().toLowerCase();
   return !q || row.id.toLowerCase().includes(q) || row.name.toLowerCase().includes(q);
@@ -86,18 +125,38 @@ export function createJobsSlice(services: ConsoleServices): StateCreator<JobsSli
     let refreshSeq = 0;
 
     const replaceRow = (job: JobRow) => get().jobsActions.applyUpdated([job]);
+    const without = <T,>(rec: Readonly<Record<string, T>>, id: string): Record<string, T> => {
+      const out = { ...rec };
+      delete out[id];
+      return out;
+    };
+    /** One job's action: its buttons off meanwhile, its refusal kept beside it (not a screen-wide banner). */
     const withBusy = async (id: string, fn: () => Promise<void>) => {
-      patch({ busy: { ...get().jobs.busy, [id]: true } });
+      patch({ busy: { ...get().jobs.busy, [id]: true }, actionErrors: without(get().jobs.actionErrors, id) });
       try {
         await fn();
       } catch (err) {
-        patch({ error: toUiError(err) });
+        patch({ actionErrors: { ...get().jobs.actionErrors, [id]: toUiError(err) } });
       } finally {
-        const busy = { ...get().jobs.busy };
-        delete busy[id];
-        patch({ busy });
+        patch({ busy: without(get().jobs.busy, id) });
       }
     };
+    /** A per-id answer's error as the screen shows it. */
+    const idError = (e: { code: string; message: string }): UiError => toUiError(e);
+    const dropRow = (id: string) =>
+      set((s) => {
+        const rows = s.jobs.rows.filter((r) => r.id !== id);
+        const gone = rows.length !== s.jobs.rows.length;
+        const selected = s.jobs.selectedId === id;
+        return {
+          jobs: {
+            ...s.jobs,
+            rows,
+            total: gone ? Math.max(0, s.jobs.total - 1) : s.jobs.total,
+            ...(selected ? { selectedId: null, detail: null, detailError: null } : {}),
+          },
+        };
+      });
 
     return {
       jobs: initialJobsState,
@@ -128,7 +187,8 @@ export function createJobsSlice(services: ConsoleServices): StateCreator<JobsSli
           void get().jobsActions.refresh();
         },
 
-        applyUpdated(jobs) {
+        applyUpdated(jobs, counts) {
+          if (counts) patch({ counts });
           if (!jobs.length) return;
           set((s) => {
             const byId = new Map(s.jobs.rows.map((r) => [r.id, r] as const));
@@ -176,6 +236,37 @@ export function createJobsSlice(services: ConsoleServices): StateCreator<JobsSli
         cancel(id) {
           return withBusy(id, async () => replaceRow((await services.api['jobs.cancel']({ id })).job));
         },
+        remove(id) {
+          return withBusy(id, async () => {
+            const [r] = (await services.api['jobs.delete']({ ids: [id] })).results;
+            if (r?.error) throw idError(r.error);
+            dropRow(id);
+            // A deleted job leaves no change behind in the store's change feed: the counts come from a fresh page.
+            void get().jobsActions.refresh();
+          });
+        },
+        redrive(id) {
+          return withBusy(id, async () => {
+            const [r] = (await services.api['jobs.redrive']({ ids: [id] })).results;
+            if (r?.error) throw idError(r.error);
+            if (r?.job) replaceRow(r.job);
+          });
+        },
+        async redriveAll() {
+          patch({ redrivingAll: true, lastRedriveAll: null, error: null });
+          try {
+            const { results } = await services.api['jobs.redrive']({});
+            const failed = results.flatMap((r) => (r.error ? [{ id: r.id, error: idError(r.error) }] : []));
+            get().jobsActions.applyUpdated(results.flatMap((r) => (r.job ? [r.job] : [])));
+            patch({
+              redrivingAll: false,
+              lastRedriveAll: { redriven: results.length - failed.length, failed },
+              actionErrors: { ...get().jobs.actionErrors, ...Object.fromEntries(failed.map((f) => [f.id, f.error])) },
+            });
+          } catch (err) {
+            patch({ redrivingAll: false, error: toUiError(err) });
+          }
+        },
 
         async loadLadders() {
           try {
@@ -186,11 +277,19 @@ export function createJobsSlice(services: ConsoleServices): StateCreator<JobsSli
           }
         },
 
-        async dispatch(fileIds, tier, ladder) {
+        async dispatch(fileIds, tier, ladder, p = {}) {
           if (!fileIds.length) return;
           patch({ dispatching: true, error: null, lastDispatch: null });
+          // Only the dispatched files' overrides, and only those that differ from the batch's priority.
+          const overrides = Object.fromEntries(fileIds.flatMap((id) => (p.priorities?.[id] !== undefined && p.priorities[id] !== p.priority ? [[id, p.priorities[id]!]] : [])));
           try {
-            const res = await services.api['jobs.dispatch']({ fileIds: [...fileIds], tier, ladder });
+            const res = await services.api['jobs.dispatch']({
+              fileIds: [...fileIds],
+              tier,
+              ladder,
+              ...(p.priority !== undefined ? { priority: p.priority } : {}),
+              ...(Object.keys(overrides).length ? { priorities: overrides } : {}),
+            });
             patch({ dispatching: false, lastDispatch: res.results });
             await get().jobsActions.refresh();
           } catch (err) {

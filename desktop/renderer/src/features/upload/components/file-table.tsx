@@ -1,12 +1,13 @@
 import { memo, useCallback, useRef, type MouseEvent } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { UploadItem } from '../../../../../../shared/common/api-contract.ts';
-import { formatBitrate, formatBytes, formatCost, formatDuration, formatResolution } from '../../../shared/format.ts';
+import { formatBitrate, formatBytes, formatCost, formatDuration, formatResolution, priorityLabel } from '../../../shared/format.ts';
 import { ProgressBar } from '../../../shared/components/feedback.tsx';
 import type { UploadRow } from '../stores/upload-slice.ts';
 
 export const ROW_HEIGHT = 34;
-const COLUMNS = '28px minmax(180px, 2.2fr) 64px 112px 100px 76px minmax(110px, 1fr) minmax(170px, 1.6fr) 120px';
+const COLUMNS = '28px minmax(180px, 2.2fr) 64px 112px 100px 76px minmax(110px, 1fr) minmax(170px, 1.6fr) 120px 112px';
+const PRIORITIES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
 
 export interface FileTableProps {
   rows: readonly UploadRow[];
@@ -16,9 +17,13 @@ export interface FileTableProps {
   onSelect(ids: readonly string[], mode: 'only' | 'add' | 'toggle'): void;
   /** Initial viewport (tests and the first paint, before the scroller has been measured). */
   initialHeight?: number;
+  /** The batch's priority and the per-file overrides; onPriority(id, null) puts a file back on the batch's. */
+  batchPriority?: number;
+  priorities?: Readonly<Record<string, number>>;
+  onPriority?(fileId: string, priority: number | null): void;
 }
 
-export function FileTable({ rows, selected, uploads, onSelect, initialHeight = 600 }: FileTableProps) {
+export function FileTable({ rows, selected, uploads, onSelect, initialHeight = 600, batchPriority = 5, priorities = {}, onPriority }: FileTableProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const anchor = useRef<number | null>(null);
   const virtualizer = useVirtualizer({
@@ -64,6 +69,9 @@ export function FileTable({ rows, selected, uploads, onSelect, initialHeight = 6
         <span role="columnheader">Status</span>
         <span role="columnheader">Tier (reason)</span>
         <span role="columnheader">Upload</span>
+        <span role="columnheader" title="Job priority, 1 (lowest) to 10: the batch's unless set here">
+          Priority
+        </span>
       </div>
       <div className="vtable-scroll" ref={scrollRef} data-testid="file-table-scroll">
         <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
@@ -79,6 +87,9 @@ export function FileTable({ rows, selected, uploads, onSelect, initialHeight = 6
                 upload={row.fileId ? uploads[row.fileId] : undefined}
                 onClick={onRowClick}
                 onToggle={onSelect}
+                batchPriority={batchPriority}
+                priority={row.fileId ? priorities[row.fileId] : undefined}
+                onPriority={onPriority}
               />
             );
           })}
@@ -96,10 +107,14 @@ interface FileRowProps {
   upload: UploadItem | undefined;
   onClick(index: number, e: MouseEvent): void;
   onToggle(ids: readonly string[], mode: 'only' | 'add' | 'toggle'): void;
+  batchPriority: number;
+  /** This file's override, if any. */
+  priority: number | undefined;
+  onPriority: ((fileId: string, priority: number | null) => void) | undefined;
 }
 
 /** Memoised: a progress event re-renders only the rows whose upload changed. */
-const FileRow = memo(function FileRow({ row, index, top, selected, upload, onClick, onToggle }: FileRowProps) {
+const FileRow = memo(function FileRow({ row, index, top, selected, upload, onClick, onToggle, batchPriority, priority, onPriority }: FileRowProps) {
   const selectable = row.state === 'ready' && row.fileId !== null;
   const m = row.media;
   return (
@@ -154,6 +169,25 @@ const FileRow = memo(function FileRow({ row, index, top, selected, upload, onCli
       </span>
       <span role="cell" className="cell">
         {upload ? <UploadCell upload={upload} /> : <span className="muted small">not uploaded</span>}
+      </span>
+      <span role="cell" className="cell" onClick={(e) => e.stopPropagation()}>
+        {row.fileId && onPriority && row.state !== 'problem' ? (
+          <select
+            aria-label={`Priority of ${row.name}`}
+            data-priority-override={priority ?? ''}
+            value={priority ?? ''}
+            onChange={(e) => onPriority(row.fileId!, e.target.value === '' ? null : Number(e.target.value))}
+          >
+            <option value="">batch ({batchPriority})</option>
+            {PRIORITIES.map((p) => (
+              <option key={p} value={p}>
+                {p} · {priorityLabel(p)}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <span className="muted small">—</span>
+        )}
       </span>
     </div>
   );

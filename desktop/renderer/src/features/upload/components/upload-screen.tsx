@@ -1,6 +1,6 @@
 import { useCallback, useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { formatBytes, formatCost } from '../../../shared/format.ts';
+import { formatBytes, formatCost, priorityLabel } from '../../../shared/format.ts';
 import { EmptyState, ErrorBanner, Loading, ProgressBar } from '../../../shared/components/feedback.tsx';
 import { useUpload } from '../stores/use-upload.ts';
 import { DropZone } from './drop-zone.tsx';
@@ -9,7 +9,7 @@ import { FileTable } from './file-table.tsx';
 type Filter = 'all' | 'ready' | 'problem' | 'selected';
 
 export function UploadScreen() {
-  const { rows, selected, uploads, totals, pendingProbes, staging, loading, error } = useUpload(
+  const { rows, selected, uploads, totals, pendingProbes, staging, loading, error, priority, priorities } = useUpload(
     useShallow((s) => ({
       rows: s.upload.rows,
       selected: s.upload.selected,
@@ -19,6 +19,8 @@ export function UploadScreen() {
       staging: s.upload.staging,
       loading: s.upload.loading,
       error: s.upload.error,
+      priority: s.upload.priority,
+      priorities: s.upload.priorities,
     })),
   );
   const actions = useUpload((s) => s.uploadActions);
@@ -88,6 +90,16 @@ export function UploadScreen() {
         <button type="button" className="btn" onClick={() => void actions.removeSelected()} disabled={!selectedIds.length}>
           Remove
         </button>
+        <label className="toolbar" title="Job priority of this batch, 1 (lowest) to 10; a file's own choice in the table wins">
+          Priority
+          <select aria-label="Batch priority" value={priority} onChange={(e) => actions.setBatchPriority(Number(e.target.value))}>
+            {[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((p) => (
+              <option key={p} value={p}>
+                {p} · {priorityLabel(p)}
+              </option>
+            ))}
+          </select>
+        </label>
         <span className="spacer" />
         <button type="button" className="btn primary" onClick={() => void actions.startUploads()} disabled={!selectedIds.length}>
           Upload {selectedIds.length ? selectedIds.length : ''}
@@ -148,7 +160,7 @@ export function UploadScreen() {
       ) : rows.length === 0 ? (
         <EmptyState>No files yet. Drop videos or folders above; each is probed and routed to a tier with an estimated cost.</EmptyState>
       ) : (
-        <FileTable rows={visible} selected={selected} uploads={uploads} onSelect={onSelect} />
+        <FileTable rows={visible} selected={selected} uploads={uploads} onSelect={onSelect} batchPriority={priority} priorities={priorities} onPriority={actions.setFilePriority} />
       )}
     </section>
   );

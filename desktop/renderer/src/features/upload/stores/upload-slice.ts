@@ -43,7 +43,15 @@ export interface UploadState {
   readonly rejected: readonly { readonly path: string; readonly error: ApiErrorBody }[];
   readonly loading: boolean;
   readonly error: UiError | null;
+  /** The batch's job priority, 1 (lowest) to 10; sent with the dispatch. */
+  readonly priority: number;
+  /** Per-file overrides of the batch priority (file id -> 1..10). */
+  readonly priorities: Readonly<Record<string, number>>;
 }
+
+/** A job's priority when nothing else says (shared/common/job.ts). */
+export const DEFAULT_PRIORITY = 5;
+const clampPriority = (p: number) => Math.min(10, Math.max(1, Math.round(p)));
 
 export interface UploadActions {
   init(): Promise<void>;
@@ -63,6 +71,9 @@ export interface UploadActions {
   resumeUploads(ids?: readonly string[]): Promise<void>;
   cancelUploads(ids: readonly string[]): Promise<void>;
   retryUploads(ids: readonly string[]): Promise<void>;
+  setBatchPriority(priority: number): void;
+  /** null: the file follows the batch again. */
+  setFilePriority(fileId: string, priority: number | null): void;
   dismissError(): void;
 }
 
@@ -82,6 +93,8 @@ export const initialUploadState: UploadState = {
   rejected: [],
   loading: false,
   error: null,
+  priority: DEFAULT_PRIORITY,
+  priorities: {},
 };
 
 /** Paths per files.add call: big enough to be few calls, small enough that the first rows come back fast. */
@@ -352,6 +365,15 @@ export function createUploadSlice(services: ConsoleServices): StateCreator<Uploa
         },
         async retryUploads(ids) {
           if (ids.length) await call(() => services.api['uploads.retry']({ ids: [...ids] }));
+        },
+        setBatchPriority(priority) {
+          patch({ priority: clampPriority(priority) });
+        },
+        setFilePriority(fileId, priority) {
+          const next = { ...get().upload.priorities };
+          if (priority === null) delete next[fileId];
+          else next[fileId] = clampPriority(priority);
+          patch({ priorities: next });
         },
         dismissError() {
           patch({ error: null });
