@@ -1,0 +1,208 @@
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { TiercastError, toTiercastError } from '../common/errors.ts';
+import { buildLadderCommand, fileUrl, type RenditionOutput } from '../common/ffmpeg-args.ts';
+import type { FittedLadder, FittedRung, Ladder } from '../common/ladder-schema.ts';
+import { fitLadder, getLadder, DEFAULT_LADDER_NAME } from '../common/ladders.ts';
+import type { MediaInfo } from '../common/media.ts';
+import {
+  AUTO_LADDER_NAME,
+  autoLadder,
+  chooseRungs,
+  convexHull,
+  planWindows,
+  ssimToDb,
+  type PerTitleAnalysis,
+  type QualityMetric,
+  type RatePoint,
+} from '../common/per-title.ts';
+import { childCpuSeconds } from './child-cpu.ts';
+import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
+import { runFfmpeg } from './ffmpeg-runner.ts';
+import { loadLadder } from './ladder-files.ts';
+import { meanStat, readVmaf, scoringChains } from './preview.ts';
+import { probeFile } from './probe.ts';
+import { parseM3u8 } from './verify.ts';
+
+/**
+ * Per-title analysis (README "Per-title ladders"): a few short windows of the source are encoded at several sizes
+ * and rates with the transcode's own command builder (one ffmpeg process per window: the window is decoded once
+ * and split to every trial, as in the transcode), scored against the source window like the preview, pooled into
+ * one rate-quality point per trial, and the rungs are chosen on their convex hull (shared/common/per-title.ts).
+ */
+
+/** Trials are for ranking sizes and finding where quality saturates, not for shipping: a fast preset. */
+export const TRIAL_PRESET = 'superfast';
+/** Trial rates per size, as fractions of the base ladder's rate for that size. */
+export const TRIAL_RATES: readonly number[] = [0.2, 0.45, 1];
+/** Scores are computed at the top rung's size, but at most this short edge (SSIM at 1080p costs more than the trials). */
+const MAX_SCORE_SHORT_EDGE = 720;
+/** The floor rung's rate (a rung for poor networks), or the base ladder's lowest rate when that is lower. */
+export const FLOOR_BITRATE = 300_000;
+
+export interface PerTitleOptions {
+  readonly input: string;
+  /** The ladder the rungs are taken from (sizes, profiles, rate caps). Default: the built-in default ladder. */
+  readonly base?: Ladder;
+  readonly media?: MediaInfo;
+  /** Parent folder for the trial encodes (a temporary folder inside it is removed afterwards). Default: the OS temp. */
+  readonly workDir?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (fraction: number) => void;
+}
+
+export interface PerTitleResult {
+  /** The resolved ladder (named "auto"): what a job spec carries. */
+  readonly ladder: Ladder;
+  readonly analysis: PerTitleAnalysis;
+}
+
+export async function analyzePerTitle(options: PerTitleOptions): Promise<PerTitleResult> {
+  const work = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), '.tiercast-per-title-'));
+  try {
+    return await analyze(options, work);
+  } catch (err) {
+    if (options.signal?.aborted) throw new TiercastError('CANCELLED', 'per-title analysis cancelled', { cause: err });
+    throw toTiercastError(err, 'ENCODE_FAILED');
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** `--ladder NAME|FILE|auto`: a named or file ladder as loadLadder does; `auto` analyses this input first. */
+export async function resolveLadderFor(
+  nameOrFile: string,
+  input: string,
+  options: Omit<PerTitleOptions, 'input'> & { home?: string } = {},
+): Promise<{ ladder: Ladder; analysis: PerTitleAnalysis | null }> {
+  if (nameOrFile !== AUTO_LADDER_NAME) return { ladder: await loadLadder(nameOrFile, { home: options.home }), analysis: null };
+  const r = await analyzePerTitle({ ...options, input });
+  return { ladder: r.ladder, analysis: r.analysis };
+}
+
+async function analyze(options: PerTitleOptions, work: string): Promise<PerTitleResult> {
+  const started = performance.now();
+  const cpu0 = await childCpuSeconds();
+  const install = await resolveFfmpeg();
+  const media = options.media ?? (await probeFile(options.input, { signal: options.signal }));
+  const base = options.base ?? getLadder(DEFAULT_LADDER_NAME);
+  const fitted = fitLadder(media, base);
+  const video = media.video!;
+  const windows = planWindows(video.durationSec ?? media.durationSec);
+  if (windows.length === 0) throw new TiercastError('UNSUPPORTED_INPUT', `${path.basename(options.input)}: no duration to sample`);
+  const trials = trialRungs(fitted);
+  const metric: QualityMetric = install.hasLibvmaf ? 'vmaf' : 'ssim-db';
+  const top = fitted.rungs[0]!;
+  const scale = Math.min(1, MAX_SCORE_SHORT_EDGE / Math.min(top.width, top.height));
+  const ref = { width: 2 * Math.round((top.width * scale) / 2), height: 2 * Math.round((top.height * scale) / 2) };
+
+  const pooled = trials.map(() => ({ bytes: 0, seconds: 0, scores: [] as { value: number; weight: number }[] }));
+  for (const [w, window] of windows.entries()) {
+    options.signal?.throwIfAborted();
+    const dir = path.join(work, `window-${w}`);
+    await mkdir(dir, { recursive: true });
+    const ladder: FittedLadder = { ...fitted, preset: TRIAL_PRESET, rungs: trials, audio: null, dropped: [] };
+    const cmd = buildLadderCommand({ source: path.resolve(options.input), media, ladder, outDir: dir, formats: ['hls'], caps: install, poster: false, thumbnails: false, window });
+    await runFfmpeg(cmd.args, { bin: install.ffmpeg, signal: options.signal, durationSec: window.durationSec });
+    options.onProgress?.((w + 0.5) / windows.length);
+    const scores = await scoreWindow({ dir, input: options.input, media, install, renditions: cmd.outputs.renditions, window, ref, metric, signal: options.signal });
+    for (const [i, r] of cmd.outputs.renditions.entries()) {
+      const size = await renditionSize(dir, r);
+      pooled[i]!.bytes += size.bytes;
+      pooled[i]!.seconds += size.seconds;
+      pooled[i]!.scores.push({ value: scores[i]!, weight: window.durationSec });
+    }
+    options.onProgress?.((w + 1) / windows.length);
+  }
+
+  const points: RatePoint[] = trials.map((t, i) => {
+    const p = pooled[i]!;
+    const mean = p.scores.reduce((a, s) => a + s.value * s.weight, 0) / p.scores.reduce((a, s) => a + s.weight, 0);
+    return { width: t.width, height: t.height, bitrate: Math.round((p.bytes * 8) / p.seconds), quality: round2(metric === 'vmaf' ? mean : ssimToDb(mean)) };
+  });
+  const bottom = fitted.rungs.at(-1)!;
+  const chosen = chooseRungs(points, { metric, maxBitrate: top.videoBitrate, floorBitrate: Math.min(FLOOR_BITRATE, bottom.videoBitrate) });
+  const ladder = autoLadder(base, fitted, chosen);
+  const cpu1 = await childCpuSeconds();
+  return {
+    ladder,
+    analysis: {
+      metric,
+      windows,
+      trialPreset: TRIAL_PRESET,
+      points,
+      hull: convexHull(points),
+      chosen,
+      cpuSec: cpu0 !== null && cpu1 !== null ? round2(cpu1 - cpu0) : null,
+      elapsedSec: round2((performance.now() - started) / 1000),
+    },
+  };
+}
+
+/** Every size of the base ladder fitted to this source, each at TRIAL_RATES of its rate. */
+function trialRungs(fitted: FittedLadder): FittedRung[] {
+  return fitted.rungs.flatMap((r) =>
+    TRIAL_RATES.map((f, k) => {
+      const videoBitrate = Math.max(50_000, Math.round(r.videoBitrate * f));
+      const ratio = videoBitrate / r.videoBitrate;
+      return { ...r, name: `${r.name}-t${k}`, videoBitrate, maxrate: Math.round(r.maxrate * ratio), bufsize: Math.round(r.bufsize * ratio), notes: [] };
+    }),
+  );
+}
+
+async function renditionSize(dir: string, r: RenditionOutput): Promise<{ bytes: number; seconds: number }> {
+  const playlist = parseM3u8(await readFile(path.join(dir, r.playlist), 'utf8'));
+  let bytes = (await stat(path.join(dir, r.initSegment))).size;
+  let seconds = 0;
+  for (const s of playlist.segments) {
+    bytes += (await stat(path.join(dir, s.uri))).size;
+    seconds += s.duration;
+  }
+  if (seconds <= 0) throw new TiercastError('ENCODE_FAILED', `trial ${r.name} produced no segment`);
+  return { bytes, seconds };
+}
+
+/** Mean SSIM (0..1) or VMAF of every trial of one window, in one ffmpeg process that decodes the source once. */
+async function scoreWindow(a: {
+  dir: string;
+  input: string;
+  media: MediaInfo;
+  install: FfmpegInstall;
+  renditions: readonly RenditionOutput[];
+  window: { startSec: number; durationSec: number };
+  ref: { width: number; height: number };
+  metric: QualityMetric;
+  signal?: AbortSignal;
+}): Promise<number[]> {
+  const video = a.media.video!;
+  const n = a.renditions.length;
+  const rate = a.renditions[0]!.fps;
+  const { refChain, distChain } = scoringChains(video, a.install, rate, a.ref.width, a.ref.height);
+  const refLabels = Array.from({ length: n }, (_, i) => `[r${i}]`).join('');
+  const graph = [`[${n}:${video.index}]${refChain},split=${n}${refLabels}`];
+  const args: string[] = [];
+  for (const [i, r] of a.renditions.entries()) {
+    args.push('-i', fileUrl(path.join(a.dir, r.playlist)));
+    // Log files are relative to the working folder: no escaping of paths inside the filter graph.
+    const meter = a.metric === 'vmaf' ? `libvmaf=log_fmt=json:log_path=vmaf-${i}.json` : `ssim=stats_file=ssim-${i}.log`;
+    graph.push(`[${i}:v:0]${distChain}[d${i}]`, `[d${i}][r${i}]${meter}[o${i}]`);
+  }
+  args.push('-ss', String(a.window.startSec), '-t', String(a.window.durationSec), '-i', fileUrl(path.resolve(a.input)));
+  args.push('-filter_complex', graph.join(';'));
+  for (let i = 0; i < n; i++) args.push('-map', `[o${i}]`, '-f', 'null', '-');
+  await runFfmpeg(args, { bin: a.install.ffmpeg, signal: a.signal, cwd: a.dir });
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (a.metric === 'vmaf') {
+      const v = await readVmaf(path.join(a.dir, `vmaf-${i}.json`));
+      if (v === null) throw new TiercastError('ENCODE_FAILED', `VMAF of trial ${a.renditions[i]!.name} could not be read`);
+      out.push(v);
+    } else {
+      out.push(meanStat(await readFile(path.join(a.dir, `ssim-${i}.log`), 'utf8'), /All:([\d.]+)/));
+    }
+  }
+  return out;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
