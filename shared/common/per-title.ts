@@ -6,7 +6,9 @@
  * unlike SSIM itself, keeps growing roughly linearly with log bitrate instead of crowding just under 1.
  */
 
+import { type FfmpegCaps, fileUrl, fpsToRational, rationalToString, sourceFilters, sourceRate } from './ffmpeg-args.ts';
 import type { FittedLadder, Ladder } from './ladder-schema.ts';
+import type { MediaInfo } from './media.ts';
 import { parseLadder } from './ladders.ts';
 
 export type QualityMetric = 'vmaf' | 'ssim-db';
@@ -180,7 +182,8 @@ export function chooseRungs(points: readonly RatePoint[], options: RungChoiceOpt
   const top = saturationBitrate(hull, saturation, options.maxBitrate);
   const topRate = Math.max(top.bitrate, floor);
 
-  const steps = Math.min(maxRungs - 1, geometricSteps(topRate, floor, options.stepTarget));
+  const sizes = new Set(points.map((p) => `${p.width}x${p.height}`)).size;
+  const steps = Math.min(maxRungs - 1, sizes - 1, geometricSteps(topRate, floor, options.stepTarget));
   const rates = steps === 0 ? [topRate] : Array.from({ length: steps + 1 }, (_, i) => topRate * (floor / topRate) ** (i / steps));
   const chosen: ChosenPoint[] = [];
   let belowArea = Infinity;
@@ -190,6 +193,12 @@ export function chooseRungs(points: readonly RatePoint[], options: RungChoiceOpt
     belowArea = size.width * size.height;
     const why = i === 0 ? top.why : i === rates.length - 1 ? 'floor rung for poor networks' : `${(rates[i - 1]! / rate).toFixed(2)}x below the rung above`;
     chosen.push({ width: size.width, height: size.height, bitrate: Math.round(rate), quality: round2(size.quality), why });
+  }
+  // Sizes ran out before the floor: the smallest rung moves down to the floor rate.
+  const last = chosen.at(-1)!;
+  if (steps > 0 && last.bitrate > floor * 1.01) {
+    const size = sizeAt(points, floor, last.width * last.height + 1)!;
+    chosen[chosen.length - 1] = { ...last, bitrate: Math.round(floor), quality: round2(size.quality), why: 'floor rung for poor networks' };
   }
   // Bottom up: drop a rung that does not beat the (kept) rung below by minGain; the lowest stays.
   const kept: ChosenPoint[] = [chosen.at(-1)!];
@@ -220,13 +229,13 @@ export const AUTO_LADDER_NAME = 'auto';
 
 /**
  * Windows to sample: 3 to 5 spread evenly over the source (centred in equal slices, so the opening titles and end
- * credits weigh no more than the rest), together about `share` of the duration, each 0.5-2 s. A long source gets
+ * credits weigh no more than the rest), together about `share` of the duration, each 0.4-2 s. A long source gets
  * 5 windows of 2 s; a short one gets shorter windows so the analysis stays a small part of the encode.
  */
-export function planWindows(durationSec: number, share = 0.06): { startSec: number; durationSec: number }[] {
+export function planWindows(durationSec: number, share = 0.05): { startSec: number; durationSec: number }[] {
   if (!(durationSec > 0)) return [];
   const count = durationSec < 30 ? 3 : durationSec < 120 ? 4 : 5;
-  const length = Math.min(2, Math.max(0.5, (durationSec * share) / count), durationSec / count);
+  const length = Math.min(2, Math.max(0.4, (durationSec * share) / count), durationSec / count);
   return Array.from({ length: count }, (_, i) => {
     const centre = ((i + 0.5) / count) * durationSec;
     const startSec = Math.max(0, Math.min(durationSec - length, centre - length / 2));
@@ -270,4 +279,36 @@ export function autoLadder(base: Ladder, fitted: FittedLadder, chosen: readonly 
     },
     'automatic ladder',
   );
+}
+
+/**
+ * One ffmpeg command that cuts the windows out of the source and joins them into a lossless sample at the top
+ * rung's size and rate, with the transcode's own source fixes (deinterlace, tone-map, CFR): the trials and their
+ * scores then read a few seconds of clean 8-bit video instead of seeking and decoding the source again each.
+ */
+export function buildSampleCommand(a: {
+  source: string;
+  media: MediaInfo;
+  caps: FfmpegCaps;
+  windows: readonly { readonly startSec: number; readonly durationSec: number }[];
+  width: number;
+  height: number;
+  fps: number;
+  output: string;
+}): string[] {
+  const video = a.media.video;
+  if (!video) throw new Error('buildSampleCommand: the source has no video stream');
+  const rate = video.variableFrameRate || a.fps < video.fps - 0.01 ? fpsToRational(a.fps) : sourceRate(video);
+  const fixes = sourceFilters(video, a.caps, video.variableFrameRate ? rate : null).filters;
+  const args: string[] = ['-autorotate', '1'];
+  const chains: string[] = [];
+  a.windows.forEach((w, k) => {
+    args.push('-ss', String(w.startSec), '-t', String(w.durationSec), '-i', fileUrl(a.source));
+    chains.push(`[${k}:${video.index}]${[...fixes, `fps=${rationalToString(rate)}`, `scale=w=${a.width}:h=${a.height}:flags=lanczos`, 'setsar=1', 'format=yuv420p'].join(',')}[w${k}]`);
+  });
+  const labels = a.windows.map((_, k) => `[w${k}]`).join('');
+  chains.push(a.windows.length > 1 ? `${labels}concat=n=${a.windows.length}:v=1:a=0[sample]` : `${labels}null[sample]`);
+  args.push('-filter_complex', chains.join(';'), '-map', '[sample]', '-an', '-sn', '-dn', '-map_metadata', '-1');
+  args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-threads', '1', '-y', fileUrl(a.output));
+  return args;
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
@@ -11,6 +11,7 @@ import {
   autoLadder,
   chooseRungs,
   convexHull,
+  buildSampleCommand,
   planWindows,
   ssimToDb,
   type PerTitleAnalysis,
@@ -35,7 +36,7 @@ import { parseM3u8 } from './verify.ts';
 /** Trials are for ranking sizes and finding where quality saturates, not for shipping: a fast preset. */
 export const TRIAL_PRESET = 'superfast';
 /** Trial rates per size, as fractions of the base ladder's rate for that size. */
-export const TRIAL_RATES: readonly number[] = [0.2, 0.45, 1];
+export const TRIAL_RATES: readonly number[] = [0.3, 1];
 /** Scores are computed at the top rung's size, but at most this short edge (SSIM at 1080p costs more than the trials). */
 const MAX_SCORE_SHORT_EDGE = 720;
 /** The floor rung's rate (a rung for poor networks), or the base ladder's lowest rate when that is lower. */
@@ -83,9 +84,10 @@ export async function resolveLadderFor(
 
 async function analyze(options: PerTitleOptions, work: string): Promise<PerTitleResult> {
   const started = performance.now();
-  const cpu0 = await childCpuSeconds();
   const install = await resolveFfmpeg();
   const media = options.media ?? (await probeFile(options.input, { signal: options.signal }));
+  // The analysis proper starts here: the probe is the transcode's own first step either way.
+  const cpu0 = await childCpuSeconds();
   const base = options.base ?? getLadder(DEFAULT_LADDER_NAME);
   const fitted = fitLadder(media, base);
   const video = media.video!;
@@ -97,30 +99,33 @@ async function analyze(options: PerTitleOptions, work: string): Promise<PerTitle
   const scale = Math.min(1, MAX_SCORE_SHORT_EDGE / Math.min(top.width, top.height));
   const ref = { width: 2 * Math.round((top.width * scale) / 2), height: 2 * Math.round((top.height * scale) / 2) };
 
-  const pooled = trials.map(() => ({ bytes: 0, seconds: 0, scores: [] as { value: number; weight: number }[] }));
-  for (const [w, window] of windows.entries()) {
-    options.signal?.throwIfAborted();
-    const dir = path.join(work, `window-${w}`);
-    await mkdir(dir, { recursive: true });
-    const ladder: FittedLadder = { ...fitted, preset: TRIAL_PRESET, rungs: trials, audio: null, dropped: [] };
-    const cmd = buildLadderCommand({ source: path.resolve(options.input), media, ladder, outDir: dir, formats: ['hls'], caps: install, poster: false, thumbnails: false, window });
-    await runFfmpeg(cmd.args, { bin: install.ffmpeg, signal: options.signal, durationSec: window.durationSec });
-    options.onProgress?.((w + 0.5) / windows.length);
-    const scores = await scoreWindow({ dir, input: options.input, media, install, renditions: cmd.outputs.renditions, window, ref, metric, signal: options.signal });
-    for (const [i, r] of cmd.outputs.renditions.entries()) {
-      const size = await renditionSize(dir, r);
-      pooled[i]!.bytes += size.bytes;
-      pooled[i]!.seconds += size.seconds;
-      pooled[i]!.scores.push({ value: scores[i]!, weight: window.durationSec });
-    }
-    options.onProgress?.((w + 1) / windows.length);
-  }
+  // 1. The sample: the windows joined, fixed and scaled to the top rung once (lossless).
+  const sampleFile = path.join(work, 'sample.mkv');
+  const sampleArgs = buildSampleCommand({ source: path.resolve(options.input), media, caps: install, windows, width: top.width, height: top.height, fps: top.fps, output: sampleFile });
+  await runFfmpeg(sampleArgs, { bin: install.ffmpeg, signal: options.signal });
+  options.onProgress?.(0.2);
+  const sample = await probeFile(sampleFile, { signal: options.signal });
+  const sampleSec = sample.video!.durationSec ?? sample.durationSec;
 
-  const points: RatePoint[] = trials.map((t, i) => {
-    const p = pooled[i]!;
-    const mean = p.scores.reduce((a, s) => a + s.value * s.weight, 0) / p.scores.reduce((a, s) => a + s.weight, 0);
-    return { width: t.width, height: t.height, bitrate: Math.round((p.bytes * 8) / p.seconds), quality: round2(metric === 'vmaf' ? mean : ssimToDb(mean)) };
+  // 2. Every trial in one process, with the transcode's command builder (one encoder thread each: CPU, not wall time, is the budget).
+  const trialLadder: FittedLadder = { ...fitted, preset: TRIAL_PRESET, rungs: trials, audio: null, dropped: [] };
+  const cmd = buildLadderCommand({ source: sampleFile, media: sample, ladder: trialLadder, outDir: work, formats: ['hls'], caps: install, poster: false, thumbnails: false, threads: 1 });
+  await runFfmpeg(cmd.args, {
+    bin: install.ffmpeg,
+    signal: options.signal,
+    durationSec: sampleSec,
+    onProgress: (p) => options.onProgress?.(0.2 + 0.5 * ((p.percent ?? 0) / 100)),
   });
+  options.onProgress?.(0.7);
+
+  // 3. Scores against the sample, in one process.
+  const scores = await scoreTrials({ dir: work, sample: sampleFile, media: sample, install, renditions: cmd.outputs.renditions, ref, metric, signal: options.signal });
+  options.onProgress?.(1);
+  const points: RatePoint[] = [];
+  for (const [i, r] of cmd.outputs.renditions.entries()) {
+    const size = await renditionSize(work, r);
+    points.push({ width: r.width, height: r.height, bitrate: Math.round((size.bytes * 8) / size.seconds), quality: round2(metric === 'vmaf' ? scores[i]! : ssimToDb(scores[i]!)) });
+  }
   const bottom = fitted.rungs.at(-1)!;
   const chosen = chooseRungs(points, { metric, maxBitrate: top.videoBitrate, floorBitrate: Math.min(FLOOR_BITRATE, bottom.videoBitrate) });
   const ladder = autoLadder(base, fitted, chosen);
@@ -163,22 +168,20 @@ async function renditionSize(dir: string, r: RenditionOutput): Promise<{ bytes: 
   return { bytes, seconds };
 }
 
-/** Mean SSIM (0..1) or VMAF of every trial of one window, in one ffmpeg process that decodes the source once. */
-async function scoreWindow(a: {
+/** Mean SSIM (0..1) or VMAF of every trial against the sample, in one ffmpeg process that decodes the sample once. */
+async function scoreTrials(a: {
   dir: string;
-  input: string;
+  sample: string;
   media: MediaInfo;
   install: FfmpegInstall;
   renditions: readonly RenditionOutput[];
-  window: { startSec: number; durationSec: number };
   ref: { width: number; height: number };
   metric: QualityMetric;
   signal?: AbortSignal;
 }): Promise<number[]> {
   const video = a.media.video!;
   const n = a.renditions.length;
-  const rate = a.renditions[0]!.fps;
-  const { refChain, distChain } = scoringChains(video, a.install, rate, a.ref.width, a.ref.height);
+  const { refChain, distChain } = scoringChains(video, a.install, a.renditions[0]!.fps, a.ref.width, a.ref.height);
   const refLabels = Array.from({ length: n }, (_, i) => `[r${i}]`).join('');
   const graph = [`[${n}:${video.index}]${refChain},split=${n}${refLabels}`];
   const args: string[] = [];
@@ -188,8 +191,7 @@ async function scoreWindow(a: {
     const meter = a.metric === 'vmaf' ? `libvmaf=log_fmt=json:log_path=vmaf-${i}.json` : `ssim=stats_file=ssim-${i}.log`;
     graph.push(`[${i}:v:0]${distChain}[d${i}]`, `[d${i}][r${i}]${meter}[o${i}]`);
   }
-  args.push('-ss', String(a.window.startSec), '-t', String(a.window.durationSec), '-i', fileUrl(path.resolve(a.input)));
-  args.push('-filter_complex', graph.join(';'));
+  args.push('-i', fileUrl(a.sample), '-filter_complex', graph.join(';'));
   for (let i = 0; i < n; i++) args.push('-map', `[o${i}]`, '-f', 'null', '-');
   await runFfmpeg(args, { bin: a.install.ffmpeg, signal: a.signal, cwd: a.dir });
   const out: number[] = [];
