@@ -8,8 +8,9 @@ import type { JobQueue } from '../../shared/common/job-queue.ts';
 import type { JobLedger } from '../../shared/node/ledger.ts';
 import type { ObjectStore, TransferProgress } from '../../shared/node/object-store.ts';
 import type { Dispatchers } from '../../cloud/dispatch/types.ts';
+import { LADDER_HELP, ladderOption, type LadderFor } from './ladder-option.ts';
 import { exitCodeFor, formatBytes } from './probe.ts';
-import { analyzeFile, configForVerb, failVerb, formatUsdShort, parseTier, routeToJson, type AnalyzedFile } from './route.ts';
+import { analyzeWithLadder, configForVerb, failVerb, formatUsdShort, parseTier, routeToJson, type AnalyzedFile } from './route.ts';
 
 /** The store, ledger, queues and dispatchers configuration names (local default: the data home's store and queue). */
 export interface Backends {
@@ -239,7 +240,7 @@ export function register(program: Command): void {
     .argument('<files...>', 'media files (with --retry: job ids)')
     .option('--tier <tier>', `auto or one of ${TIERS.join(', ')}`, 'auto')
     .option('--retry', 'the arguments are ids of queued or failed jobs: route each again (one tier up after a tier limit) and dispatch it')
-    .option('--ladder <name|file>', 'ladder (built-in, saved, or a JSON file)', 'default')
+    .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--priority <n>', '1-10; 8-10 go to the high-priority queue', '5')
     .option('--formats <list>', 'hls, dash or both', 'hls,dash')
     .option('--wait', 'wait until every job is done or failed; local jobs run in this process')
@@ -260,7 +261,7 @@ export function register(program: Command): void {
       const priority = Number(opts.priority);
       const formats = parseFormats(opts.formats);
       let config: TiercastConfig;
-      let ladder: Ladder;
+      let ladderFor: LadderFor;
       let backends: Backends;
       try {
         const usage = (m: string) => Object.assign(new Error(m), { code: 'CONFIG_INVALID' });
@@ -268,8 +269,7 @@ export function register(program: Command): void {
         if (!Number.isInteger(priority) || priority < 1 || priority > 10) throw usage(`--priority "${opts.priority}": an integer 1-10`);
         if (!formats) throw usage(`--formats "${opts.formats}": use hls, dash or hls,dash`);
         config = await configForVerb(opts);
-        const { loadLadder } = await import('../../shared/node/ladder-files.ts');
-        ladder = await loadLadder(opts.ladder);
+        ladderFor = await ladderOption(opts.ladder);
         backends = await openBackends(config, { withDispatchers: true });
       } catch (err) {
         failVerb('dispatch', err, json);
@@ -290,8 +290,9 @@ export function register(program: Command): void {
             continue;
           }
           const jobId = newJobId();
-          const analyzed = await analyzeFile(file, ladder, config, { tier: tier!, jobId, formatCount: formats!.length });
-          const r = await dispatchOne(analyzed, jobId, ladder, { priority, tier: tier!, formats: formats! }, backends);
+          // `auto` is resolved here, where the source is on disk: the job spec carries the resolved ladder.
+          const { analyzed, ladder } = await analyzeWithLadder(file, ladderFor!, config, { tier: tier!, jobId, formatCount: formats!.length });
+          const r = await dispatchOne(analyzed, jobId, ladder!, { priority, tier: tier!, formats: formats! }, backends);
           results.push(r);
           const name = path.basename(file);
           if (r.error) process.stderr.write(`${r.error.code}: ${r.error.message}\n`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { TranscodeProgress, TranscodeReport } from '../../shared/node/transcode.ts';
+import { LADDER_HELP, ladderOption } from './ladder-option.ts';
 import { formatBitrate } from './probe.ts';
 
 interface InputOutcome {
@@ -64,7 +65,7 @@ export function register(program: Command): void {
     .description('Transcode files into verified ABR ladders (H.264, CMAF segments with HLS and DASH, poster, thumbnails)')
     .argument('<inputs...>', 'media files (put -- before names that start with a dash, after the options)')
     .requiredOption('--out <dir>', 'output folder; each input goes to <dir>/<safe name>/')
-    .option('--ladder <name|file>', 'a built-in ladder (default, reference, mobile), a saved one, or a ladder JSON file', 'default')
+    .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--formats <list>', 'hls, dash or both, comma-separated', 'hls,dash')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
     .option('--json', 'print one JSON document on stdout listing every input')
@@ -86,18 +87,17 @@ export function register(program: Command): void {
       if (!formats) return usage(`--formats "${opts.formats}": use hls, dash or hls,dash`);
       if (!opts.out.trim()) return usage('--out needs a folder');
 
-      const [{ loadLadder }, { LadderSchema }, { transcodeFile }, { uniqueSafeNames, outputDirFor }, { resolveFfmpeg }] = await Promise.all([
-        import('../../shared/node/ladder-files.ts'),
+      const [{ LadderSchema }, { transcodeFile }, { uniqueSafeNames, outputDirFor }, { resolveFfmpeg }] = await Promise.all([
         import('../../shared/common/ladder-schema.ts'),
         import('../../shared/node/transcode.ts'),
         import('../../shared/node/safe-name.ts'),
         import('../../shared/node/ffmpeg-locate.ts'),
       ]);
       // Configuration first, so a bad --ladder or a missing ffmpeg fails before any input is touched.
-      let ladder;
+      let ladderFor;
       let preset: string | null = null;
       try {
-        ladder = await loadLadder(opts.ladder);
+        ladderFor = await ladderOption(opts.ladder);
         if (opts.preset !== undefined) {
           const parsed = LadderSchema.shape.preset.safeParse(opts.preset);
           if (!parsed.success || parsed.data === null) return usage(`--preset "${opts.preset}" is not an x264 preset (ultrafast ... veryslow)`);
@@ -130,7 +130,8 @@ export function register(program: Command): void {
           }
           const progress = await createProgress(label);
           try {
-            const r = await transcodeFile({ input, outDir, ladder, formats, preset, signal: controller.signal, onProgress: progress.update });
+            const { ladder, analysis } = await ladderFor(input, { signal: controller.signal, workDir: outRoot, onProgress: (f) => progress.update({ stage: 'analyzing', percent: f * 5 }) });
+            const r = await transcodeFile({ input, outDir, ladder, formats, preset, signal: controller.signal, onProgress: progress.update, perTitle: analysis });
             progress.stop();
             process.stderr.write(`OK ${label} -> ${outDir}: ${summary(r)}\n`);
             for (const w of r.warnings) process.stderr.write(`  warning: ${w}\n`);

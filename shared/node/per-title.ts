@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
@@ -60,7 +60,9 @@ export interface PerTitleResult {
 }
 
 export async function analyzePerTitle(options: PerTitleOptions): Promise<PerTitleResult> {
-  const work = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), '.tiercast-per-title-'));
+  const parent = path.resolve(options.workDir ?? os.tmpdir());
+  await mkdir(parent, { recursive: true });
+  const work = await mkdtemp(path.join(parent, '.tiercast-per-title-'));
   try {
     return await analyze(options, work);
   } catch (err) {
