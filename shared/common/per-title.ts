@@ -135,14 +135,14 @@ export function geometricSteps(top: number, floor: number, target = STEP_TARGET)
 }
 
 /**
- * The picture size for a rung at a bitrate: among trial sizes smaller than `belowArea`, the one whose own
+ * The picture size for a rung at a bitrate: among trial sizes smaller than `belowArea` (and at least `aboveArea`), the one whose own
  * rate-quality curve is best there (inside the rates it was tried at), else the smallest such size's curve
  * extended. Null when no trial size is small enough.
  */
-export function sizeAt(points: readonly RatePoint[], bitrate: number, belowArea = Infinity): { width: number; height: number; quality: number } | null {
+export function sizeAt(points: readonly RatePoint[], bitrate: number, belowArea = Infinity, aboveArea = 0): { width: number; height: number; quality: number } | null {
   const curves = new Map<string, RatePoint[]>();
   for (const p of points) {
-    if (p.width * p.height >= belowArea) continue;
+    if (p.width * p.height >= belowArea || p.width * p.height < aboveArea) continue;
     const key = `${p.width}x${p.height}`;
     curves.set(key, [...(curves.get(key) ?? []), p]);
   }
@@ -182,13 +182,15 @@ export function chooseRungs(points: readonly RatePoint[], options: RungChoiceOpt
   const top = saturationBitrate(hull, saturation, options.maxBitrate);
   const topRate = Math.max(top.bitrate, floor);
 
-  const sizes = new Set(points.map((p) => `${p.width}x${p.height}`)).size;
+  const sizes = new Set(points.map((p) => p.width * p.height)).size;
   const steps = Math.min(maxRungs - 1, sizes - 1, geometricSteps(topRate, floor, options.stepTarget));
   const rates = steps === 0 ? [topRate] : Array.from({ length: steps + 1 }, (_, i) => topRate * (floor / topRate) ** (i / steps));
   const chosen: ChosenPoint[] = [];
+  // Areas largest first: rung i may not take a size that leaves too few smaller ones for the rungs below it.
+  const areas = [...new Set(points.map((p) => p.width * p.height))].sort((a, b) => b - a);
   let belowArea = Infinity;
   for (const [i, rate] of rates.entries()) {
-    const size = sizeAt(points, rate, belowArea);
+    const size = sizeAt(points, rate, belowArea, areas[areas.length - rates.length + i] ?? 0);
     if (!size) break;
     belowArea = size.width * size.height;
     const why = i === 0 ? top.why : i === rates.length - 1 ? 'floor rung for poor networks' : `${(rates[i - 1]! / rate).toFixed(2)}x below the rung above`;
