@@ -7,7 +7,7 @@
  *    like the preview scores), rungs matched by resolution: the auto rung must be at least as good (within
  *    QUALITY_TOLERANCE_DB, the run-to-run noise of the measurement);
  *  - the analysis's CPU (its ffmpeg children) as a share of the auto encode's CPU (target <= 15 %).
- * Sources (960x540 30 fps, no audio, MJPEG at high quality: a mezzanine, so the ladder is not capped by the source's bitrate):
+ * Sources (960x540 30 fps, no audio, ProRes Proxy: a mezzanine, so the ladder is not capped by the source's bitrate):
  * a static screen (SMPTE bars), a talking-head-like scene (a slow gradient with a small moving window), high
  * motion (mandelbrot zoom), animation (Big Buck Bunny from test/fixtures/media, deinterlaced and looped), and
  * film grain (the roadtrip clip from test/fixtures/media with temporal noise).
@@ -67,11 +67,11 @@ const SOURCES: Record<string, { inputs: string[]; filter: string }> = {
 };
 
 function makeSource(dir: string, name: string): string {
-  const out = path.join(dir, `${name}.mkv`);
+  const out = path.join(dir, `${name}.mov`);
   if (existsSync(out)) return out;
   const s = SOURCES[name]!;
   execFileSync('ffmpeg', ['-v', 'error', '-y', ...s.inputs, '-filter_complex', s.filter, '-map', '[v]', '-t', String(duration),
-    '-c:v', 'mjpeg', '-q:v', '2', '-an', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '-c:v', 'prores_ks', '-profile:v', '0', '-an', out], { stdio: ['ignore', 'ignore', 'inherit'] });
   return out;
 }
 

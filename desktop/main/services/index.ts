@@ -33,7 +33,7 @@ import { createEventBus, type Handlers } from '../api-dispatch.ts';
 import { createMediaResolver } from '../media.ts';
 import { createFileRegistry } from './files.ts';
 import { createJobsService, type RouteDecision } from './jobs.ts';
-import { createPreviewService, type PreviewFn } from './preview.ts';
+import { createPreviewService, type PerTitleFn, type PreviewFn } from './preview.ts';
 import { configPatchOf, consoleSettings, settingsView } from './settings.ts';
 import type { ConsoleServices } from './types.ts';
 import { createUploadManager } from './uploads.ts';
@@ -61,6 +61,7 @@ export interface ServicesOptions {
   /** Tier dispatchers; default cloud/dispatch's createDispatchers for the enabled tiers (local: the local queue). */
   readonly dispatchers?: (config: TiercastConfig, localQueue: JobQueue) => { dispatchers: Dispatchers; close(): void };
   readonly preview?: PreviewFn;
+  readonly perTitle?: PerTitleFn;
   readonly metricsSource?: (config: TiercastConfig) => MetricsSource;
 }
 
@@ -116,6 +117,12 @@ export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, d
     dropped: media.video ? fitLadder(media, ladder).dropped : [],
     vmafAvailable: hasLibvmaf,
   };
+};
+
+/** The shared core's per-title analysis in the shape the preview service uses. */
+export const corePerTitle: PerTitleFn = async ({ input, media, base, workDir, signal, onProgress }) => {
+  const { analyzePerTitle } = await import('../../../shared/node/per-title.ts');
+  return analyzePerTitle({ input, media, base, workDir, signal, ...(onProgress ? { onProgress } : {}) });
 };
 
 /** Files a browser dropped are copies; a week after staging, whatever was not dispatched is removed. */
@@ -277,7 +284,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   }
   await startWorker();
 
-  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, onProgress: (p) => events.emit('preview.progress', p) });
+  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, perTitle: options.perTitle ?? corePerTitle, onProgress: (p) => events.emit('preview.progress', p) });
   const media = createMediaResolver({ store: () => store, previewDir: dirs.preview });
 
   // CloudWatch when the configuration asks for it (built lazily, rebuilt when Settings change the config),
@@ -442,7 +449,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
         input = path.resolve(req.path!);
       }
       info ??= await probeFile(input);
-      return preview.run({ runId: req.runId, input, media: info, ladder: req.ladder, startSec: req.startSec, durationSec: req.durationSec });
+      return preview.run({ runId: req.runId, input, media: info, ladder: req.ladder, ...(req.auto ? { auto: true } : {}), startSec: req.startSec, durationSec: req.durationSec });
     },
     async 'preview.cancel'(req) {
       return { cancelled: preview.cancel(req.runId) };
