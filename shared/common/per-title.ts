@@ -34,6 +34,8 @@ export interface RungChoiceOptions {
   readonly floorBitrate: number;
   /** Quality gain per doubling of bitrate under which quality counts as saturated (default by metric). */
   readonly saturationPerDoubling?: number;
+  /** Quality no viewer can tell from the source: the top rung need not go past it (default by metric). */
+  readonly ceiling?: number;
   /** A rung must beat the rung below it by at least this much (default by metric). */
   readonly minQualityGain?: number;
   /** Bitrate ratio between neighbouring rungs: aimed at, and the bounds kept where the span allows. */
@@ -46,10 +48,14 @@ export function ssimToDb(ssim: number): number {
   return Math.min(60, -10 * Math.log10(Math.max(1e-6, 1 - ssim)));
 }
 
-/** Defaults per metric: about a just-noticeable difference (roughly 1 VMAF point is 0.25 dB of SSIM at high quality). */
-export const METRIC_DEFAULTS: Readonly<Record<QualityMetric, { saturationPerDoubling: number; minQualityGain: number }>> = {
-  'ssim-db': { saturationPerDoubling: 0.6, minQualityGain: 0.25 },
-  vmaf: { saturationPerDoubling: 2, minQualityGain: 1 },
+/**
+ * Defaults per metric: gains of about a just-noticeable difference (roughly 1 VMAF point is 0.25 dB of SSIM at
+ * high quality), and the ceiling past which viewers see no difference (VMAF 95; SSIM 0.996, 24 dB), where a top
+ * rung stops even if the metric could still climb (clean synthetic pictures head towards lossless).
+ */
+export const METRIC_DEFAULTS: Readonly<Record<QualityMetric, { saturationPerDoubling: number; minQualityGain: number; ceiling: number }>> = {
+  'ssim-db': { saturationPerDoubling: 0.6, minQualityGain: 0.25, ceiling: 24 },
+  vmaf: { saturationPerDoubling: 2, minQualityGain: 1, ceiling: 95 },
 };
 
 export const STEP_MIN = 1.5;
@@ -105,7 +111,17 @@ export function hullQualityAt(hull: readonly RatePoint[], bitrate: number): numb
  * The top of the useful range: the first hull vertex after which a doubling of bitrate gains less than the
  * saturation threshold (the hull is concave, so it only flattens from there), at most `maxBitrate`.
  */
-export function saturationBitrate(hull: readonly RatePoint[], saturationPerDoubling: number, maxBitrate: number): { bitrate: number; why: string } {
+export function saturationBitrate(hull: readonly RatePoint[], saturationPerDoubling: number, maxBitrate: number, ceiling = Infinity): { bitrate: number; why: string } {
+  const reach = hull.findIndex((p) => p.quality >= ceiling);
+  if (reach >= 0) {
+    const a = hull[reach - 1];
+    const b = hull[reach]!;
+    // The rate where the hull crosses the ceiling (interpolated in log rate).
+    const at = a ? a.bitrate * 2 ** ((ceiling - a.quality) / slope(a, b)) : b.bitrate;
+    const capped = Math.min(at, maxBitrate);
+    const gains = hull.slice(0, reach + 1).every((p, i, l) => i === 0 || slope(l[i - 1]!, p) >= saturationPerDoubling);
+    if (gains && capped < maxBitrate) return { bitrate: Math.round(capped), why: `reaches ${ceiling} (transparent) at ${kb(capped)}` };
+  }
   for (let i = 0; i + 1 < hull.length; i++) {
     const s = slope(hull[i]!, hull[i + 1]!);
     if (s < saturationPerDoubling) {
@@ -179,7 +195,7 @@ export function chooseRungs(points: readonly RatePoint[], options: RungChoiceOpt
   const minGain = options.minQualityGain ?? defaults.minQualityGain;
   const maxRungs = options.maxRungs ?? 8;
   const floor = Math.min(options.floorBitrate, options.maxBitrate);
-  const top = saturationBitrate(hull, saturation, options.maxBitrate);
+  const top = saturationBitrate(hull, saturation, options.maxBitrate, options.ceiling ?? defaults.ceiling);
   const topRate = Math.max(top.bitrate, floor);
 
   const sizes = new Set(points.map((p) => p.width * p.height)).size;

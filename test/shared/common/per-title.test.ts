@@ -85,7 +85,7 @@ describe('geometricSteps', () => {
 });
 
 describe('chooseRungs', () => {
-  const options = { metric: 'ssim-db' as const, maxBitrate: 6e6, floorBitrate: 300e3 };
+  const options = { metric: 'ssim-db' as const, maxBitrate: 6e6, floorBitrate: 300e3, ceiling: 100 };
 
   it('climbing content: top at the cap, steps of 1.5-2x, sizes shrinking, a floor rung', () => {
     const rungs = chooseRungs(HARD, options);
@@ -201,5 +201,23 @@ describe('buildSampleCommand', () => {
     expect(graph).toContain('[w0][w1]concat=n=2:v=1:a=0[sample]');
     expect(graph).toContain('scale=w=1280:h=720');
     expect(args.slice(-10)).toEqual(['-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-threads', '1', '-y', 'file:/w/sample.mkv']);
+  });
+});
+
+describe('quality ceiling', () => {
+  it('stops the top rung where the hull reaches transparency, even while the metric still climbs', () => {
+    const clean: RatePoint[] = [
+      { width: 1280, height: 720, bitrate: 500e3, quality: 18 },
+      { width: 1280, height: 720, bitrate: 1e6, quality: 21.5 },
+      { width: 1280, height: 720, bitrate: 2e6, quality: 24.5 },
+      { width: 1280, height: 720, bitrate: 4e6, quality: 27 },
+      { width: 640, height: 360, bitrate: 200e3, quality: 12 },
+      { width: 640, height: 360, bitrate: 800e3, quality: 16 },
+    ];
+    const rungs = chooseRungs(clean, { metric: 'ssim-db', maxBitrate: 4e6, floorBitrate: 300e3 });
+    // 24 dB is crossed between 1 Mb/s (21.5) and 2 Mb/s (24.5): at 1 Mb/s x 2^(2.5/3).
+    expect(rungs[0]!.bitrate).toBeCloseTo(1e6 * 2 ** (2.5 / 3), -3);
+    expect(rungs[0]!.why).toMatch(/transparent/);
+    expect(chooseRungs(clean, { metric: 'ssim-db', maxBitrate: 4e6, floorBitrate: 300e3, ceiling: 100 })[0]!.bitrate).toBe(4e6);
   });
 });
