@@ -152,8 +152,9 @@ export function geometricSteps(top: number, floor: number, target = STEP_TARGET)
 
 /**
  * The picture size for a rung at a bitrate: among trial sizes smaller than `belowArea` (and at least `aboveArea`), the one whose own
- * rate-quality curve is best there (inside the rates it was tried at), else the smallest such size's curve
- * extended. Null when no trial size is small enough.
+ * rate-quality curve is best there (inside the rates it was tried at), else the size whose extended curve is best
+ * there (static pictures cannot spend the rates they are given, so their trials cover narrow ranges). Null when
+ * no trial size is small enough.
  */
 export function sizeAt(points: readonly RatePoint[], bitrate: number, belowArea = Infinity, aboveArea = 0): { width: number; height: number; quality: number } | null {
   const curves = new Map<string, RatePoint[]>();
@@ -163,23 +164,18 @@ export function sizeAt(points: readonly RatePoint[], bitrate: number, belowArea 
     curves.set(key, [...(curves.get(key) ?? []), p]);
   }
   if (curves.size === 0) return null;
-  let best: { width: number; height: number; quality: number } | null = null;
-  let nearest: { curve: RatePoint[]; distance: number } | null = null;
+  let best: { width: number; height: number; quality: number; inside: boolean } | null = null;
   for (const list of curves.values()) {
     const curve = convexHull(list);
     if (curve.length === 0) continue;
     const inside = bitrate >= curve[0]!.bitrate && bitrate <= curve.at(-1)!.bitrate;
-    if (inside) {
-      const q = hullQualityAt(curve, bitrate);
-      if (!best || q > best.quality) best = { width: curve[0]!.width, height: curve[0]!.height, quality: q };
-    }
-    const distance = Math.min(Math.abs(lg(curve[0]!.bitrate / bitrate)), Math.abs(lg(curve.at(-1)!.bitrate / bitrate)));
-    if (!nearest || distance < nearest.distance) nearest = { curve, distance };
+    // Outside its trials a curve is extended (flat above its best point, its first slope below): a size tried
+    // inside the rate wins over one extended to it.
+    const q = hullQualityAt(curve, bitrate);
+    const better = !best || (inside && !best.inside) || (inside === best.inside && q > best.quality);
+    if (better) best = { width: curve[0]!.width, height: curve[0]!.height, quality: q, inside };
   }
-  if (best) return best;
-  if (!nearest) return null;
-  const c = nearest.curve;
-  return { width: c[0]!.width, height: c[0]!.height, quality: hullQualityAt(c, bitrate) };
+  return best ? { width: best.width, height: best.height, quality: best.quality } : null;
 }
 
 /**
