@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../shared/node/log.ts';
-import type { WorkerStatus } from './worker.ts';
+import type { WorkerStatus } from '../shared/node/worker.ts';
 
 /**
  * Health probes on the worker's status (sqs-consumer and BullMQ ship none):

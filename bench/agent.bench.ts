@@ -17,15 +17,18 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
 import { pino } from 'pino';
-import { createWorker, type ExecuteJobFn } from '../agent/worker.ts';
-import { ledgerKeys } from '../shared/common/job.ts';
+import { createWorker, type ExecuteJobFn } from '../shared/node/worker.ts';
+import { storeKeys } from '../shared/common/job.ts';
+import { createJobsService } from '../shared/common/jobs-service.ts';
+import { openSqliteJobStore } from '../shared/node/sqlite-job-store.ts';
+import { createLocalDispatcher } from '../cloud/dispatch/local.ts';
 import { LadderSchema } from '../shared/common/ladder-schema.ts';
 import { noopMetrics } from '../shared/common/metrics-query.ts';
 import { executeJob } from '../shared/node/execute-job.ts';
-import { createLedger } from '../shared/node/ledger.ts';
 import { createLocalQueue } from '../shared/node/local-queue.ts';
 import { createLocalStore } from '../shared/node/local-store.ts';
 import { transcodeFile } from '../shared/node/transcode.ts';
+import { loadConfig } from '../shared/node/config.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -91,15 +94,16 @@ try {
   // (b) The agent: the same jobs through dispatch's steps (store, ledger, queue) and the worker loop, concurrency 1.
   const home = path.join(scratch, 'home');
   const store = createLocalStore(path.join(home, 'store'));
-  const ledger = createLedger(store);
   const queue = createLocalQueue(path.join(home, 'queue'), { pollIntervalMs: 50 });
+  const config = await loadConfig({ env: {}, home });
+  const jobStore = openSqliteJobStore(path.join(home, 'jobs.db'));
+  const service = createJobsService({ store: jobStore, dispatchers: { local: createLocalDispatcher(queue) }, config, maxInFlight: { local: jobs } });
   const size = statSync(clip).size;
   for (let i = 0; i < jobs; i++) {
     const id = `bench${i}`;
-    const key = `${ledgerKeys.inputPrefix}${id}.mp4`;
+    const key = `${storeKeys.inputPrefix}${id}.mp4`;
     await store.putFile(key, clip);
-    await ledger.createJob({ schemaVersion: 1, id, createdAt: new Date().toISOString(), input: { key, name: 'clip.mp4', sizeBytes: size }, ladder, formats: ['hls', 'dash'] });
-    await queue.send(JSON.stringify({ schemaVersion: 1, jobId: id }));
+    await service.submit([{ spec: { schemaVersion: 1, id, createdAt: new Date().toISOString(), input: { key, name: 'clip.mp4', sizeBytes: size }, ladder, formats: ['hls', 'dash'] }, route: { tier: 'local', reason: 'bench' } }]);
   }
   const t = new Map<string, { started?: number; encStart?: number; encEnd?: number; finished?: number }>();
   const mark = (id: string, k: 'started' | 'encStart' | 'encEnd' | 'finished') => {
@@ -120,7 +124,7 @@ try {
       },
     });
   const worker = createWorker({
-    queue, store, ledger, tier: 'local', concurrency: 1, workRoot: path.join(home, 'work'), minFreeDiskBytes: 0,
+    queue, store, jobs: service, tier: 'local', sweepIntervalSec: 0, concurrency: 1, workRoot: path.join(home, 'work'), minFreeDiskBytes: 0,
     visibilityTimeoutSec: 120, heartbeatSec: 40, waitSeconds: 0, maxReceives: 3, graceMs: 10_000,
     log: pino({ level: 'silent' }), metrics: noopMetrics, execute,
     onEvent: (e) => {

@@ -10,6 +10,11 @@
  *   (the lazily loaded dashboards and player chunks included).
  * - drop: time from a drop event carrying N files to the table's file count showing them (rows rendered), measured in
  *   the page with performance.now(); ratio per file of 5,000 against 50.
+ * - jobs (issue 8 §7): 25,000 jobs in the SQLite job store of a data home; the console's main-process handlers
+ *   (createServices, the same handlers both transports use) answer the Jobs screen's first page + counts, and a
+ *   refresh (jobs.changes) after 100 jobs changed. Wall time and main-process CPU time (process.cpuUsage around the
+ *   calls). Targets: first page + counts under 1 s, a refresh with 100 changes under 50 ms of CPU.
+ *   `npx tsx bench/console.bench.ts --jobs-only` runs just this part.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -85,7 +90,97 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
+async function jobsBench(): Promise<Record<string, number>> {
+  const [{ loadConfig }, { createJobsFromConfig }, { createLocalStore }, { homePaths }, { createLogger }, { createServices }, { invokeCall }, { getLadder }] = await Promise.all([
+    import('../shared/node/config.ts'),
+    import('../cloud/jobs-from-config.ts'),
+    import('../shared/node/local-store.ts'),
+    import('../shared/node/data-home.ts'),
+    import('../shared/node/log.ts'),
+    import('../desktop/main/services/index.ts'),
+    import('../desktop/main/api-calls.ts'),
+    import('../shared/common/ladders.ts'),
+  ]);
+  const home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-bench-console-jobs-'));
+  // No admission (cap 0 on every tier): the 25,000 jobs stay queued where the bench puts them.
+  // (In memory: the config file's schema asks for at least 1.)
+  const loaded = await loadConfig({ home, env: {} });
+  const config = { ...loaded, jobs: { ...loaded.jobs, maxInFlight: { local: 0, lambda: 0, 'lambda-enhanced': 0, fargate: 0, 'fargate-spot': 0, ec2: 0 } } };
+  const seed = createJobsFromConfig(config, { home, store: createLocalStore(homePaths(home).store) });
+  const ladder = getLadder('default');
+  const t0 = Date.now();
+  const N = 25_000;
+  const ids: string[] = [];
+  for (let i = 0; i < N; i += 5000) {
+    const batch = Array.from({ length: Math.min(5000, N - i) }, (_, k) => {
+      const n = i + k;
+      const id = `jbench${n.toString(36).padStart(5, '0')}`;
+      ids.push(id);
+      return {
+        spec: { schemaVersion: 1 as const, id, createdAt: new Date(Date.now() - N + n).toISOString(), input: { key: `inputs/${id}/clip.mp4`, name: `clip ${n}.mp4`, sizeBytes: 1_000_000 + n }, ladder, priority: 1 + (n % 10) },
+        route: { tier: 'local' as const, reason: 'bench' },
+      };
+    });
+    await seed.jobs.submit(batch, { admit: false });
+  }
+  const seedMs = Date.now() - t0;
+  const log = createLogger({ name: 'bench', format: 'json', level: 'silent' });
+  const services = await createServices({ home, config, log, localWorker: false, jobsPollMs: 3_600_000 });
+  const call = async (name: 'jobs.list' | 'jobs.changes', req: unknown) => {
+    const r = await invokeCall(services.handlers, name, req as never, { transport: 'web' });
+    if (!r.ok) throw new Error(`${name}: ${r.error.code} ${r.error.message}`);
+    return r.value as { cursor?: string; rows?: unknown[]; jobs?: unknown[] };
+  };
+  try {
+    // What the Jobs screen asks for when it opens: the first page (200 rows) with counts per stage, and a cursor.
+    let c = process.cpuUsage();
+    let w = performance.now();
+    const [first, start] = await Promise.all([call('jobs.list', { limit: 200 }), call('jobs.changes', { cursor: null })]);
+    const firstPageMs = performance.now() - w;
+    const firstPageCpuMs = cpuMs(process.cpuUsage(c));
+    if ((first.jobs ?? []).length !== 200) throw new Error('first page is not 200 rows');
+    // 100 jobs change elsewhere (cancelled by an operator through the same service), then one refresh.
+    for (const id of ids.slice(1000, 1100)) await seed.jobs.cancel(id, 'the bench');
+    c = process.cpuUsage();
+    w = performance.now();
+    const changed = await call('jobs.changes', { cursor: start.cursor });
+    const refreshMs = performance.now() - w;
+    const refreshCpuMs = cpuMs(process.cpuUsage(c));
+    if ((changed.rows ?? []).length !== 100) throw new Error(`refresh carried ${(changed.rows ?? []).length} rows, not 100`);
+    // An idle refresh (nothing changed): what a timer tick costs.
+    c = process.cpuUsage();
+    await call('jobs.changes', { cursor: changed.cursor });
+    const idleRefreshCpuMs = cpuMs(process.cpuUsage(c));
+    return {
+      jobs: N,
+      seedMs,
+      firstPageMs: Math.round(firstPageMs),
+      firstPageCpuMs: Math.round(firstPageCpuMs),
+      refresh100Ms: +refreshMs.toFixed(1),
+      refresh100CpuMs: +refreshCpuMs.toFixed(1),
+      idleRefreshCpuMs: +idleRefreshCpuMs.toFixed(2),
+    };
+  } finally {
+    await services.close();
+    await seed.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function printJobs(j: Record<string, number>): void {
+  process.stdout.write(
+    `jobs: ${j.jobs} in the job store (seeded in ${j.seedMs} ms); first page + counts ${j.firstPageMs} ms (${j.firstPageCpuMs} ms CPU); ` +
+      `refresh with 100 changes ${j.refresh100Ms} ms (${j.refresh100CpuMs} ms main-process CPU); idle refresh ${j.idleRefreshCpuMs} ms CPU\n`,
+  );
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--jobs-only')) {
+    printJobs(await jobsBench());
+    return;
+  }
   const t = performance.now();
   await build();
   const buildMs = performance.now() - t;
@@ -151,7 +246,10 @@ async function main(): Promise<void> {
     const large = await drop(5000, 60);
     const perFileRatio = large / 5000 / (small / 50);
 
+    const jobs = await jobsBench();
+    printJobs(jobs);
     const result = {
+      jobs,
       buildMs: Math.round(buildMs),
       bundle: sizes,
       interactive: Object.fromEntries(Object.entries(interactive).map(([k, v]) => [k, Math.round(v)])),

@@ -321,10 +321,9 @@ export function cloudWatchOptionsFromConfig(config: Pick<TiercastConfig, 'tiers'
 export async function createCloudWatchMetricsSourceFromConfig(
   config: Pick<TiercastConfig, 'tiers' | 'queue' | 'metrics' | 'aws'>,
 ): Promise<MetricsSource & { close(): void }> {
-  const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
   const client = new CloudWatchClient({
     ...(config.aws.region ? { region: config.aws.region } : {}),
-    ...(config.aws.profile ? { credentials: fromNodeProviderChain({ profile: config.aws.profile }) } : {}),
+    ...(config.aws.profile ? { profile: config.aws.profile } : {}),
   });
   const source = createCloudWatchMetricsSource({ client, ...cloudWatchOptionsFromConfig(config) });
   return Object.assign(source, { close: () => client.destroy() });

@@ -14,9 +14,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -26,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 import { TiercastError } from '../shared/common/errors.ts';
+import { writeFileAtomic } from '../shared/node/atomic-file.ts';
 import { validateKey } from '../shared/node/local-store.ts';
 import type { ObjectMeta, ObjectStore, PutOptions, PutResult } from '../shared/node/object-store.ts';
 
@@ -59,8 +58,9 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-    // Credentials are resolved by the SDK when needed and never pass through Tiercast's own objects or logs.
-    ...(options.profile ? { credentials: fromNodeProviderChain({ profile: options.profile }) } : {}),
+    // Credentials are resolved by the SDK's default chain (for this profile when set) when needed and never pass
+    // through Tiercast's own objects or logs.
+    ...(options.profile ? { profile: options.profile } : {}),
     // Only send/check checksums where S3 requires them: S3-compatible servers (s3rver, MinIO versions) reject the
     // SDK's default CRC32 trailers, and multipart parts carry Content-MD5-free ETags either way.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -89,7 +89,6 @@ export interface S3StoreOptions {
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 const MAX_PARTS = 10_000;
-const DEFAULT_EXPIRES = 900;
 
 interface ResumeState {
   readonly version: 1;
@@ -162,9 +161,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
   async function writeState(file: string, state: ResumeState): Promise<void> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(temp, JSON.stringify(state));
-    await fsp.rename(temp, file);
+    await writeFileAtomic(file, JSON.stringify(state));
   }
 
   async function listAllParts(fullKey: string, uploadId: string, signal?: AbortSignal) {
@@ -532,14 +529,6 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       } catch (err) {
         throw mapS3Error(err, `copy ${fromKey} to ${toKey}`);
       }
-    },
-
-    async presignGet(key, expiresSeconds = DEFAULT_EXPIRES) {
-      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: full(key) }), { expiresIn: expiresSeconds });
-    },
-
-    async presignPut(key, expiresSeconds = DEFAULT_EXPIRES) {
-      return getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: full(key) }), { expiresIn: expiresSeconds });
     },
   };
   return store;

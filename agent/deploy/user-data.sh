@@ -1,26 +1,32 @@
 #!/bin/bash
-# Tiercast agent host bootstrap (Amazon Linux 2023), run once by cloud-init as root.
-# The CDK launch template (cloud/infra/tiercast-stack.ts) first writes /etc/tiercast/agent.env with the bucket and
-# queue URLs, then appends this script without its first line. Run by hand, it takes the same names from its own
-# environment. Optional extra settings:
-#   - instance tags named TIERCAST_* (needs "instance metadata tags" on the launch template), appended to agent.env;
-#   - TIERCAST_SSM_CONFIG_PARAMETER: an SSM parameter holding config.json (SecureString allowed);
-#   - TIERCAST_APP_SOURCE: where the app comes from: s3://bucket/key.tgz (default
-#     s3://$TIERCAST_BUCKET/${TIERCAST_PREFIX}releases/tiercast-latest.tgz) or a git URL (with TIERCAST_APP_REF);
-#   - TIERCAST_FFMPEG_URL: a static ffmpeg tarball (AL2023 ships no ffmpeg package).
+# Tiercast agent host bootstrap (Debian 12 bookworm), run once by cloud-init as root.
+# The CDK launch template (cloud/infra/constructs/agents.ts) first writes /etc/tiercast/agent.env (bucket, queues,
+# job table, the release's S3 location and sha256, the pinned ffmpeg) and /usr/local/lib/tiercast/bootstrap-lib.sh,
+# then appends this script without its first line. Run by hand, it takes the same names from its own environment and
+# needs agent/deploy/bootstrap-lib.sh beside it. Optional extra settings:
+#   - instance tags named TIERCAST_* (needs "instance metadata tags" on the launch template), appended to agent.env
+#     as data (validated, never run as shell);
+#   - TIERCAST_SSM_CONFIG_PARAMETER: an SSM parameter holding config.json (SecureString allowed).
+# The app is the release the stack published (`npm run release:agent`): a tarball with its own Node 22 binary, the
+# bundled CLI and its one native module, checked against TIERCAST_RELEASE_SHA256 before anything in it runs. No npm,
+# no git, no compiler on the host. ffmpeg is Debian's, the pinned version, its .deb checked against its hash.
 set -euo pipefail
 exec > >(tee -a /var/log/tiercast-bootstrap.log | logger -t tiercast-bootstrap) 2>&1
 
 ENV_FILE=/etc/tiercast/agent.env
 APP_DIR=/opt/tiercast
 DATA_DIR=/var/lib/tiercast
+LIB=/usr/local/lib/tiercast/bootstrap-lib.sh
+[ -f "$LIB" ] || LIB="$(dirname "$0")/bootstrap-lib.sh"
+# shellcheck source=bootstrap-lib.sh
+. "$LIB"
 mkdir -p /etc/tiercast
 touch "$ENV_FILE"
 chmod 0640 "$ENV_FILE"
 
 # Settings given to this script's environment (manual runs) that the env file does not have yet.
 for name in $(compgen -e | grep -E '^(TIERCAST_|AWS_REGION$)' || true); do
-  grep -q "^${name}=" "$ENV_FILE" || printf '%s=%s\n' "$name" "${!name}" >> "$ENV_FILE"
+  tc_add_setting "$ENV_FILE" "$name" "${!name}" || true
 done
 
 # IMDSv2 (the launch template requires it).
@@ -30,82 +36,59 @@ imds() {
   curl -sf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/$1"
 }
 
-# Instance tags named TIERCAST_* become settings (tags win over nothing but fill what the template did not set).
+# Instance tags named TIERCAST_* fill in what the template did not set; names and values are validated data.
 if tags=$(imds meta-data/tags/instance 2>/dev/null); then
-  for tag in $tags; do
-    case "$tag" in
-      TIERCAST_*)
-        value=$(imds "meta-data/tags/instance/$tag")
-        grep -q "^${tag}=" "$ENV_FILE" || printf '%s=%s\n' "$tag" "$value" >> "$ENV_FILE"
-        ;;
-    esac
-  done
+  while IFS= read -r tag; do
+    tc_valid_name "$tag" || continue
+    value=$(imds "meta-data/tags/instance/$tag") || continue
+    tc_add_setting "$ENV_FILE" "$tag" "$value" || true
+  done <<< "$tags"
 fi
 
-set -a
-# shellcheck disable=SC1090
-. "$ENV_FILE"
-set +a
+tc_load_env "$ENV_FILE"
 : "${AWS_REGION:=$(imds meta-data/placement/region || echo us-east-1)}"
-grep -q '^AWS_REGION=' "$ENV_FILE" || echo "AWS_REGION=$AWS_REGION" >> "$ENV_FILE"
+tc_add_setting "$ENV_FILE" AWS_REGION "$AWS_REGION"
 
-# ---- packages: node 20, ffmpeg, tools --------------------------------------------------------------------------------
-dnf install -y nodejs20 nodejs20-npm tar xz git awscli-2 shadow-utils
-[ -x /usr/bin/node ] || ln -sf /usr/bin/node-20 /usr/bin/node
-[ -x /usr/bin/npm ] || ln -sf /usr/bin/npm-20 /usr/bin/npm
-node --version | grep -q '^v20\.' || { echo "Tiercast needs node 20, got $(node --version)"; exit 1; }
-
-if ! command -v ffmpeg >/dev/null; then
-  case "$(uname -m)" in
-    aarch64) arch=arm64 ;;
-    *) arch=amd64 ;;
-  esac
-  url=${TIERCAST_FFMPEG_URL:-https://johnvansickle.com/ffmpeg/releases/ffmpeg-release-${arch}-static.tar.xz}
-  tmp=$(mktemp -d)
-  curl -sfL -o "$tmp/ffmpeg.tar.xz" "$url"
-  if curl -sfL -o "$tmp/ffmpeg.tar.xz.md5" "$url.md5"; then
-    (cd "$tmp" && sed 's/ .*$/  ffmpeg.tar.xz/' ffmpeg.tar.xz.md5 | md5sum -c -)
-  fi
-  tar -xJf "$tmp/ffmpeg.tar.xz" -C "$tmp"
-  install -m 0755 "$tmp"/ffmpeg-*-static/ffmpeg "$tmp"/ffmpeg-*-static/ffprobe /usr/local/bin/
-  ln -sf /usr/local/bin/ffmpeg /usr/bin/ffmpeg
-  ln -sf /usr/local/bin/ffprobe /usr/bin/ffprobe
-  rm -rf "$tmp"
-fi
-ffmpeg -hide_banner -version | head -1
+# ---- packages: tools and the pinned ffmpeg ---------------------------------------------------------------------------
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends ca-certificates curl awscli logrotate
+tmp=$(mktemp -d)
+(cd "$tmp" && apt-get download "ffmpeg=${TIERCAST_FFMPEG_VERSION:?TIERCAST_FFMPEG_VERSION is required}")
+deb=$(ls "$tmp"/ffmpeg_*.deb)
+tc_verify_deb "$deb" "${TIERCAST_FFMPEG_DEB_SHA256:?TIERCAST_FFMPEG_DEB_SHA256 is required}"
+apt-get install -y --no-install-recommends "$deb"
+rm -rf "$tmp"
+ffmpeg -hide_banner -version | head -1 | grep -F "ffmpeg version ${TIERCAST_FFMPEG_VERSION#*:} "
 
 # ---- user and folders -------------------------------------------------------------------------------------------------
-id tiercast >/dev/null 2>&1 || useradd --system --home-dir "$DATA_DIR" --shell /sbin/nologin tiercast
-mkdir -p "$DATA_DIR" "$APP_DIR"
+id tiercast >/dev/null 2>&1 || useradd --system --home-dir "$DATA_DIR" --shell /usr/sbin/nologin tiercast
+mkdir -p "$DATA_DIR" "$APP_DIR/releases"
 chown tiercast:tiercast "$DATA_DIR"
 chmod 0750 "$DATA_DIR"
 chgrp tiercast "$ENV_FILE"
+
+# ---- the release: download, check the hash, unpack, point `current` at it ---------------------------------------------
+release_tgz=$(mktemp --suffix=.tgz)
+aws s3 cp --only-show-errors --region "$AWS_REGION" "${TIERCAST_RELEASE_URL:?TIERCAST_RELEASE_URL is required (run npm run release:agent before cdk deploy)}" "$release_tgz"
+tc_verify_release "$release_tgz" "${TIERCAST_RELEASE_SHA256:?TIERCAST_RELEASE_SHA256 is required}"
+release_dir="$APP_DIR/releases/$TIERCAST_RELEASE_SHA256"
+rm -rf "$release_dir"
+mkdir -p "$release_dir"
+tar -xzf "$release_tgz" -C "$release_dir" --strip-components=1 --no-same-owner
+rm -f "$release_tgz"
+chown -R root:root "$release_dir"
+ln -sfn "$release_dir" "$APP_DIR/current"
+"$APP_DIR/current/bin/node" "$APP_DIR/current/tiercast.mjs" agent --help >/dev/null
 
 # ---- configuration from SSM (optional) -------------------------------------------------------------------------------
 if [ -n "${TIERCAST_SSM_CONFIG_PARAMETER:-}" ]; then
   aws ssm get-parameter --region "$AWS_REGION" --with-decryption --name "$TIERCAST_SSM_CONFIG_PARAMETER" \
     --query Parameter.Value --output text > "$DATA_DIR/config.json.tmp"
-  node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$DATA_DIR/config.json.tmp"
+  "$APP_DIR/current/bin/node" -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$DATA_DIR/config.json.tmp"
   install -o tiercast -g tiercast -m 0640 "$DATA_DIR/config.json.tmp" "$DATA_DIR/config.json"
   rm -f "$DATA_DIR/config.json.tmp"
 fi
-
-# ---- the app ----------------------------------------------------------------------------------------------------------
-source=${TIERCAST_APP_SOURCE:-s3://${TIERCAST_BUCKET:?TIERCAST_BUCKET or TIERCAST_APP_SOURCE is required}/${TIERCAST_PREFIX:-}releases/tiercast-latest.tgz}
-case "$source" in
-  s3://*)
-    aws s3 cp --region "$AWS_REGION" "$source" /tmp/tiercast.tgz
-    tar -xzf /tmp/tiercast.tgz -C "$APP_DIR" --strip-components="${TIERCAST_APP_STRIP:-1}"
-    rm -f /tmp/tiercast.tgz
-    ;;
-  *)
-    rm -rf "$APP_DIR"
-    git clone --depth 1 ${TIERCAST_APP_REF:+--branch "$TIERCAST_APP_REF"} "$source" "$APP_DIR"
-    ;;
-esac
-(cd "$APP_DIR" && npm ci --omit=dev --omit=optional --no-audit --no-fund)
-chown -R root:root "$APP_DIR"
-node "$APP_DIR/bin/tiercast.js" agent --help >/dev/null
 
 # ---- logs and metrics to CloudWatch (when the stack gave a log group) --------------------------------------------------
 mkdir -p /var/log/tiercast
@@ -121,7 +104,11 @@ cat > /etc/logrotate.d/tiercast <<'ROTATE'
 }
 ROTATE
 if [ -n "${TIERCAST_AGENT_LOG_GROUP:-}" ]; then
-  dnf install -y amazon-cloudwatch-agent
+  case "$(dpkg --print-architecture)" in arm64) cw_arch=arm64 ;; *) cw_arch=amd64 ;; esac
+  # AWS's own package over HTTPS from AWS's bucket (Debian does not carry it).
+  curl -sfL -o /tmp/amazon-cloudwatch-agent.deb "https://amazoncloudwatch-agent.s3.amazonaws.com/debian/${cw_arch}/latest/amazon-cloudwatch-agent.deb"
+  apt-get install -y /tmp/amazon-cloudwatch-agent.deb
+  rm -f /tmp/amazon-cloudwatch-agent.deb
   cat > /opt/aws/amazon-cloudwatch-agent/etc/tiercast.json <<CWAGENT
 {
   "agent": { "run_as_user": "root" },
@@ -141,8 +128,8 @@ CWAGENT
     -c file:/opt/aws/amazon-cloudwatch-agent/etc/tiercast.json
 fi
 
-# ---- service ----------------------------------------------------------------------------------------------------------
-install -m 0644 "$APP_DIR/agent/deploy/tiercast-agent.service" /etc/systemd/system/tiercast-agent.service
+# ---- service (the unit ships in the release) --------------------------------------------------------------------------
+install -m 0644 "$APP_DIR/current/tiercast-agent.service" /etc/systemd/system/tiercast-agent.service
 systemctl daemon-reload
 systemctl enable --now tiercast-agent.service
 echo "tiercast agent enabled"

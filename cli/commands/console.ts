@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,15 +55,28 @@ export async function buildRenderer(options: { force?: boolean; quiet?: boolean 
   return RENDERER_OUT;
 }
 
-/** The Electron binary's path, or why there is none (the npm package downloads it at install time). */
-export function findElectron(): { path: string } | { missing: string } {
+/**
+ * The Electron binary's path, or why there is none. Electron 42+ downloads its binary lazily on the first
+ * `require('electron')` (printing to stdout and hanging where there is no network), so this reads the package's
+ * path.txt and checks dist/ itself instead of requiring the package.
+ */
+export function findElectron(packageDir?: string): { path: string } | { missing: string } {
+  let dir: string;
   try {
-    const p = createRequire(import.meta.url)('electron') as unknown;
-    if (typeof p === 'string' && existsSync(p)) return { path: p };
-    return { missing: `the electron package points at ${String(p)}, which does not exist` };
+    dir = packageDir ?? path.dirname(createRequire(import.meta.url).resolve('electron/package.json'));
   } catch (err) {
     return { missing: (err as Error).message.split('\n')[0] ?? 'electron is not installed' };
   }
+  const override = process.env.ELECTRON_OVERRIDE_DIST_PATH;
+  let executable: string;
+  try {
+    executable = readFileSync(path.join(dir, 'path.txt'), 'utf8').trim();
+  } catch {
+    if (!override) return { missing: `the Electron binary was never downloaded (no ${path.join(dir, 'path.txt')})` };
+    executable = 'electron';
+  }
+  const p = override ? path.join(override, executable) : path.join(dir, 'dist', executable);
+  return existsSync(p) ? { path: p } : { missing: `the electron package points at ${p}, which does not exist` };
 }
 
 function openInBrowser(url: string): void {

@@ -52,6 +52,17 @@ export async function runChecks(config: TiercastConfig, options: { home: string 
         ? { status: 'ok', message: `HDR (PQ/HLG) sources are tone-mapped to SDR with ${f.tonemapMethod}` }
         : { status: 'warn', message: 'no zscale+tonemap or libplacebo: HDR sources are converted without tone-mapping (washed-out SDR); use a build with zscale' };
     }),
+    await timed('codecs', async () => {
+      const { resolveFfmpeg } = await import('../../shared/node/ffmpeg-locate.ts');
+      const { CODEC_INFO, VIDEO_CODECS } = await import('../../shared/common/codecs.ts');
+      const f = await resolveFfmpeg();
+      const name = (c: (typeof VIDEO_CODECS)[number]) => `${CODEC_INFO[c].label} (${CODEC_INFO[c].encoder})`;
+      const missing = VIDEO_CODECS.filter((c) => !f.encoders.has(CODEC_INFO[c].encoder));
+      const have = VIDEO_CODECS.filter((c) => !missing.includes(c)).map(name);
+      return missing.length === 0
+        ? { status: 'ok', message: `rungs can be ${have.join(', ')}` }
+        : { status: 'warn', message: `rungs can be ${have.join(', ') || 'nothing'}; no ${missing.map(name).join(', ')} in this build: --codecs ${missing.join(',')} fails with ENCODER_MISSING` };
+    }),
     await timed('quality-metrics', async () => {
       const { resolveFfmpeg } = await import('../../shared/node/ffmpeg-locate.ts');
       const f = await resolveFfmpeg();
@@ -106,6 +117,25 @@ export async function runChecks(config: TiercastConfig, options: { home: string 
         return { status: 'ok', message: `SQS ${config.queue.url}${config.queue.highPriorityUrl ? ' (+ high priority)' : ''}: ${d.visible} waiting, ${d.inFlight} in flight` };
       } finally {
         client.destroy();
+      }
+    }),
+  );
+
+  checks.push(
+    await timed('job store', async () => {
+      const { openJobStore } = await import('../../cloud/jobs-from-config.ts');
+      const store = openJobStore(config, options);
+      try {
+        const [h, counts] = await Promise.all([store.health(), store.counts()]);
+        const waiting = counts.queued + counts.dispatched + counts['retry-wait'];
+        const running = counts.downloading + counts.analyzing + counts.encoding + counts.packaging + counts.uploading + counts.finalizing;
+        const size = h.bytes === null ? '' : `, ${(h.bytes / 2 ** 20).toFixed(1)} MiB`;
+        return {
+          status: h.ok ? 'ok' : 'fail',
+          message: `${store.kind} ${store.location}: ${h.jobs} jobs${size} (${waiting} waiting, ${running} running, ${counts.failed} failed); ${h.detail}`,
+        };
+      } finally {
+        await store.close();
       }
     }),
   );

@@ -26,15 +26,16 @@ function formatFitted(file: string, info: MediaInfo, fitted: FittedLadder): stri
   );
   lines.push(`Preset ${fitted.preset} (${fitted.presetReason}); segments ${fitted.segmentSeconds} s`);
   lines.push('');
-  const header = ['RUNG', 'SIZE', 'FPS', 'BITRATE', 'MAXRATE', 'BUFSIZE', 'PROFILE', 'NOTES'];
+  const header = ['RUNG', 'CODEC', 'SIZE', 'FPS', 'BITRATE', 'MAXRATE', 'BUFSIZE', 'PROFILE', 'NOTES'];
   const rows = fitted.rungs.map((r) => [
     r.name,
+    r.codec ?? 'h264',
     `${r.width}x${r.height}`,
     String(r.fps),
     formatBitrate(r.videoBitrate),
     formatBitrate(r.maxrate),
     formatBitrate(r.bufsize),
-    r.profile,
+    (r.codec ?? 'h264') === 'h264' ? r.profile : 'main',
     r.notes.join('; '),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -54,9 +55,10 @@ export function register(program: Command): void {
     .option('--list', 'list the built-in and saved ladders instead')
     .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
+    .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s; e.g. av1,h264 for AV1 with an H.264 fallback)')
     .option('--json', 'print one JSON document on stdout')
     .addHelpText('after', '\nExamples:\n  tiercast ladder input.mp4\n  tiercast ladder input.mp4 --ladder reference --json\n  tiercast ladder input.mp4 --ladder ./my-ladder.json\n  tiercast ladder --list\n\nExit codes: 0 fitted, 1 the file cannot be used, 2 usage or configuration error (unknown ladder, invalid ladder file).')
-    .action(async (file: string | undefined, opts: { json?: boolean; ladder: string; preset?: string; list?: boolean }, cmd: Command) => {
+    .action(async (file: string | undefined, opts: { json?: boolean; ladder: string; preset?: string; codecs?: string; list?: boolean }, cmd: Command) => {
       const json = opts.json === true;
       if (opts.list) {
         const { listLadders } = await import('../../shared/node/ladder-files.ts');
@@ -74,7 +76,7 @@ export function register(program: Command): void {
           import('../../shared/common/ladder-schema.ts'),
         ]);
         // Configuration first: a bad --ladder or --preset is a usage error whatever the file is.
-        const ladderFor = await ladderOption(opts.ladder);
+        const ladderFor = await ladderOption(opts.ladder, opts.codecs);
         let preset: string | null = null;
         if (opts.preset !== undefined) {
           const parsed = LadderSchema.shape.preset.safeParse(opts.preset);

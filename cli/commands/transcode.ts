@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { TranscodeProgress, TranscodeReport } from '../../shared/node/transcode.ts';
+import { LOUDNESS_SETTINGS, type LoudnessSetting } from '../../shared/common/loudness.ts';
 import { LADDER_HELP, ladderOption } from './ladder-option.ts';
 import { formatBitrate } from './probe.ts';
 
@@ -68,15 +69,19 @@ export function register(program: Command): void {
     .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--formats <list>', 'hls, dash or both, comma-separated', 'hls,dash')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
+    .option('--subtitles <file[:lang]>', 'a .srt or .vtt file to add as a WebVTT track, with its BCP 47 language (repeatable; <name>[.<lang>].srt|vtt next to an input are added too)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--loudness <mode>', 'EBU R128 normalisation of every audio track: broadcast (-23 LUFS), streaming (-16 LUFS) or off (default: the ladder\'s)')
+    .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s; e.g. av1,h264 for AV1 with an H.264 fallback)')
     .option('--json', 'print one JSON document on stdout listing every input')
     .addHelpText(
       'after',
       '\nExamples:\n  tiercast transcode movie.mp4 --out ./out\n  tiercast transcode a.mov b.mkv --out ./out --ladder mobile --formats hls\n' +
+        '  tiercast transcode movie.mp4 --out ./out --codecs av1,h264\n' +
         '  tiercast transcode --out ./out --json -- "-odd name.mp4"\n\n' +
         'Each output folder holds master.m3u8, manifest.mpd, poster.jpg, sprite.jpg, thumbnails.vtt and report.json;\n' +
         'it appears only once verified. Exit codes: 0 all succeeded, 1 any input failed (the rest still done), 2 usage or configuration error.',
     )
-    .action(async (inputs: string[], opts: { out: string; ladder: string; formats: string; preset?: string; json?: boolean }) => {
+    .action(async (inputs: string[], opts: { out: string; ladder: string; formats: string; preset?: string; codecs?: string; json?: boolean; subtitles: string[]; loudness?: string }) => {
       const json = opts.json === true;
       const usage = (message: string) => {
         process.stderr.write(`CONFIG_INVALID: ${message}\n`);
@@ -86,6 +91,8 @@ export function register(program: Command): void {
       const formats = parseFormats(opts.formats);
       if (!formats) return usage(`--formats "${opts.formats}": use hls, dash or hls,dash`);
       if (!opts.out.trim()) return usage('--out needs a folder');
+      if (opts.loudness !== undefined && !(LOUDNESS_SETTINGS as readonly string[]).includes(opts.loudness)) return usage(`--loudness "${opts.loudness}": use broadcast, streaming or off`);
+      const loudness = opts.loudness as LoudnessSetting | undefined;
 
       const [{ LadderSchema }, { transcodeFile }, { uniqueSafeNames, outputDirFor }, { resolveFfmpeg }] = await Promise.all([
         import('../../shared/common/ladder-schema.ts'),
@@ -93,11 +100,13 @@ export function register(program: Command): void {
         import('../../shared/node/safe-name.ts'),
         import('../../shared/node/ffmpeg-locate.ts'),
       ]);
+      const { parseSubtitleArg } = await import('../../shared/node/subtitles.ts');
+      const subtitles = opts.subtitles.map(parseSubtitleArg);
       // Configuration first, so a bad --ladder or a missing ffmpeg fails before any input is touched.
       let ladderFor;
       let preset: string | null = null;
       try {
-        ladderFor = await ladderOption(opts.ladder);
+        ladderFor = await ladderOption(opts.ladder, opts.codecs);
         if (opts.preset !== undefined) {
           const parsed = LadderSchema.shape.preset.safeParse(opts.preset);
           if (!parsed.success || parsed.data === null) return usage(`--preset "${opts.preset}" is not an x264 preset (ultrafast ... veryslow)`);
@@ -131,7 +140,7 @@ export function register(program: Command): void {
           const progress = await createProgress(label);
           try {
             const { ladder, analysis } = await ladderFor(input, { signal: controller.signal, workDir: outRoot, onProgress: (f) => progress.update({ stage: 'analyzing', percent: f * 5 }) });
-            const r = await transcodeFile({ input, outDir, ladder, formats, preset, signal: controller.signal, onProgress: progress.update, perTitle: analysis });
+            const r = await transcodeFile({ input, outDir, ladder, formats, preset, subtitles, ...(loudness ? { loudness } : {}), signal: controller.signal, onProgress: progress.update, perTitle: analysis });
             progress.stop();
             process.stderr.write(`OK ${label} -> ${outDir}: ${summary(r)}\n`);
             for (const w of r.warnings) process.stderr.write(`  warning: ${w}\n`);

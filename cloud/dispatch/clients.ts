@@ -1,6 +1,5 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 
 /**
  * SDK clients for the dispatch adapters, built here because only cloud/ may import the SDK. Credentials come from the
@@ -16,7 +15,7 @@ function common(options: AwsClientOptions) {
   return {
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.profile ? { credentials: fromNodeProviderChain({ profile: options.profile }) } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { RunTaskCommand, type ECSClient, type RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import { TiercastError } from '../../shared/common/errors.ts';
 import { errorName, withBackoff, type BackoffOptions } from './retry.ts';
-import type { DispatchRequest, DispatchResult, TierDispatcher } from './types.ts';
+import type { DispatchRequest, DispatchResult, TierDispatcher } from '../../shared/common/tier-dispatch.ts';
 
 /**
  * Fargate tier: one RunTask per job, capacity provider FARGATE_SPOT or FARGATE (weight 1), awsvpc networking from the

@@ -6,11 +6,9 @@ import { createEcsDispatcher } from './ecs.ts';
 import { createLambdaDispatcher } from './lambda.ts';
 import { createLocalDispatcher } from './local.ts';
 import { createEc2Dispatcher } from './queue.ts';
-import type { Dispatchers } from './types.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 
-export { dispatchJob, escalationNote, exhaustedTiers, redispatchJob, type DispatchDeps, type DispatchJobOptions, type DispatchOutcome, type RedispatchOptions } from './dispatch-job.ts';
-export { escalateJob, type EscalationResult, type Failure } from './escalate.ts';
-export type { DispatchRequest, DispatchResult, Dispatchers, TierDispatcher } from './types.ts';
+export type { DispatchRequest, DispatchResult, Dispatchers, TierDispatcher } from '../../shared/common/tier-dispatch.ts';
 
 /**
  * Dispatchers for every enabled tier, built from configuration. SDK clients are created only for tiers that are on,

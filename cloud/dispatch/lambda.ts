@@ -1,7 +1,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { TiercastError } from '../../shared/common/errors.ts';
 import { errorName, withBackoff, type BackoffOptions } from './retry.ts';
-import { jobPointer, type DispatchRequest, type DispatchResult, type TierDispatcher } from './types.ts';
+import { jobPointer, type DispatchRequest, type DispatchResult, type TierDispatcher } from '../../shared/common/tier-dispatch.ts';
 
 /**
  * Lambda tier: one asynchronous invocation (InvocationType 'Event') per job, payload `{ schemaVersion, jobId }`.

@@ -1,6 +1,6 @@
 import type { JobQueue } from '../../shared/common/job-queue.ts';
 import { createQueueDispatcher } from './queue.ts';
-import type { TierDispatcher } from './types.ts';
+import type { TierDispatcher } from '../../shared/common/tier-dispatch.ts';
 
 /**
  * Local tier: the job goes on the data home's folder queue, where the agent's worker in local mode picks it up

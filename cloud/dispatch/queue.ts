@@ -1,7 +1,7 @@
 import type { JobQueue } from '../../shared/common/job-queue.ts';
 import { TiercastError, toTiercastError } from '../../shared/common/errors.ts';
 import type { Tier } from '../../shared/common/job.ts';
-import { jobPointer, type DispatchRequest, type DispatchResult, type TierDispatcher } from './types.ts';
+import { jobPointer, type DispatchRequest, type DispatchResult, type TierDispatcher } from '../../shared/common/tier-dispatch.ts';
 
 /**
  * Queue tiers: the EC2 agents' SQS queue, or the local folder queue for the local tier. The message is only a pointer

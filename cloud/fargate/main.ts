@@ -4,9 +4,9 @@ import { createPutMetricDataSink } from '../cloudwatch-metrics.ts';
 import { TiercastError, toTiercastError } from '../../shared/common/errors.ts';
 import { JobIdSchema, type Tier } from '../../shared/common/job.ts';
 import type { MetricsSink } from '../../shared/common/metrics-query.ts';
-import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';
-import { createDispatchers, redispatchJob, type Dispatchers } from '../dispatch/index.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
+import type { JobStore } from '../../shared/common/job-store.ts';
 import { createLogger, type Logger } from '../../shared/node/log.ts';
 import { createWorkerRuntime, recordRunCost, tierFromEnv, type WorkerRuntime } from '../lambda/worker-setup.ts';
 
@@ -16,14 +16,12 @@ import { createWorkerRuntime, recordRunCost, tierFromEnv, type WorkerRuntime } f
  *
  * SIGTERM (a Spot interruption gives two minutes; StopTask and scale-in give the task's stopTimeout, 120 s in the
  * stack) aborts the job through its AbortSignal: executeJob kills ffmpeg, uploads nothing further and puts the job
- * back to `queued` with INTERRUPTED, giving the attempt back. This entry then records the re-dispatch intent (the
- * status's tier becomes on-demand `fargate`: a Spot task was just reclaimed, so the next try should not be Spot) and
- * re-dispatches the job itself: one RunTask on capacity provider FARGATE, through the dispatchers built from this
+ * back to `queued` with INTERRUPTED, giving the attempt back, on on-demand `fargate` (a Spot task was just reclaimed,
+ * so the next try should not be Spot); the jobs service admits it there at once through the adapters built from this
  * task's environment (ECS_CLUSTER_NAME, ECS_TASK_DEFINITION, ECS_SUBNETS, ECS_SECURITY_GROUPS; the task role may run
- * its own task definition and pass its roles). If that fails, or no Fargate dispatcher is configured, the job stays
- * queued with the intent recorded and the failure logged (`tiercast dispatch --retry` picks it up). A watchdog exits
- * after TIERCAST_STOP_GRACE_SEC (default 60 s) even if a store or ECS call hangs, well inside the notice; a second
- * signal exits at once.
+ * its own task definition and pass its roles). If that RunTask fails the job waits in the queue and the sweep admits
+ * it later. A watchdog exits after TIERCAST_STOP_GRACE_SEC (default 60 s) even if a store or ECS call hangs, well
+ * inside the notice; a second signal exits at once.
  *
  * Tier: TIERCAST_TIER when set, else the fargate/fargate-spot tier the dispatcher recorded in the job's status.
  *
@@ -44,8 +42,9 @@ export interface FargateRunOptions {
   readonly metricsSink?: (line: string) => void;
   /** Extra sink (e.g. PutMetricData), flushed before exit. */
   readonly metrics?: MetricsSink & { flush?(): Promise<void> };
-  /** Dispatchers for the re-dispatch after an interruption; default createDispatchers(config). */
-  readonly dispatchers?: (config: TiercastConfig, deps: object) => { dispatchers: Dispatchers; close(): void };
+  /** Tests: the tier adapters and the job store; default from the configuration. */
+  readonly dispatchers?: Dispatchers;
+  readonly jobStore?: JobStore;
 }
 
 export async function runFargateJob(options: FargateRunOptions = {}): Promise<number> {
@@ -64,9 +63,16 @@ export async function runFargateJob(options: FargateRunOptions = {}): Promise<nu
   let rt: WorkerRuntime;
   try {
     const fromEnv = env.TIERCAST_TIER ? tierFromEnv(env.TIERCAST_TIER, FARGATE_TIERS, 'fargate') : null;
-    rt = await createWorkerRuntime({ env, name: 'tiercast-fargate', log, ...(options.metricsSink ? { metricsSink: options.metricsSink } : {}) });
-    // The dispatcher records fargate or fargate-spot in the job's status; one task definition serves both.
-    const recorded = (await rt.ledger.getStatus(jobId).catch(() => null))?.tier;
+    rt = await createWorkerRuntime({
+      env,
+      name: 'tiercast-fargate',
+      log,
+      ...(options.metricsSink ? { metricsSink: options.metricsSink } : {}),
+      ...(options.dispatchers ? { dispatchers: options.dispatchers } : {}),
+      ...(options.jobStore ? { jobStore: options.jobStore } : {}),
+    });
+    // Admission records fargate or fargate-spot in the job's status; one task definition serves both.
+    const recorded = (await rt.jobs.store.get(jobId).catch(() => null))?.status.tier;
     tier = fromEnv ?? (recorded === 'fargate' || recorded === 'fargate-spot' ? recorded : 'fargate');
   } catch (err) {
     const e = toTiercastError(err, 'CONFIG_INVALID');
@@ -101,21 +107,14 @@ export async function runFargateJob(options: FargateRunOptions = {}): Promise<nu
   const started = Date.now();
   const worker = `fargate:${env.ECS_CONTAINER_METADATA_URI_V4 ? taskIdFrom(env.ECS_CONTAINER_METADATA_URI_V4) : `pid-${process.pid}`}`;
   try {
-    const result = await executeJob({ jobId, store: rt.store, ledger: rt.ledger, tier, workRoot: rt.workRoot, worker, signal: controller.signal, log, metrics });
+    const result = await executeJob({ jobId, store: rt.store, jobs: rt.jobs, tier, workRoot: rt.workRoot, worker, signal: controller.signal, log, metrics, requeueOn: 'fargate' });
+    if (!result.ok && result.outcome === 'skipped') {
+      log.warn({ jobId }, result.error.message);
+      return EXIT.OK;
+    }
     await recordRunCost({ ...rt, metrics }, jobId, tier, { durationSec: (Date.now() - started) / 1000, ...(result.ok ? { manifest: result.manifest } : {}) });
     if (result.ok) return EXIT.OK;
-    if (result.error.code === 'INTERRUPTED' || signalled) {
-      const next: Tier = 'fargate';
-      const intent = `interrupted on ${tier} by ${signalled ?? 'a stop'}; re-dispatch on ${next} (on-demand) requested`;
-      const recorded = await rt.ledger
-        .updateStatus(jobId, (cur) => (cur.stage === 'queued' ? { tier: next, tierReason: intent, note: `re-dispatch on ${next}` } : {}))
-        .catch((err: unknown) => {
-          log.error({ jobId, err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'could not record the re-dispatch intent');
-          return null;
-        });
-      if (recorded?.stage === 'queued') await redispatchOnDemand(rt, jobId, intent, options, log);
-      return EXIT.INTERRUPTED;
-    }
+    if (result.error.code === 'INTERRUPTED' || signalled) return EXIT.INTERRUPTED;
     return EXIT.JOB_FAILED;
   } finally {
     if (watchdog) clearTimeout(watchdog);
@@ -123,35 +122,6 @@ export async function runFargateJob(options: FargateRunOptions = {}): Promise<nu
     signals.off('SIGINT', onSignal);
     await options.metrics?.flush?.().catch(() => undefined);
     rt.close();
-  }
-}
-
-/**
- * One RunTask on on-demand FARGATE for an interrupted job. Never throws: on any failure the job is put back to queued
- * with INTERRUPTED and the intent plus the failure in its reason, and the failure is logged.
- */
-async function redispatchOnDemand(rt: WorkerRuntime, jobId: string, intent: string, options: FargateRunOptions, log: Logger): Promise<void> {
-  let built: { dispatchers: Dispatchers; close(): void } | null = null;
-  try {
-    built = (options.dispatchers ?? createDispatchers)(rt.config, {});
-    if (!built.dispatchers.fargate) {
-      log.warn({ jobId }, 'no Fargate dispatcher configured (ECS_CLUSTER_NAME, ECS_TASK_DEFINITION, ECS_SUBNETS): job left queued with its re-dispatch intent');
-      return;
-    }
-    const out = await redispatchJob(jobId, { ledger: rt.ledger, dispatchers: built.dispatchers, config: rt.config, tier: 'fargate', reason: intent, failJobOnError: false });
-    log.info({ jobId, tier: out.tier, ref: out.ref }, `re-dispatched on ${out.tier} before exiting`);
-  } catch (err) {
-    const e = toTiercastError(err, 'DISPATCH_FAILED');
-    log.error({ jobId, err: e.toJSON() }, 're-dispatch on on-demand Fargate failed: job left queued with its re-dispatch intent');
-    await rt.ledger
-      .updateStatus(jobId, (cur) =>
-        cur.stage === 'queued'
-          ? { tier: 'fargate', tierReason: `${intent}; re-dispatch failed: ${e.code}: ${e.message}`, error: { code: 'INTERRUPTED', message: `${intent}; re-dispatch failed: ${e.message}` } }
-          : {},
-      )
-      .catch(() => undefined);
-  } finally {
-    built?.close();
   }
 }
 

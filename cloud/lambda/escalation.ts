@@ -1,8 +1,7 @@
 import type { TiercastConfig } from '../../shared/common/config-schema.ts';
-import { toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
-import { JobIdSchema, STAGES, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
-import { escalateJob, type EscalationResult, type Failure } from '../dispatch/escalate.ts';
-import type { Dispatchers } from '../dispatch/types.ts';
+import type { ErrorCode } from '../../shared/common/errors.ts';
+import { JobIdSchema, type JobStatus, type Tier } from '../../shared/common/job.ts';
+import type { SweepSummary as JobsSweepSummary } from '../../shared/common/jobs-service.ts';
 import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**
@@ -18,11 +17,10 @@ import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } fr
  *     "Runtime.OutOfMemory" (or a runtime killed by a signal) is OUT_OF_MEMORY: both escalate one tier up. An event
  *     that expired in the async queue never ran: it is re-dispatched (THROTTLED, routed afresh). Anything else is
  *     recorded as INTERNAL with Lambda's message, so the job is never left stuck in a running stage.
- * (b) A scheduled sweep (EventBridge rule): jobs in a running stage on a Lambda tier whose status has not changed for
- *     longer than that tier's time limit plus a margin cannot still be running (an invocation never outlives its
- *     timeout), so they are marked TIMEOUT and escalated, at most TIERCAST_SWEEP_LIMIT per run (the listing stops there;
- *     the next run takes the rest).
- *     Fargate and EC2 have no time limit to judge staleness by and are not swept.
+ * (b) The scheduled sweep (an EventBridge rule every minute, input {"kind":"sweep"}): the jobs service's sweep sends
+ *     retries whose backoff is over, reclaims runs whose lease lapsed (on a Lambda tier that is a kill at its time or
+ *     memory limit: one tier up), re-sends dispatches that never started (a crash between create and send), and admits
+ *     queued jobs highest priority first while each tier is under its cap.
  * (c) ECS "Task State Change" events (EventBridge, STOPPED with stopCode EssentialContainerExited, this cluster): a
  *     Fargate task whose container was killed for memory (reason "OutOfMemoryError...", or exit 137 with no stop
  *     request) never reported to the ledger either; its job (TIERCAST_JOB_ID in the event's container overrides) is
@@ -62,7 +60,8 @@ export interface EcsTaskStateChange {
 
 export interface TaskStoppedSummary {
   readonly kind: 'task-stopped';
-  readonly result: EscalationResult | null;
+  /** The job's status after it was recorded (queued on the next tier, retry-wait or failed), or null. */
+  readonly result: JobStatus | null;
   readonly why?: string;
 }
 
@@ -92,24 +91,19 @@ export async function handleStoppedTask(event: EcsTaskStateChange, deps: Escalat
   if (!id.success) return { kind: 'task-stopped', result: null, why: 'no Tiercast job id in the task overrides' };
   if (!failure) return { kind: 'task-stopped', result: null, why: 'the task ended on its own terms (the entry reported it)' };
   const tier: Tier = event.detail.capacityProviderName === 'FARGATE_SPOT' ? 'fargate-spot' : 'fargate';
-  const result = await escalateJob(id.data, { ledger: runtime.ledger, dispatchers: deps.dispatchers, config: runtime.config, reason: failure.message }, { ...failure, tier });
-  runtime.log[result.action === 'dispatched' ? 'info' : 'warn']({ jobId: id.data, code: failure.code, result }, `stopped task: ${result.action}`);
+  const result = await runtime.jobs.failDeadRun(id.data, { ...failure, tier });
+  runtime.log.warn({ jobId: id.data, code: failure.code, stage: result.stage, tier: result.tier }, `stopped task: job now ${result.stage} on ${result.tier}`);
   return { kind: 'task-stopped', result };
 }
 
-export interface SweepSummary {
+export interface SweepSummary extends JobsSweepSummary {
   readonly kind: 'sweep';
-  /** Running jobs looked at. */
-  readonly examined: number;
-  readonly results: readonly EscalationResult[];
 }
 export interface DestinationSummary {
   readonly kind: 'destination';
-  readonly result: EscalationResult | null;
+  readonly result: JobStatus | null;
   readonly why?: string;
 }
-
-export const RUNNING_STAGES: readonly Stage[] = STAGES.filter((s) => s !== 'queued' && !TERMINAL_STAGES.includes(s));
 
 export function isDestinationRecord(event: unknown): event is DestinationRecord {
   return typeof event === 'object' && event !== null && typeof (event as DestinationRecord).requestContext === 'object' && 'requestPayload' in event;
@@ -149,8 +143,7 @@ export function tierOfFunction(name: string | null, config: Pick<TiercastConfig,
 }
 
 export interface EscalationDeps {
-  readonly runtime: Pick<WorkerRuntime, 'ledger' | 'config' | 'log'>;
-  readonly dispatchers: Dispatchers;
+  readonly runtime: Pick<WorkerRuntime, 'jobs' | 'config' | 'log'>;
 }
 
 export async function handleDestinationRecord(record: DestinationRecord, deps: EscalationDeps): Promise<DestinationSummary> {
@@ -163,95 +156,31 @@ export async function handleDestinationRecord(record: DestinationRecord, deps: E
   }
   const failure = classifyFailure(record);
   const tier = tierOfFunction(functionNameFromArn(record.requestContext.functionArn), runtime.config);
-  const full: Failure = { ...failure, ...(tier ? { tier } : {}) };
-  const result = await escalateJob(id.data, { ledger: runtime.ledger, dispatchers: deps.dispatchers, config: runtime.config, reason: failure.message }, full);
-  runtime.log[result.action === 'dispatched' ? 'info' : 'warn']({ jobId: id.data, code: failure.code, result }, `destination record: ${result.action}`);
+  if (!tier) return { kind: 'destination', result: null, why: 'the function is not one of the configured transcode functions' };
+  const result = await runtime.jobs.failDeadRun(id.data, { ...failure, tier });
+  runtime.log.warn({ jobId: id.data, code: failure.code, stage: result.stage, tier: result.tier }, `destination record: job now ${result.stage} on ${result.tier}`);
   return { kind: 'destination', result };
 }
 
-export interface SweepOptions {
-  readonly now?: () => number;
-  /** Seconds beyond the tier's time limit before a job counts as stuck. Default TIERCAST_SWEEP_MARGIN_SEC or 300. */
-  readonly marginSec?: number;
-  /** Stuck jobs escalated per sweep (the listing stops there). Default TIERCAST_SWEEP_LIMIT or 200. */
-  readonly limit?: number;
-}
-
-function timeLimitSec(tier: Tier | null, config: Pick<TiercastConfig, 'tiers'>): number | null {
-  if (tier === 'lambda') return config.tiers.lambda.timeoutSec;
-  if (tier === 'lambda-enhanced') return config.tiers.lambda.enhancedTimeoutSec;
-  return null;
-}
-
-export async function sweepStuckJobs(deps: EscalationDeps, options: SweepOptions = {}): Promise<SweepSummary> {
-  const { runtime } = deps;
-  const now = options.now ?? Date.now;
-  const marginSec = options.marginSec ?? 300;
-  const stale = (tier: Tier | null, updatedAt: string): { limit: number; idleSec: number } | null => {
-    const limit = timeLimitSec(tier, runtime.config);
-    if (limit === null) return null;
-    const idleSec = (now() - Date.parse(updatedAt)) / 1000;
-    return idleSec > limit + marginSec ? { limit, idleSec } : null;
-  };
-  // The bound is on stuck jobs taken per run, not on running jobs looked at: long healthy Fargate or EC2 jobs early in
-  // the listing must not starve stuck Lambda jobs behind them. Those escalated leave the running stages, so the next
-  // run reaches the rest.
-  const limit = options.limit ?? 200;
-  const candidates: string[] = [];
-  let examined = 0;
-  for await (const s of runtime.ledger.listJobs({ stage: RUNNING_STAGES, concurrency: 8 })) {
-    examined += 1;
-    if (stale(s.tier, s.updatedAt)) candidates.push(s.id);
-    if (candidates.length >= limit) break;
-  }
-  const results: EscalationResult[] = [];
-  for (const id of candidates) {
-    try {
-      // Read again: the job may have moved since the listing.
-      const s = await runtime.ledger.getStatus(id);
-      const st = RUNNING_STAGES.includes(s.stage) ? stale(s.tier, s.updatedAt) : null;
-      if (!st || !s.tier) continue;
-      const message = `no status change for ${Math.round(st.idleSec)} s in stage ${s.stage} on ${s.tier} (time limit ${st.limit} s): the invocation was killed`;
-      const result = await escalateJob(id, { ledger: runtime.ledger, dispatchers: deps.dispatchers, config: runtime.config, reason: message }, { code: 'TIMEOUT', message, tier: s.tier });
-      runtime.log[result.action === 'dispatched' ? 'info' : 'warn']({ jobId: id, result }, `sweep: ${result.action}`);
-      results.push(result);
-    } catch (err) {
-      runtime.log.error({ jobId: id, err: toTiercastError(err).toJSON() }, 'sweep: could not escalate this job');
-    }
-  }
-  return { kind: 'sweep', examined, results };
-}
-
-export interface EscalationHandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
-  readonly dispatchers?: (config: TiercastConfig, deps: object) => { dispatchers: Dispatchers; close(): void };
-  readonly now?: () => number;
-}
+export interface EscalationHandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {}
 
 export function createEscalationHandler(options: EscalationHandlerOptions = {}) {
   const env = options.env ?? process.env;
-  let ready: Promise<{ runtime: WorkerRuntime; dispatchers: Dispatchers }> | null = null;
+  let ready: Promise<WorkerRuntime> | null = null;
   const get = () => {
     if (!ready) {
-      ready = createWorkerRuntime({ ...options, env, name: 'tiercast-escalation' }).then(async (runtime) => {
-        // Imported here: the transcode handler shares this bundle and should not load the dispatch SDK clients at start.
-        const factory = options.dispatchers ?? (await import('../dispatch/index.ts')).createDispatchers;
-        return { runtime, dispatchers: factory(runtime.config, {}).dispatchers };
-      });
+      ready = createWorkerRuntime({ ...options, env, name: 'tiercast-escalation' });
       ready.catch(() => (ready = null));
     }
     return ready;
   };
   return async function escalationHandler(event: unknown): Promise<DestinationSummary | TaskStoppedSummary | SweepSummary> {
-    const deps = await get();
-    if (isDestinationRecord(event)) return handleDestinationRecord(event, deps);
-    if (isEcsTaskStateChange(event)) return handleStoppedTask(event, deps);
-    const margin = Number(env.TIERCAST_SWEEP_MARGIN_SEC);
-    const limit = Number(env.TIERCAST_SWEEP_LIMIT);
-    return sweepStuckJobs(deps, {
-      ...(options.now ? { now: options.now } : {}),
-      ...(margin >= 0 && env.TIERCAST_SWEEP_MARGIN_SEC ? { marginSec: margin } : {}),
-      ...(limit > 0 ? { limit } : {}),
-    });
+    const runtime = await get();
+    if (isDestinationRecord(event)) return handleDestinationRecord(event, { runtime });
+    if (isEcsTaskStateChange(event)) return handleStoppedTask(event, { runtime });
+    const summary = await runtime.jobs.sweep();
+    runtime.log.info({ ...summary }, 'sweep');
+    return { kind: 'sweep', ...summary };
   };
 }
 

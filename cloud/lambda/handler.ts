@@ -1,16 +1,15 @@
 import { ERROR_CODE_INFO, TiercastError, toTiercastError, type ErrorCode } from '../../shared/common/errors.ts';
-import { JobIdSchema, JobMessageSchema, TERMINAL_STAGES, type Stage, type Tier } from '../../shared/common/job.ts';
+import { JobIdSchema, JobMessageSchema, type Stage, type Tier } from '../../shared/common/job.ts';
+import { whyNotClaimable } from '../../shared/common/job-lifecycle.ts';
 import { predictSeconds, predictWorkload } from '../../shared/common/router.ts';
-import type { TiercastConfig } from '../../shared/common/config-schema.ts';
 import { executeJob } from '../../shared/node/execute-job.ts';
 import { isStalled } from '../../shared/node/ffmpeg-runner.ts';
-import { escalateJob, type EscalationResult } from '../dispatch/escalate.ts';
-import type { Dispatchers } from '../dispatch/types.ts';
 import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-setup.ts';
 
 /**
  * The Lambda entry point of the `lambda` and `lambda-enhanced` tiers (one container image, TIERCAST_TIER says
- * which). It runs the one job executor (shared/node/execute-job.ts) against the S3 ledger.
+ * which). It runs the one job executor (shared/node/execute-job.ts): the run claims the job in the job store, so a
+ * second delivery of the same event (Lambda's async queue delivers at least once) is refused and returns `skipped`.
  *
  * Events:
  * - direct invoke (the dispatcher's InvokeCommand): `{ "jobId": "..." }` or a JobMessage `{ schemaVersion, jobId }`;
@@ -19,7 +18,7 @@ import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type Worker
  *   (ReportBatchItemFailures) naming only the records worth another delivery on this same tier.
  *
  * Time: the deadline is the invocation's remaining time minus a safety margin (TIERCAST_LAMBDA_SAFETY_SEC, default
- * 10 s) so the ledger is always updated before Lambda kills the sandbox. Before downloading anything the handler
+ * 10 s) so the job store is always updated before Lambda kills the sandbox. Before downloading anything the handler
  * predicts the run with the router's model and fails at once with TIER_LIMIT_EXCEEDED when it cannot fit the time
  * left, the function's memory or the free /tmp space; executeJob enforces the same deadline during the run (the transcode's timeout
  * becomes TIER_LIMIT_EXCEEDED). TIER_LIMIT_EXCEEDED is the code the router escalates one tier up.
@@ -30,12 +29,11 @@ import { createWorkerRuntime, freeBytes, recordRunCost, tierFromEnv, type Worker
  * failed job, and slow the multi-rung encode that reads the input once per pass. A job whose input plus outputs
  * does not fit the free /tmp space is refused up front, and the router sends it to Fargate (20-200 GB).
  *
- * Escalation: when a job comes back with an escalating code (TIER_LIMIT_EXCEEDED, TIMEOUT, OUT_OF_MEMORY) and still
- * has attempts, the handler re-dispatches it one tier up at once (cloud/dispatch escalateJob: router, loop guard, hop
- * recorded in the status history), with dispatchers built from the function's environment (the stack passes
- * LAMBDA_FUNCTION_NAME_ENHANCED, ECS_*, the queue URLs). A function with no dispatcher configured leaves the job queued
- * for `tiercast dispatch --retry`. Kills the handler cannot see (hard timeout, out of memory) are escalated by
- * cloud/lambda/escalation.ts from the on-failure destination and a sweep.
+ * Retries and escalation are the jobs service's policy, applied by executeJob when the run fails: a retryable error
+ * waits out its backoff in retry-wait (the scheduled sweep sends it again), an escalating one (TIER_LIMIT_EXCEEDED,
+ * TIMEOUT, OUT_OF_MEMORY) is routed one tier up at once with the loop guard, using the tier adapters built from the
+ * function's environment (the stack passes LAMBDA_FUNCTION_NAME_ENHANCED, ECS_*, the queue URLs). Kills the handler
+ * cannot see (hard timeout, out of memory) are caught by cloud/lambda/escalation.ts (on-failure destination, sweep).
  */
 
 export interface LambdaContext {
@@ -59,15 +57,13 @@ export interface JobOutcome {
   readonly jobId: string;
   readonly ok: boolean;
   readonly tier: Tier;
-  /** The job's stage when the handler returned (done, queued for a retry, failed). */
+  /** The job's stage when the handler returned (done, retry-wait, queued on another tier, failed). */
   readonly stage: Stage | null;
   readonly manifestKey?: string;
   readonly costUsd?: number | null;
   readonly error?: { readonly code: ErrorCode; readonly message: string; readonly retryable: boolean; readonly escalate: boolean };
-  /** Set when the event was not acted on (the job is queued for another tier); the job is untouched. */
+  /** Set when the event was not acted on (another run holds the job, it is finished, or it belongs to another tier). */
   readonly skipped?: string;
-  /** Set when the handler sent the job on to its next tier (or tried to). */
-  readonly escalation?: EscalationResult;
 }
 export interface SqsBatchResponse {
   readonly batchItemFailures: Array<{ readonly itemIdentifier: string }>;
@@ -77,8 +73,6 @@ export interface HandlerOptions extends Omit<WorkerRuntimeOptions, 'name'> {
   /** Seconds kept back from the remaining time. Default TIERCAST_LAMBDA_SAFETY_SEC or 10. */
   readonly safetySec?: number;
   readonly now?: () => number;
-  /** Dispatchers for escalation; default createDispatchers(config) (SDK clients from the default provider chain). */
-  readonly dispatchers?: (config: TiercastConfig, deps: object) => { dispatchers: Dispatchers; close(): void };
 }
 
 const LAMBDA_TIERS = ['lambda', 'lambda-enhanced'] as const;
@@ -102,43 +96,6 @@ export function createHandler(options: HandlerOptions = {}) {
     return runtime;
   };
 
-  // Built on the first escalation and kept for the sandbox's life (warm invocations reuse the SDK clients).
-  let dispatch: { dispatchers: Dispatchers; close(): void } | null = null;
-
-  /** Sends a job that came back with an escalating code one tier up; never throws (the outcome says what happened). */
-  async function escalate(rt: WorkerRuntime, outcome: JobOutcome): Promise<JobOutcome> {
-    if (outcome.ok || !outcome.error?.escalate || outcome.stage !== 'queued') return outcome;
-    try {
-      if (!dispatch) {
-        // Loaded on the first escalation: the ECS, Lambda and SQS clients stay out of every cold start.
-        const factory = options.dispatchers ?? (await import('../dispatch/index.ts')).createDispatchers;
-        dispatch = factory(rt.config, {});
-      }
-      if (Object.keys(dispatch.dispatchers).length === 0) {
-        rt.log.warn({ jobId: outcome.jobId, code: outcome.error.code }, 'no dispatcher configured in this function: job left queued for `tiercast dispatch --retry`');
-        return outcome;
-      }
-      const escalation = await escalateJob(outcome.jobId, {
-        ledger: rt.ledger,
-        dispatchers: dispatch.dispatchers,
-        config: rt.config,
-        reason: outcome.error.message,
-      });
-      const level = escalation.action === 'dispatched' ? 'info' : 'warn';
-      rt.log[level]({ jobId: outcome.jobId, escalation }, escalation.action === 'dispatched' ? `escalated to ${escalation.tier}` : `not escalated: ${escalation.action}`);
-      if (escalation.action === 'failed') rt.metrics.emit(outcome.tier, { JobsFailed: 1 }, { jobId: outcome.jobId });
-      const status = await rt.ledger.getStatus(outcome.jobId).catch(() => null);
-      return { ...outcome, stage: status?.stage ?? outcome.stage, escalation };
-    } catch (err) {
-      rt.log.error({ jobId: outcome.jobId, err: toTiercastError(err).toJSON() }, 'escalation failed; the job stays queued');
-      return outcome;
-    }
-  }
-
-  async function runOne(rt: WorkerRuntime, jobId: string, context: LambdaContext, deadline: number): Promise<JobOutcome> {
-    return escalate(rt, await runJob(rt, jobId, context, deadline));
-  }
-
   async function runJob(rt: WorkerRuntime, jobId: string, context: LambdaContext, deadline: number): Promise<JobOutcome> {
     const tier = tierFromEnv(env.TIERCAST_TIER, LAMBDA_TIERS, 'lambda');
     const started = now();
@@ -148,7 +105,7 @@ export function createHandler(options: HandlerOptions = {}) {
     const result = await executeJob({
       jobId,
       store: rt.store,
-      ledger: rt.ledger,
+      jobs: rt.jobs,
       tier,
       workRoot: rt.workRoot,
       worker,
@@ -156,12 +113,15 @@ export function createHandler(options: HandlerOptions = {}) {
       log: rt.log,
       metrics: rt.metrics,
     });
-    // Every invocation is billed, a failed or repeated one too.
+    if (!result.ok && result.outcome === 'skipped') {
+      return { jobId, ok: false, tier, stage: (result.error.details as { stage?: Stage }).stage ?? null, skipped: result.error.message };
+    }
+    // Every invocation that ran is billed, a failed or repeated one too.
     const costUsd = await recordRunCost(rt, jobId, tier, {
       durationSec: (now() - started) / 1000,
       ...(result.ok ? { manifest: result.manifest } : {}),
     });
-    const status = await rt.ledger.getStatus(jobId).catch(() => null);
+    const status = await rt.jobs.store.get(jobId).then((r) => r.status, () => null);
     if (result.ok) {
       return { jobId, ok: true, tier, stage: status?.stage ?? 'done', manifestKey: `outputs/${jobId}/manifest.json`, costUsd };
     }
@@ -173,19 +133,18 @@ export function createHandler(options: HandlerOptions = {}) {
    * (only with a probe; the size-only guess is too rough to turn a job away on) and disk against free /tmp.
    */
   async function preflight(rt: WorkerRuntime, jobId: string, tier: Tier, deadline: number): Promise<JobOutcome | null> {
-    let spec;
-    let status;
+    let record;
     try {
-      status = await rt.ledger.getStatus(jobId);
-      spec = await rt.ledger.getSpec(jobId);
+      record = await rt.jobs.store.get(jobId);
     } catch {
-      return null; // executeJob reads them again and records the failure properly.
+      return null; // executeJob reads it again and reports it properly.
     }
-    if (TERMINAL_STAGES.includes(status.stage)) return null;
-    if (status.stage === 'queued' && status.tier !== null && status.tier !== tier) {
-      // A late or duplicate event (Lambda's async queue delivers at least once) for a job already sent on to another
-      // tier: running or refusing it here would pull it back down and escalate it a second time.
-      const skipped = `job ${jobId} is queued for ${status.tier}, not ${tier}: this event is stale`;
+    const { spec, status } = record;
+    if (whyNotClaimable(status, new Date(now()))) return null; // executeJob's claim refuses it with the reason.
+    if (status.tier !== null && status.tier !== tier) {
+      // A late or duplicate event for a job already sent on to another tier: running or refusing it here would pull it
+      // back down and escalate it a second time.
+      const skipped = `job ${jobId} belongs to ${status.tier}, not ${tier}: this event is stale`;
       rt.log.warn({ jobId, tier, jobTier: status.tier }, skipped);
       return { jobId, ok: false, tier, stage: status.stage, skipped };
     }
@@ -209,19 +168,13 @@ export function createHandler(options: HandlerOptions = {}) {
     const error = new TiercastError('TIER_LIMIT_EXCEEDED', `job ${jobId} cannot finish on ${tier}: ${reasons.join('; ')}`, {
       details: { tier, leftSec, diskBytes: work.diskBytes, freeBytes: free },
     });
-    const canRetry = status.attempts < spec.maxAttempts;
-    // Same ledger shape executeJob leaves for a retryable failure: queued with the error, so the router re-routes it.
-    const updated = await rt.ledger
-      .updateStatus(jobId, canRetry
-        // The tier is recorded too: it is what the router escalates from, even for a job invoked by hand.
-        ? { stage: 'queued', tier, progress: 0, worker: null, error: { code: error.code, message: error.message }, note: `${error.code}: escalate from ${tier}` }
-        : { stage: 'failed', tier, error: { code: error.code, message: error.message }, finishedAt: new Date(now()).toISOString(), note: error.code })
-      .catch((err: unknown) => {
-        rt.log.error({ jobId, err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'could not record the refusal in the ledger');
-        return null;
-      });
-    if (!canRetry) rt.metrics.emit(tier, { JobsFailed: 1 }, { jobId });
-    rt.log.warn({ jobId, tier, code: error.code }, error.message);
+    // Refused before it started: no attempt spent, routed one tier up at once (loop guard in the jobs service).
+    const updated = await rt.jobs.escalate(jobId, { tier, code: error.code, message: error.message }).catch((err: unknown) => {
+      rt.log.error({ jobId, err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'could not record the refusal; the sweep will send the job again');
+      return null;
+    });
+    if (updated?.stage === 'failed') rt.metrics.emit(tier, { JobsFailed: 1 }, { jobId });
+    rt.log.warn({ jobId, tier, code: error.code, now: updated?.tier }, error.message);
     return { jobId, ok: false, tier, stage: updated?.stage ?? null, error: outcomeError(error) };
   }
 
@@ -247,13 +200,13 @@ export function createHandler(options: HandlerOptions = {}) {
           batchItemFailures.push({ itemIdentifier: record.messageId });
           continue;
         }
-        const outcome = await runOne(rt, jobId, context, deadline).catch((err: unknown) => {
+        const outcome = await runJob(rt, jobId, context, deadline).catch((err: unknown) => {
           rt.log.error({ jobId, err: toTiercastError(err).toJSON() }, 'handler failed outside the job executor');
           return null;
         });
-        // Another delivery helps only for an infrastructure hiccup on this tier; an escalation is the router's job
-        // and a bad input never improves.
-        if (!outcome || (outcome.error && outcome.error.retryable && !outcome.error.escalate && outcome.stage === 'queued')) {
+        // The job store holds retries (retry-wait and the sweep): another delivery only helps when the handler
+        // itself failed outside the executor.
+        if (!outcome) {
           batchItemFailures.push({ itemIdentifier: record.messageId });
         }
       }
@@ -265,7 +218,7 @@ export function createHandler(options: HandlerOptions = {}) {
       // A malformed invocation is the caller's bug: a Lambda error (and the Errors alarm), not a job result.
       throw new TiercastError('INVALID_JOB', `event must be { "jobId": "..." } or an SQS event; got ${JSON.stringify(event)?.slice(0, 200)}`);
     }
-    return runOne(rt, parsed.data, context, deadline);
+    return runJob(rt, parsed.data, context, deadline);
   };
 }
 

@@ -1,25 +1,29 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import { createStoreFromConfig } from '../store-from-config.ts';
+import { createJobsFromConfig } from '../jobs-from-config.ts';
+import type { JobStore } from '../../shared/common/job-store.ts';
+import type { JobsService } from '../../shared/common/jobs-service.ts';
+import type { Dispatchers } from '../../shared/common/tier-dispatch.ts';
 import { actualCost } from '../../shared/common/cost.ts';
 import { TiercastError, toTiercastError } from '../../shared/common/errors.ts';
-import type { JobStatus, OutputManifest, Tier } from '../../shared/common/job.ts';
+import type { OutputManifest, Tier } from '../../shared/common/job.ts';
 import type { MetricsSink } from '../../shared/common/metrics-query.ts';
 import { loadConfig, type ConfigOverrides, type TiercastConfig } from '../../shared/node/config.ts';
 import { dataHome, homePaths } from '../../shared/node/data-home.ts';
-import { createLedger, type JobLedger } from '../../shared/node/ledger.ts';
 import { createLogger, type Logger } from '../../shared/node/log.ts';
 import { createEmfMetrics, stdoutSink } from '../../shared/node/metrics-emf.ts';
 import type { ObjectStore } from '../../shared/node/object-store.ts';
 
 /**
- * What the Lambda handler and the Fargate entry build before running a job: configuration (environment first, as
- * CONVENTIONS.md says), the object store the ledger lives in, the ledger, EMF metrics on stdout and JSON logs on
- * stderr. Shared by cloud/lambda/handler.ts and cloud/fargate/main.ts so both tiers read the same variables.
+ * What the Lambda handlers and the Fargate entry build before running a job: configuration (environment first, as
+ * CONVENTIONS.md says), the object store, the job store and jobs service (with the tier adapters, for admission and
+ * escalation), EMF metrics on stdout and JSON logs on stderr. Shared by cloud/lambda/handler.ts, escalation.ts and
+ * cloud/fargate/main.ts so every function reads the same variables.
  */
 export interface WorkerRuntime {
   readonly config: TiercastConfig;
   readonly store: ObjectStore;
-  readonly ledger: JobLedger;
+  readonly jobs: JobsService;
   readonly metrics: MetricsSink;
   readonly log: Logger;
   /** Scratch folder for jobs (under the data home: /tmp/tiercast/work on Lambda). */
@@ -35,6 +39,9 @@ export interface WorkerRuntimeOptions {
   readonly flags?: ConfigOverrides;
   /** Tests pass the store they prepared; otherwise built from the configuration. */
   readonly store?: ObjectStore;
+  /** Tests: the job store and the tier adapters; otherwise from the configuration. */
+  readonly jobStore?: JobStore;
+  readonly dispatchers?: Dispatchers;
   readonly log?: Logger;
 }
 
@@ -58,10 +65,18 @@ export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promis
     namespace: config.metrics.namespace,
     onError: (err) => log.warn({ err: toTiercastError(err).toJSON() }, 'metrics line not written'),
   });
+  const setup = createJobsFromConfig(config, {
+    home,
+    store,
+    log,
+    ...(options.jobStore ? { jobStore: options.jobStore } : {}),
+    ...(options.dispatchers ? { dispatchers: options.dispatchers } : {}),
+  });
+  cleanups.push(() => void setup.close());
   return {
     config,
     store,
-    ledger: createLedger(store),
+    jobs: setup.jobs,
     metrics,
     log,
     workRoot: paths.work,
@@ -82,7 +97,7 @@ export async function freeBytes(dir: string): Promise<number> {
  * JobCostUSD, so the cost panel and `tiercast jobs` show money spent, failed attempts included.
  */
 export async function recordRunCost(
-  runtime: Pick<WorkerRuntime, 'config' | 'ledger' | 'metrics' | 'log'>,
+  runtime: Pick<WorkerRuntime, 'config' | 'jobs' | 'metrics' | 'log'>,
   jobId: string,
   tier: Tier,
   run: { durationSec: number; inputBytes?: number; manifest?: OutputManifest | null },
@@ -102,7 +117,7 @@ export async function recordRunCost(
     // Compute and requests are what this run spent; a month of storage is the operator's to keep or not.
     const spent = cost.computeUsd + cost.requestsUsd;
     runtime.metrics.emit(tier, { JobCostUSD: spent }, { jobId });
-    await runtime.ledger.updateStatus(jobId, (cur: JobStatus) => ({ costUsd: (cur.costUsd ?? 0) + spent, priceDate: cost.priceDate }));
+    await runtime.jobs.mutate(jobId, ({ status }) => ({ patch: { costUsd: (status.costUsd ?? 0) + spent, priceDate: cost.priceDate } }));
     return spent;
   } catch (err) {
     runtime.log.warn({ jobId, err: toTiercastError(err).toJSON() }, 'could not record the cost of this run');

@@ -1,7 +1,7 @@
 import { CALL_NAMES, EVENT_CHANNELS, type ApiResult, type EventChannel } from '../../shared/common/api-contract.ts';
 import type { Logger } from '../../shared/node/log.ts';
 import { callChannel, eventChannel } from '../preload/channels.ts';
-import { invokeCall } from './api-dispatch.ts';
+import { invokeCall } from './api-calls.ts';
 import type { ConsoleServices } from './services/types.ts';
 
 /**

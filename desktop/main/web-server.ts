@@ -4,11 +4,12 @@ import fsp from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StageResponseSchema, WEB, isCallName } from '../../shared/common/api-contract.ts';
 import { toTiercastError } from '../../shared/common/errors.ts';
 import type { Logger } from '../../shared/node/log.ts';
-import { httpStatusOf, invokeCall } from './api-dispatch.ts';
+import { httpStatusOf, invokeCall } from './api-calls.ts';
 import { contentTypeOf, parseMediaPath, parseRange } from './media.ts';
 import type { ConsoleServices } from './services/types.ts';
 
@@ -34,8 +35,9 @@ export const CONSOLE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
-  // Shaka plays through Media Source Extensions: the <video> element's source is a blob: URL.
-  "media-src 'self' blob:",
+  // Shaka plays through Media Source Extensions: the <video> element's source is a blob: URL. Its native subtitle
+  // displayer adds one <track src="data:,WEBVTT"> per subtitle track and feeds it cues (no script can run from it).
+  "media-src 'self' blob: data:",
   "connect-src 'self'",
   "font-src 'self'",
   "worker-src 'self' blob:",
@@ -47,6 +49,8 @@ export const CONSOLE_CSP = [
 ].join('; ');
 
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
+/** How long a refused request's connection lingers (reads paused) after the answer, so the client reads it before the cut. */
+const REFUSED_LINGER_MS = 10_000;
 
 export interface WebConsoleOptions {
   readonly services: ConsoleServices;
@@ -59,6 +63,8 @@ export interface WebConsoleOptions {
   /** Fixed token (tests); default: 32 random bytes. */
   readonly token?: string;
   readonly log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Largest JSON body of an API call (default 16 MiB). */
+  readonly maxJsonBytes?: number;
 }
 
 export interface WebConsole {
@@ -104,15 +110,53 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   sendJson(res, status, { ok: false, error: { code, message } });
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BYTES) throw Object.assign(new Error('request body too large'), { status: 413 });
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+/**
+ * Answers a request whose body will not be read (or not to its end) and closes its connection: reading stops at
+ * once, the answer is sent with `Connection: close`, then the socket is half-closed and cut shortly after, so the
+ * rest of an oversized body is never read (Node would otherwise drain it to keep the connection alive, or a
+ * destroyed request would take the answer down with it).
+ */
+function refuseRequest(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
+  req.unpipe();
+  req.pause();
+  req.removeAllListeners('data');
+  res.once('finish', () => {
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), REFUSED_LINGER_MS).unref();
+  });
+  res.setHeader('Connection', 'close');
+  sendError(res, status, code, message);
+}
+
+class BodyTooLarge extends Error {
+  readonly status = 413;
+}
+
+/** Reads a JSON body, counting bytes as they arrive: past the limit it stops (BodyTooLarge), without buffering more. */
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge(`request body of ${declared} bytes is over the ${limit}-byte limit`));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        reject(new BodyTooLarge(`request body is over the ${limit}-byte limit`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  }).then(parseJsonBody);
+}
+
+function parseJsonBody(buf: Buffer): unknown {
+  const text = buf.toString('utf8');
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
@@ -123,6 +167,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 export async function startWebConsole(options: WebConsoleOptions): Promise<WebConsole> {
   const host = options.host ?? '127.0.0.1';
+  const maxJsonBytes = options.maxJsonBytes ?? MAX_JSON_BYTES;
   if (host !== '127.0.0.1') throw new Error('the web console binds to 127.0.0.1 only');
   const token = options.token ?? randomBytes(32).toString('base64url');
   const rendererDir = path.resolve(options.rendererDir);
@@ -224,13 +269,17 @@ export async function startWebConsole(options: WebConsoleOptions): Promise<WebCo
     const name = url.searchParams.get('name') ?? '';
     const relativeDir = url.searchParams.get('relativeDir') ?? '';
     const declared = req.headers['content-length'] ? Number(req.headers['content-length']) : null;
+    // The service reads a pass-through, so a refusal mid-stream (over the size limit) cannot destroy the request
+    // and its socket before the answer is sent.
+    const body = req.pipe(new PassThrough());
     try {
       const value = StageResponseSchema.parse(
-        await services.stageUpload({ name, relativeDir, body: req, declaredSize: Number.isFinite(declared) ? declared : null }),
+        await services.stageUpload({ name, relativeDir, body, declaredSize: Number.isFinite(declared) ? declared : null }),
       );
       sendJson(res, 200, { ok: true, value });
     } catch (err) {
       const e = toTiercastError(err);
+      if (!req.readableEnded) return refuseRequest(req, res, httpStatusOf(e.code), e.code, e.message);
       sendError(res, httpStatusOf(e.code), e.code, e.message);
     }
   }
@@ -266,8 +315,9 @@ export async function startWebConsole(options: WebConsoleOptions): Promise<WebCo
       }
       let body: unknown;
       try {
-        body = await readJson(req);
+        body = await readJson(req, maxJsonBytes);
       } catch (err) {
+        if (err instanceof BodyTooLarge) return refuseRequest(req, res, 413, 'INPUT_TOO_LARGE', err.message);
         return sendError(res, (err as { status?: number }).status ?? 400, 'INVALID_REQUEST', (err as Error).message);
       }
       const result = await invokeCall(services.handlers, name, body, { transport: 'web' }, log);

@@ -17,7 +17,8 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { STAGES, TIERS } from './job.ts';
-import { LadderSchema } from './ladder-schema.ts';
+import { VIDEO_CODECS } from './codecs.ts';
+import { LadderNameSchema, LadderSchema } from './ladder-schema.ts';
 import { PANELS } from './metrics-query.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -135,6 +136,8 @@ export type LadderSummary = z.infer<typeof LadderSummarySchema>;
 
 export const PreviewRungSchema = z.strictObject({
   name: Text(32),
+  /** Codec family (absent: H.264); each family's rungs are scored against the same source window. */
+  codec: z.enum(VIDEO_CODECS).optional(),
   width: z.number().int().nonnegative(),
   height: z.number().int().nonnegative(),
   /** Achieved video bitrate over the window, b/s. */
@@ -372,7 +375,7 @@ export const contract = {
   },
   /** Re-route the ready files (after a settings or ladder change). */
   'files.reroute': {
-    request: z.strictObject({ ids: z.array(Id).max(MAX_BATCH).optional(), ladder: Text(64).optional() }),
+    request: z.strictObject({ ids: z.array(Id).max(MAX_BATCH).optional(), ladder: LadderNameSchema.optional() }),
     response: z.strictObject({ items: z.array(FileItemSchema).max(MAX_BATCH * 5) }),
   },
 
@@ -388,7 +391,7 @@ export const contract = {
     response: z.strictObject({ ladders: z.array(LadderSummarySchema).max(500), defaultLadder: Text(64) }),
   },
   'ladders.get': {
-    request: z.strictObject({ name: Text(64).min(1) }),
+    request: z.strictObject({ name: LadderNameSchema }),
     response: z.strictObject({ ladder: LadderSchema, builtin: z.boolean() }),
   },
   'ladders.save': {
@@ -396,7 +399,7 @@ export const contract = {
     response: z.strictObject({ ladder: LadderSchema }),
   },
   'ladders.delete': {
-    request: z.strictObject({ name: Text(64).min(1) }),
+    request: z.strictObject({ name: LadderNameSchema }),
     response: z.strictObject({ deleted: z.boolean() }),
   },
 
@@ -442,9 +445,11 @@ export const contract = {
     request: z.strictObject({
       fileIds: z.array(Id).min(1).max(MAX_BATCH),
       tier: TierChoiceSchema,
-      ladder: Text(64).min(1),
+      ladder: LadderNameSchema,
       formats: z.array(z.enum(['hls', 'dash'])).min(1).max(2).optional(),
       priority: z.number().int().min(1).max(10).optional(),
+      /** Per file, over the batch's priority. */
+      priorities: z.record(Id, z.number().int().min(1).max(10)).optional(),
     }),
     response: z.strictObject({
       results: z
@@ -490,6 +495,28 @@ export const contract = {
   'jobs.cancel': {
     request: z.strictObject({ id: Id }),
     response: z.strictObject({ job: JobRowSchema }),
+  },
+  /**
+   * What changed after a cursor from the job store's change index (no cursor: a cursor for "from now on"), oldest
+   * change first; counts per stage when anything changed. A refresh costs what changed.
+   */
+  'jobs.changes': {
+    request: z.strictObject({ cursor: Text(1024).nullable(), limit: z.number().int().min(1).max(1000).default(1000) }),
+    response: z.strictObject({
+      rows: z.array(JobRowSchema).max(1000),
+      cursor: Text(1024),
+      counts: z.partialRecord(StageSchema, z.number().int().nonnegative()).nullable(),
+    }),
+  },
+  /** Finished jobs (done, failed, cancelled) with their outputs; each id on its own. */
+  'jobs.delete': {
+    request: z.strictObject({ ids: z.array(Id).min(1).max(MAX_BATCH) }),
+    response: z.strictObject({ results: z.array(z.strictObject({ id: Id, error: ApiErrorSchema.nullable() })).max(MAX_BATCH) }),
+  },
+  /** Dead-lettered jobs sent again (no ids: every dead-lettered job). */
+  'jobs.redrive': {
+    request: z.strictObject({ ids: z.array(Id).max(MAX_BATCH).optional() }),
+    response: z.strictObject({ results: z.array(z.strictObject({ id: Id, job: JobRowSchema.nullable(), error: ApiErrorSchema.nullable() })).max(MAX_BATCH) }),
   },
 
   'metrics.query': {

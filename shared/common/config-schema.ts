@@ -156,6 +156,46 @@ export const RouterConfigSchema = z.strictObject({
   speed: z.partialRecord(TierSchema, TierSpeedSchema.partial()).default({}),
 });
 
+/** Jobs a tier holds at once (dispatched or running) before admission waits; see README "Job control plane". */
+export const DEFAULT_MAX_IN_FLIGHT: Readonly<Record<Tier, number>> = {
+  local: 1,
+  lambda: 100,
+  'lambda-enhanced': 25,
+  fargate: 20,
+  'fargate-spot': 40,
+  ec2: 16,
+};
+
+export const JobsConfigSchema = z.strictObject({
+  /** Where job state lives: SQLite in the data home (default), or a DynamoDB table. */
+  store: z.enum(['sqlite', 'dynamodb']).default('sqlite'),
+  /** SQLite file; default <data home>/jobs.db. */
+  file: z.string().min(1).optional(),
+  /** DynamoDB table (the CDK stack's TIERCASTJOBTABLE output). */
+  table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'a DynamoDB table name').optional(),
+  /** A DynamoDB-protocol endpoint other than AWS's (local development, tests). */
+  endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  /** Finished jobs are kept this long in DynamoDB (its TTL); SQLite keeps them until deleted. */
+  retentionDays: z.number().int().min(1).max(3650).default(30),
+  /** Admission caps per tier; local defaults to tiers.local.concurrency. Keep Lambda's at or under its reserved concurrency. */
+  maxInFlight: z.partialRecord(TierSchema, z.number().int().min(1).max(10_000)).default({}),
+  /** Backoff of retryable failures: base * 2^(attempt-1), at most max, 20 % jitter. */
+  retryBaseSec: z.number().min(0).max(3600).default(30),
+  retryMaxSec: z.number().min(0).max(86_400).default(900),
+  /** A running attempt's lease; its runner renews it about every third of this. */
+  leaseSec: z.number().int().min(5).max(3600).default(60),
+  /** A dispatched job that has not started after this long is sent again by the sweep. */
+  dispatchTimeoutSec: z.number().int().min(10).max(86_400).default(900),
+});
+export type JobsConfig = z.infer<typeof JobsConfigSchema>;
+
+export const NotificationsConfigSchema = z.strictObject({
+  /** Receives job.done, job.failed and job.cancelled, signed with TIERCAST_WEBHOOK_SECRET (environment only). */
+  webhookUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  /** Deliveries of one event before it is given up (with backoff between them). */
+  webhookAttempts: z.number().int().min(1).max(20).default(6),
+});
+
 export const TiercastConfigSchema = z.strictObject({
   store: StoreConfigSchema.default({ kind: 'local' }),
   aws: z
@@ -183,6 +223,8 @@ export const TiercastConfigSchema = z.strictObject({
     })
     .prefault({}),
   prices: PriceOverridesSchema.optional(),
+  jobs: JobsConfigSchema.prefault({}),
+  notifications: NotificationsConfigSchema.prefault({}),
   /** Sections owned and validated by their component (agent/main.ts reads `agent`; the console, `console`). */
   agent: z.record(z.string(), z.unknown()).optional(),
   console: z.record(z.string(), z.unknown()).optional(),

@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   'INTERNAL',
   'INVALID_REQUEST',
   'FORBIDDEN',
+  'SUBTITLE_INVALID',
+  'ENCODER_MISSING',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -71,6 +73,8 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   INTERNAL: { title: 'Internal error', retryable: false, escalate: false },
   INVALID_REQUEST: { title: 'Invalid request', retryable: false, escalate: false },
   FORBIDDEN: { title: 'Not allowed', retryable: false, escalate: false },
+  SUBTITLE_INVALID: { title: 'Invalid subtitles', retryable: false, escalate: false },
+  ENCODER_MISSING: { title: 'Encoder not in this ffmpeg build', retryable: false, escalate: false },
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {

@@ -1,3 +1,5 @@
+import { inputGuardArgs } from './input-formats.ts';
+import { rungEncoderArgs, type VideoCodec } from './codecs.ts';
 import type { FittedLadder, FittedRung } from './ladder-schema.ts';
 import type { MediaInfo, Rational, VideoStreamInfo } from './media.ts';
 
@@ -39,7 +41,10 @@ export interface RenditionOutput {
   readonly width: number;
   readonly height: number;
   readonly fps: Rational;
+  readonly codec: VideoCodec;
+  /** H.264 only; HEVC and AV1 rungs use their encoder's main profile. */
   readonly profile: FittedRung['profile'];
+  /** H.264: the level h264Level chose; HEVC and AV1: `auto` (the encoder picks it; the report shows what it wrote). */
   readonly level: string;
   readonly videoBitrate: number;
   readonly maxrate: number;
@@ -92,6 +97,8 @@ export interface LadderCommandInput {
   /** Poster and sprite branches; default on. */
   readonly poster?: boolean;
   readonly thumbnails?: boolean | { readonly intervalSec?: number; readonly tileWidth?: number };
+  /** Audio filter per source audio stream index (loudness normalisation, shared/common/loudness.ts). */
+  readonly audioFilters?: ReadonlyMap<number, string>;
   /** Encode only this window of the source (previews). */
   readonly window?: { readonly startSec: number; readonly durationSec: number };
 }
@@ -338,6 +345,50 @@ function reduceRational(r: Rational): Rational {
   return reduced.den > 1001 ? fpsToRational(reduced.num / reduced.den) : reduced;
 }
 
+/** A rung's keyframe rule: `-force_key_frames` expression and the GOP length x264 is given, in frames. */
+export interface KeyframeRule {
+  readonly expr: string;
+  readonly gop: number;
+}
+
+/**
+ * Where every rung puts its keyframes (README "The command line": keyframes aligned across rungs, segment lengths
+ * verified). Counted in frames, never in seconds: each rung is fed frames at its own constant rate (the fps filters
+ * of the graph), so frame n of a rung sits exactly n / rate after that rung's first frame whatever timestamps the
+ * source starts with (audio priming, edit lists, B-frame delay), and the rule is integer arithmetic, so no float hair
+ * can move a keyframe by one frame (`expr:gte(t,n_forced*4)` did, on a 20 fps camera clip whose first frame came out
+ * at 0.05 s).
+ *
+ * The grid period P is the smallest whole number of frames of every rung that reaches the segment length: exactly the
+ * segment length at integer rates (4 s = 80 frames at 20 fps), 4.004 s at 29.97 fps (120 frames). A rung puts keyframe
+ * k on its first frame at or after k * P, so rungs at related rates (59.94 and its halved 29.97) cut on the same
+ * frame, others within one frame, and nothing drifts over hours. Two keyframes are never closer than the segment
+ * length, which matters because the dash muxer cuts a segment only at a keyframe at least `-seg_duration` after the
+ * segment's start: a boundary a frame short (ceil(29.97 k) frames gives one every 34 s) would be skipped and make a
+ * double-length segment.
+ */
+export function keyframeRules(rates: readonly Rational[], segmentSeconds: number): KeyframeRule[] {
+  const seg = fpsToRational(segmentSeconds);
+  // P = max over rungs of ceil(seg * rate) / rate, kept as the fraction pNum / pDen.
+  let pNum = 0;
+  let pDen = 1;
+  for (const r of rates) {
+    const frames = Math.ceil((seg.num * r.num) / (seg.den * r.den));
+    const num = frames * r.den;
+    const den = r.num;
+    if (num * pDen > pNum * den) [pNum, pDen] = [num, den];
+  }
+  return rates.map((r) => {
+    // Keyframe k on the first frame n with n / rate >= k * P, i.e. n * (pDen * rate.den) >= k * (pNum * rate.num).
+    let a = pNum * r.num;
+    let b = pDen * r.den;
+    const g = gcd(a, b);
+    a /= g;
+    b /= g;
+    return { expr: `expr:gte(n*${b},n_forced*${a})`, gop: Math.ceil(a / b) };
+  });
+}
+
 export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   const { media, ladder, caps } = input;
   const video = media.video;
@@ -362,6 +413,9 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   const aspect = rungAspect(ladder.rungs);
   const chains: string[] = [];
   const front = [...src.filters];
+  // Constant rate for every rung even when the source's timestamps jitter or start late: keyframes are counted in
+  // frames (keyframeRules), so frames must be evenly spaced before the split.
+  if (!cfrRate) front.push(`fps=${rationalToString(frontRate)}`);
   const splitLabels = Array.from({ length: branches }, (_, i) => `[s${i}]`);
   front.push(branches > 1 ? `split=${branches}${splitLabels.join('')}` : 'null[s0]');
   chains.push(`[0:${video.index}]${front.join(',')}`);
@@ -373,13 +427,15 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     if (rate !== frontRate) parts.push(`fps=${rationalToString(rate)}`);
     parts.push(`scale=w=${rung.width}:h=${rung.height}:flags=lanczos`, aspect.filter);
     chains.push(`[s${i}]${parts.join(',')}[v${i}]`);
-    const level = h264Level(rung.width, rung.height, rationalValue(rate), rung.maxrate, rung.bufsize, rung.profile);
+    const codec = rung.codec ?? 'h264';
+    const level = codec === 'h264' ? h264Level(rung.width, rung.height, rationalValue(rate), rung.maxrate, rung.bufsize, rung.profile) : 'auto';
     renditions.push({
       name: rung.name,
       representationId: i,
       width: rung.width,
       height: rung.height,
       fps: rate,
+      codec,
       profile: rung.profile,
       level,
       videoBitrate: rung.videoBitrate,
@@ -418,7 +474,8 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   // Explicit: ffmpeg applies the display matrix (portrait phone video comes out portrait) and drops it.
   args.push('-autorotate', '1');
   if (input.window) args.push('-ss', String(input.window.startSec), '-t', String(input.window.durationSec));
-  args.push('-i', fileUrl(input.source));
+  // Read with the demuxer the probe saw, and no playlist or list demuxer ever (shared/common/input-formats.ts).
+  args.push(...inputGuardArgs(media.container), '-i', fileUrl(input.source));
   args.push('-filter_complex', filterGraph);
   if (input.threads) args.push('-filter_complex_threads', String(input.threads));
 
@@ -448,27 +505,24 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
   // Stream metadata is dropped with the rest; the language goes back on so the MPD's adaptation sets carry lang.
   audioTracks.forEach((t, k) => {
     if (t.language) args.push(`-metadata:s:a:${k}`, `language=${t.language}`);
+    const filter = input.audioFilters?.get(t.sourceIndex);
+    if (filter) args.push(`-filter:a:${k}`, filter);
   });
 
   const preset = ladder.preset;
   args.push('-c:v', 'libx264', '-preset', preset);
   if (input.threads) args.push('-threads', String(input.threads));
+  // A keyframe at every segment boundary in every rung, counted in frames on one grid (keyframeRules); each rung's
+  // encoder arguments by its codec (codecs.ts). SVT-AV1 ignores forced keyframes and keys every `gop` frames, which
+  // lands on the same grid whenever a segment is a whole number of the rung's frames (rungs share the output rate).
+  const keyframes = keyframeRules(renditions.map((r) => r.fps), seg);
   renditions.forEach((r, i) => {
-    const gop = Math.max(1, Math.round(rationalValue(r.fps) * seg));
-    args.push(
-      `-b:v:${i}`, String(r.videoBitrate),
-      `-maxrate:v:${i}`, String(r.maxrate),
-      `-bufsize:v:${i}`, String(r.bufsize),
-      `-profile:v:${i}`, r.profile,
-      `-level:v:${i}`, r.level,
-      `-g:v:${i}`, String(gop),
-      `-keyint_min:v:${i}`, String(gop),
-    );
+    const { gop, expr } = keyframes[i]!;
+    args.push(...rungEncoderArgs({ ...r, gop }, i, preset));
+    if (r.codec !== 'av1') args.push(`-force_key_frames:v:${i}`, expr);
   });
-  // A keyframe at every segment boundary in every rung (time-based, so rungs at capped frame rates align too),
-  // no scene-cut keyframes between them, closed GOPs so each segment decodes on its own.
+  // No scene-cut keyframes between them, closed GOPs so each segment decodes on its own.
   args.push(
-    '-force_key_frames:v', `expr:gte(t,n_forced*${seg})`,
     '-sc_threshold:v', '0',
     '-flags:v', '+cgop',
     '-x264-params:v', 'open-gop=0',
@@ -492,7 +546,7 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     '-hls_playlist', '1',
     '-hls_master_name', MASTER_NAME,
     // One adaptation set per language: DASH players pick a language by adaptation set.
-    '-adaptation_sets', ['id=0,streams=v', ...audioTracks.map((t, k) => `id=${k + 1},streams=${t.representationId}`)].join(' '),
+    '-adaptation_sets', adaptationSets(renditions, audioTracks),
     '-init_seg_name', INIT_SEG_TEMPLATE,
     '-media_seg_name', MEDIA_SEG_TEMPLATE,
     '-format_options', 'movflags=+cmaf',
@@ -513,6 +567,19 @@ export function buildLadderCommand(input: LadderCommandInput): LadderCommand {
     sourceFixes: src.notes,
     outputs: { manifest: MANIFEST_NAME, hlsMaster: MASTER_NAME, renditions, audio, alternateAudio: audioTracks.slice(1), poster, thumbnails, segmentSeconds: seg },
   };
+}
+
+/**
+ * One video adaptation set per codec family (a DASH player switches within a set, and cannot switch codecs
+ * mid-stream), then one per audio language.
+ */
+function adaptationSets(renditions: readonly RenditionOutput[], audioTracks: readonly AudioOutput[]): string {
+  const families = [...new Set(renditions.map((r) => r.codec))];
+  const video =
+    families.length === 1
+      ? ['id=0,streams=v']
+      : families.map((c, k) => `id=${k},streams=${renditions.filter((r) => r.codec === c).map((r) => r.representationId).join(',')}`);
+  return [...video, ...audioTracks.map((t, k) => `id=${video.length + k},streams=${t.representationId}`)].join(' ');
 }
 
 function round3(n: number): number {

@@ -6,20 +6,24 @@ import { LadderSchema } from './ladder-schema.ts';
 
 export const JOB_SCHEMA_VERSION = 1 as const;
 
+/** The stages of a job; which moves are allowed between them is shared/common/job-lifecycle.ts. */
 export const STAGES = [
   'queued',
+  'dispatched',
   'downloading',
   'analyzing',
   'encoding',
   'packaging',
   'uploading',
   'finalizing',
+  'retry-wait',
   'done',
   'failed',
+  'cancelled',
 ] as const;
 export type Stage = (typeof STAGES)[number];
-export const TERMINAL_STAGES: readonly Stage[] = ['done', 'failed'];
-/** done or failed: nothing will run the job again unless it is retried. */
+export const TERMINAL_STAGES: readonly Stage[] = ['done', 'failed', 'cancelled'];
+/** done, failed or cancelled: nothing will run the job again unless an operator retries it. */
 export const isTerminal = (stage: Stage): boolean => TERMINAL_STAGES.includes(stage);
 
 export const TIERS = ['local', 'lambda', 'lambda-enhanced', 'fargate', 'fargate-spot', 'ec2'] as const;
@@ -62,6 +66,8 @@ export const JobSpecSchema = z.object({
   priority: z.number().int().min(1).max(10).default(5),
   requestedTier: z.union([z.literal('auto'), z.enum(TIERS)]).default('auto'),
   maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Where this job's done/failed/cancelled events are also posted (besides the configured webhook). */
+  webhookUrl: z.url({ protocol: /^https?$/ }).max(2048).nullable().default(null),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 export type JobSpecInput = z.input<typeof JobSpecSchema>;
@@ -72,10 +78,21 @@ export const JobErrorSchema = z.object({
 });
 export type JobError = z.infer<typeof JobErrorSchema>;
 
+export const LeaseSchema = z.object({
+  /** The run holding the job: `<worker>#<run token>`, unique per run. */
+  owner: z.string().min(1).max(512),
+  expiresAt: IsoDate,
+});
+export type Lease = z.infer<typeof LeaseSchema>;
+
 export const JobStatusSchema = z.object({
   schemaVersion: z.literal(JOB_SCHEMA_VERSION),
   id: JobIdSchema,
+  /** Goes up by exactly one per write; every write is a compare-and-set on it (shared/common/job-store.ts). */
+  version: z.number().int().nonnegative().default(0),
   stage: z.enum(STAGES),
+  /** 1 (lowest) to 10: admission order is priority, then age. */
+  priority: z.number().int().min(1).max(10).default(5),
   /** 0..1 within the whole job. */
   progress: z.number().min(0).max(1),
   tier: z.enum(TIERS).nullable(),
@@ -88,6 +105,14 @@ export const JobStatusSchema = z.object({
   finishedAt: IsoDate.nullable(),
   /** Who is working on it (host/pid, Lambda request id, ECS task ARN). */
   worker: z.string().nullable().default(null),
+  /** The running attempt's lease; a lapsed lease may be reclaimed by exactly one other runner. */
+  lease: LeaseSchema.nullable().default(null),
+  /** retry-wait: not to be sent again before this time. */
+  notBefore: IsoDate.nullable().default(null),
+  /** When the job was last handed to its tier (stage dispatched); the sweep re-sends one that never started. */
+  dispatchedAt: IsoDate.nullable().default(null),
+  /** Failed after its last attempt of a retryable error: `tiercast redrive` sends it again. */
+  deadLettered: z.boolean().default(false),
   error: JobErrorSchema.nullable(),
   estimatedCostUsd: z.number().nonnegative().nullable().default(null),
   costUsd: z.number().nonnegative().nullable().default(null),
@@ -129,11 +154,8 @@ export const OutputManifestSchema = z.object({
 });
 export type OutputManifest = z.infer<typeof OutputManifestSchema>;
 
-/** Object-store keys of the ledger. One place, so every tier agrees. */
-export const ledgerKeys = {
-  jobsPrefix: 'jobs/',
-  spec: (id: string) => `jobs/${id}/job.json`,
-  status: (id: string) => `jobs/${id}/status.json`,
+/** Object-store keys of inputs and outputs (job state lives in the job store). One place, so every tier agrees. */
+export const storeKeys = {
   outputPrefix: (id: string) => `outputs/${id}/`,
   manifest: (id: string) => `outputs/${id}/manifest.json`,
   inputPrefix: 'inputs/',

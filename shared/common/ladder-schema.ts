@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VIDEO_CODECS, type VideoCodec } from './codecs.ts';
 
 /**
  * A rung is named by its nominal size: the short edge of the picture (1080p means 1920x1080 for landscape
@@ -15,14 +16,20 @@ export const RungSchema = z
     profile: z.enum(['baseline', 'main', 'high']).default('high'),
     /** Cap the frame rate of this rung (e.g. 30 for the smallest rungs); null keeps the source's rate. */
     maxFps: z.number().positive().max(120).nullable().default(null),
+    /** Video codec family of this rung (shared/common/codecs.ts); `profile` applies to H.264 only. */
+    codec: z.enum(VIDEO_CODECS).default('h264'),
   })
   .refine((r) => r.maxrate >= r.videoBitrate, { message: 'maxrate must be >= videoBitrate', path: ['maxrate'] })
   .refine((r) => r.bufsize >= r.videoBitrate, { message: 'bufsize must be >= videoBitrate', path: ['bufsize'] });
 
 export type Rung = z.infer<typeof RungSchema>;
 
+/** A ladder's name: also its file name in the data home's ladders/, so never a path. */
+export const LADDER_NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+export const LadderNameSchema = z.string().min(1).max(64).regex(LADDER_NAME_PATTERN, 'ladder name: letters, digits, . _ - only');
+
 export const LadderSchema = z.object({
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/),
+  name: LadderNameSchema,
   description: z.string().max(500).default(''),
   /** Segment length in seconds; every rung has a keyframe at every boundary. */
   segmentSeconds: z.number().min(1).max(10).default(4),
@@ -38,6 +45,8 @@ export const LadderSchema = z.object({
     .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'])
     .nullable()
     .default(null),
+  /** EBU R128 normalisation of every audio track (shared/common/loudness.ts): off, broadcast (-23 LUFS) or streaming (-16 LUFS). */
+  loudness: z.enum(['off', 'broadcast', 'streaming']).default('off'),
   rungs: z.array(RungSchema).min(1).max(12),
 });
 
@@ -54,6 +63,8 @@ export interface FittedRung {
   readonly bufsize: number;
   readonly profile: 'baseline' | 'main' | 'high';
   readonly fps: number;
+  /** Absent means H.264 (rungs fitted before codecs existed). */
+  readonly codec?: VideoCodec;
   /** Why this rung looks the way it does (capped bitrate, kept below source, ...). */
   readonly notes: readonly string[];
 }

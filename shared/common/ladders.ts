@@ -1,3 +1,4 @@
+import { CODEC_INFO, type VideoCodec } from './codecs.ts';
 import { TiercastError } from './errors.ts';
 import { LadderSchema, type FittedLadder, type FittedRung, type Ladder, type LadderInput, type Rung } from './ladder-schema.ts';
 import type { MediaInfo } from './media.ts';
@@ -93,12 +94,17 @@ export function parseLadder(json: unknown, source = 'ladder'): Ladder {
     throw new TiercastError('CONFIG_INVALID', `${source} is invalid: ${problems.join('; ')}`, { details: { problems } });
   }
   const names = new Set<string>();
-  const sizes = new Set<number>();
+  // A size may appear once per codec family (AV1 720p beside its H.264 fallback).
+  const sizes = new Set<string>();
   for (const [i, r] of result.data.rungs.entries()) {
     if (names.has(r.name)) throw new TiercastError('CONFIG_INVALID', `${source} is invalid: rungs.${i}.name: "${r.name}" is used twice`);
-    if (sizes.has(r.shortEdge)) throw new TiercastError('CONFIG_INVALID', `${source} is invalid: rungs.${i}.shortEdge: ${r.shortEdge} is used twice`);
+    const size = `${r.codec}:${r.shortEdge}`;
+    if (sizes.has(size)) {
+      const family = r.codec === 'h264' ? '' : ` for ${r.codec}`;
+      throw new TiercastError('CONFIG_INVALID', `${source} is invalid: rungs.${i}.shortEdge: ${r.shortEdge} is used twice${family}`);
+    }
     names.add(r.name);
-    sizes.add(r.shortEdge);
+    sizes.add(size);
   }
   return { ...result.data, rungs: [...result.data.rungs].sort((a, b) => b.shortEdge - a.shortEdge) };
 }
@@ -224,6 +230,8 @@ interface Candidate {
  * - audio null when the source has none.
  */
 export function fitLadder(media: MediaInfo, ladder: Ladder, options: { preset?: string | null } = {}): FittedLadder {
+  const families = codecFamilies(ladder);
+  if (families.length > 1) return fitFamilies(media, ladder, families, options);
   const video = media.video;
   if (!video) throw new TiercastError('NO_VIDEO_STREAM', 'the source has no video stream to fit a ladder to');
   const srcW = video.displayWidth;
@@ -260,7 +268,11 @@ export function fitLadder(media: MediaInfo, ladder: Ladder, options: { preset?: 
   const sourceBitrate = video.bitrate ?? (media.audio.length === 0 ? media.bitrate : null);
   const codec = video.codec.toLowerCase();
   const worth = UNCAPPED_SOURCE_CODECS.has(codec) ? null : (H264_BITS_PER_SOURCE_BIT[codec] ?? 1);
-  const cap = worth !== null && sourceBitrate !== null && sourceBitrate > 0 ? Math.max(MIN_CAP_BITRATE, Math.round(sourceBitrate * worth)) : null;
+  const h264Cap = worth !== null && sourceBitrate !== null && sourceBitrate > 0 ? Math.max(MIN_CAP_BITRATE, Math.round(sourceBitrate * worth)) : null;
+  const family = ladder.rungs[0]?.codec ?? 'h264';
+  // The cap is counted in H.264 bits; a more efficient codec reaches that quality with fewer.
+  const familyCap = (c: number) => Math.max(MIN_CAP_BITRATE, Math.round(c * CODEC_INFO[family].bitsVsH264));
+  const cap = h264Cap === null ? null : familyCap(h264Cap);
   const capWhy =
     worth === null || worth === 1 || sourceBitrate === null
       ? `the source's own ${mbps(cap ?? 0)}`
@@ -314,6 +326,7 @@ export function fitLadder(media: MediaInfo, ladder: Ladder, options: { preset?: 
       bufsize: Math.max(videoBitrate, Math.round(r.bufsize * factor)),
       profile: r.profile,
       fps,
+      ...(r.codec === 'h264' ? {} : { codec: r.codec }),
       notes,
     });
   }
@@ -333,4 +346,15 @@ export function fitLadder(media: MediaInfo, ladder: Ladder, options: { preset?: 
     rungs: fitted,
     dropped,
   };
+}
+
+/** The codec families of a ladder, in the order its rungs first name them. */
+export function codecFamilies(ladder: Ladder): VideoCodec[] {
+  return [...new Set(ladder.rungs.map((r) => r.codec ?? 'h264'))];
+}
+
+/** Each family is fitted on its own (caps, steps and duplicates are per family), then listed family by family. */
+function fitFamilies(media: MediaInfo, ladder: Ladder, families: readonly VideoCodec[], options: { preset?: string | null }): FittedLadder {
+  const parts = families.map((codec) => fitLadder(media, { ...ladder, rungs: ladder.rungs.filter((r) => r.codec === codec) }, options));
+  return { ...parts[0]!, rungs: parts.flatMap((p) => p.rungs), dropped: parts.flatMap((p) => p.dropped) };
 }

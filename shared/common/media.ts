@@ -1,3 +1,5 @@
+import type { SubtitleStreamInfo } from './subtitles.ts';
+
 /** What Tiercast knows about a source after probing it. Durations in seconds, sizes in bytes, bitrates in b/s. */
 
 export interface Rational {
@@ -87,5 +89,9 @@ export interface MediaInfo {
   readonly video: VideoStreamInfo | null;
   readonly videoStreamCount: number;
   readonly audio: readonly AudioStreamInfo[];
+  /** Subtitle streams in file order (text and bitmap); undefined where an older probe did not read them. */
+  readonly subtitles?: readonly SubtitleStreamInfo[];
+  /** The video carries CEA-608/708 captions (A53 side data), as far as ffprobe's first frames show. */
+  readonly closedCaptions?: boolean;
   readonly warnings: readonly string[];
 }

@@ -49,6 +49,8 @@ export const METRIC_NAMES = [
   'BytesIn',
   'BytesOut',
   'QueueDepth',
+  /** A webhook delivery that used every attempt (cloud/lambda/job-events.ts); emitted without dimensions, for one alarm. */
+  'WebhookDeliveryFailed',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
@@ -63,6 +65,7 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   BytesIn: 'Bytes',
   BytesOut: 'Bytes',
   QueueDepth: 'Count',
+  WebhookDeliveryFailed: 'Count',
 };
 
 export function isMetricName(value: unknown): value is MetricName {

@@ -1,4 +1,5 @@
 import { TiercastError } from './errors.ts';
+import { hasClosedCaptions, parseSubtitleStreams } from './subtitles.ts';
 import type {
   AudioStreamInfo,
   ColorTransfer,
@@ -40,6 +41,8 @@ export function frameSampleArgs(streamIndex: number, packets: number = FRAME_SAM
   ];
 }
 
+/** Frames at the end of a decode-order sample that may be missing their B-frames (x264's B-pyramid shows 3). */
+const REORDER_WINDOW = 4;
 /** r and avg frame rates further apart than this (relative) mean the timestamps are not evenly spaced. */
 const VFR_RATE_TOLERANCE = 0.02;
 /** In a frame sample, a gap this much longer than the shortest means frames are not evenly spaced. */
@@ -355,6 +358,8 @@ export function parseProbe(json: unknown, sizeBytes: number): MediaInfo {
     video,
     videoStreamCount: videoStreams.length,
     audio,
+    subtitles: parseSubtitleStreams(streams),
+    closedCaptions: hasClosedCaptions(streams),
     warnings,
   };
 }
@@ -368,9 +373,13 @@ export function parseFrameSample(json: unknown, limit: number = FRAME_SAMPLE_PAC
   const frames = entries.filter((e) => e.type === 'frame');
   // Shown frames' timestamps, not packets': VP9/AV1 carry hidden reference frames as packets a tick apart.
   const timed = frames.length >= 2 ? frames.map((f) => num(f.best_effort_timestamp_time)) : packets.map((p) => num(p.pts_time));
-  const pts = timed
+  const sorted = timed
     .filter((t): t is number => t !== null)
     .sort((a, b) => a - b);
+  // A sample cut off after N packets in decode order lacks the B-frames whose packets come after the cut but
+  // display before its last frames: the last few shown times have holes that are not in the file (a 29.97 fps
+  // clip with B-frames looked variable-rate and was made 30 fps). Only the whole stream is trusted to its end.
+  const pts = packets.length >= limit && sorted.length > REORDER_WINDOW * 2 ? sorted.slice(0, -REORDER_WINDOW) : sorted;
   const gaps: number[] = [];
   for (let i = 1; i < pts.length; i++) {
     const g = pts[i]! - pts[i - 1]!;

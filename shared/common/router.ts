@@ -1,4 +1,5 @@
 import { tierReadiness, tierSpeed, type TiercastConfig } from './config-schema.ts';
+import { CODEC_INFO, type VideoCodec } from './codecs.ts';
 import { estimateCost, pricesFor, type CostBreakdown, type StorageUse } from './cost.ts';
 import { ERROR_CODE_INFO, TiercastError, type ErrorCode } from './errors.ts';
 import { TIERS, type JobSpec, type Tier } from './job.ts';
@@ -52,6 +53,11 @@ export interface Workload {
   readonly preset: string;
   /** x264 speed of the preset relative to `medium`. */
   readonly presetSpeed: number;
+  /**
+   * Speed of the ladder's encoders relative to x264, weighted by the pixels each encodes (1 for an H.264 ladder;
+   * CODEC_INFO.speed per family, measured by bench/codecs.bench.ts).
+   */
+  readonly codecSpeed: number;
   readonly outputBytes: number;
   readonly diskBytes: number;
   readonly memoryMb: number;
@@ -128,12 +134,12 @@ export function predictWorkload(input: RouteInput, config: RouterConfig): Worklo
   const fps = media.fps > 0 ? media.fps : 30;
   const duration = media.durationSec;
 
-  let rungs: { w: number; h: number; fps: number; bitrate: number }[];
+  let rungs: { w: number; h: number; fps: number; bitrate: number; codec: VideoCodec }[];
   let preset: string;
   let audioBitrate: number;
   let segmentSeconds: number;
   if (isFitted(input.ladder)) {
-    rungs = input.ladder.rungs.map((r) => ({ w: r.width, h: r.height, fps: r.fps, bitrate: r.videoBitrate }));
+    rungs = input.ladder.rungs.map((r) => ({ w: r.width, h: r.height, fps: r.fps, bitrate: r.videoBitrate, codec: r.codec ?? 'h264' }));
     preset = input.ladder.preset;
     audioBitrate = input.ladder.audio?.bitrate ?? 0;
     segmentSeconds = input.ladder.segmentSeconds;
@@ -147,9 +153,9 @@ export function predictWorkload(input: RouteInput, config: RouterConfig): Worklo
       const scale = Math.min(1, r.shortEdge / srcShort, ((r.shortEdge * 16) / 9) / srcLong);
       const w = Math.round(media.width * scale);
       const h = Math.round(media.height * scale);
-      if (seen.has(`${w}x${h}`)) continue;
-      seen.add(`${w}x${h}`);
-      rungs.push({ w, h, fps: Math.min(fps, r.maxFps ?? 60), bitrate: r.videoBitrate });
+      if (seen.has(`${r.codec}:${w}x${h}`)) continue;
+      seen.add(`${r.codec}:${w}x${h}`);
+      rungs.push({ w, h, fps: Math.min(fps, r.maxFps ?? 60), bitrate: r.videoBitrate, codec: r.codec });
     }
     preset = input.ladder.preset ?? choosePreset(duration).preset;
     audioBitrate = input.ladder.audio.bitrate;
@@ -160,6 +166,7 @@ export function predictWorkload(input: RouteInput, config: RouterConfig): Worklo
   const outputMpix = rungs.reduce((sum, r) => sum + (r.w * r.h * r.fps * duration) / 1e6, 0);
   const sourceMpix = (media.width * media.height * fps * duration) / 1e6;
   const presetSpeed = PRESET_SPEED[preset] ?? 1;
+  const codecSpeed = ladderCodecSpeed(rungs.map((r) => ({ mpix: r.w * r.h * r.fps, codec: r.codec })));
   const formatCount = input.formatCount ?? 2;
   const outputBytes = Math.round(((rungs.reduce((s, r) => s + r.bitrate, 0) + audioBitrate) * duration) / 8);
   // Input downloaded whole, segments of all rungs, plus scratch (logs, thumbnails, temp names before publish).
@@ -185,6 +192,7 @@ export function predictWorkload(input: RouteInput, config: RouterConfig): Worklo
     sourceMpix,
     preset,
     presetSpeed,
+    codecSpeed,
     outputBytes,
     diskBytes,
     memoryMb,
@@ -193,13 +201,20 @@ export function predictWorkload(input: RouteInput, config: RouterConfig): Worklo
   };
 }
 
+/** x264-relative speed of a mix of encoders: total pixels over the x264-equivalent time they take. */
+export function ladderCodecSpeed(rungs: readonly { readonly mpix: number; readonly codec: VideoCodec }[]): number {
+  const total = rungs.reduce((s, r) => s + r.mpix, 0);
+  const time = rungs.reduce((s, r) => s + r.mpix / CODEC_INFO[r.codec].speed, 0);
+  return total > 0 && time > 0 ? total / time : 1;
+}
+
 /** Predicted seconds on a tier: start-up + download + decode + encode (+5% packaging/verify) + upload. */
 export function predictSeconds(tier: Tier, work: Workload, sizeBytes: number, config: RouterConfig): { total: number; run: number } {
   const speed = tierSpeed(config, tier);
   const localOnly = tier === 'local' && config.store.kind === 'local';
   const transfer = localOnly ? 0 : (sizeBytes + work.outputBytes) / (speed.transferMBps * 1e6);
   const decode = work.sourceMpix / config.router.decodeMpixPerSec;
-  const encode = work.outputMpix / (speed.encodeMpixPerSec * work.presetSpeed);
+  const encode = work.outputMpix / (speed.encodeMpixPerSec * work.presetSpeed * (work.codecSpeed ?? 1));
   const run = transfer + decode + encode * 1.05 + 2;
   return { total: speed.startupSec + run, run };
 }

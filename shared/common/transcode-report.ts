@@ -1,6 +1,8 @@
 import type { PerTitleAnalysis } from './per-title.ts';
 
 /** report.json of one transcode job: what was made, measured, and how long each stage took. */
+import type { TrackLoudness } from './loudness.ts';
+import type { LeftOutSubtitle } from './subtitles.ts';
 
 export const TRANSCODE_REPORT_SCHEMA_VERSION = 1 as const;
 
@@ -9,7 +11,9 @@ export interface RenditionReport {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
-  /** RFC 6381 codecs string read from the init segment, e.g. avc1.64001f. */
+  /** Codec family (absent in reports written before HEVC and AV1 rungs existed: H.264). */
+  readonly codec?: 'h264' | 'hevc' | 'av1';
+  /** RFC 6381 codecs string ffprobe reads back from the rendition, e.g. avc1.64001f, hvc1.1.6.L93.90, av01.0.05M.08. */
   readonly codecs: string;
   readonly profile: string;
   readonly level: string;
@@ -41,6 +45,22 @@ export interface AudioReport {
   readonly segments: number;
   readonly playlist: string;
   readonly representationId: number;
+  /** EBU R128 of the source track and, when the ladder normalises, the target and the encoded output. */
+  readonly loudness?: TrackLoudness | null;
+}
+
+export interface SubtitleReport {
+  /** BCP 47 tag, null when the source does not say. */
+  readonly language: string | null;
+  readonly name: string;
+  /** `stream N (codec)` of the source, or the sidecar file's name. */
+  readonly source: string;
+  readonly default: boolean;
+  readonly forced: boolean;
+  /** The WebVTT file and its HLS playlist (null without HLS), relative to the output folder. */
+  readonly file: string;
+  readonly playlist: string | null;
+  readonly cues: number;
 }
 
 export interface StageTimes {
@@ -97,6 +117,10 @@ export interface TranscodeReport {
   readonly audio: AudioReport | null;
   /** Other languages of the source, each an HLS audio rendition and a DASH adaptation set. */
   readonly alternateAudio?: readonly AudioReport[];
+  /** WebVTT tracks made from the source's text subtitles and sidecar files, and the streams left out (bitmap). */
+  readonly subtitles?: { readonly tracks: readonly SubtitleReport[]; readonly leftOut: readonly LeftOutSubtitle[] };
+  /** Wall seconds of the loudness measurement decodes before encoding (one per audio track). */
+  readonly loudnessSec?: number;
   readonly verification: {
     /** Duration the source header declares, and what the encode decoded. */
     readonly expectedDurationSec: number;
@@ -120,6 +144,8 @@ export interface TranscodeReport {
 /** One rung of a ladder preview (a short window encoded and scored against the source). */
 export interface PreviewRungResult {
   readonly name: string;
+  /** Codec family of the rung: a ladder with several is scored per family at the same reference size. */
+  readonly codec: 'h264' | 'hevc' | 'av1';
   readonly width: number;
   readonly height: number;
   readonly fps: number;

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
@@ -11,6 +11,7 @@ import {
   type TiercastConfig,
 } from '../common/config-schema.ts';
 import { TiercastError } from '../common/errors.ts';
+import { isAtomicTemp, sweepStaleFiles, writeFileAtomic } from './atomic-file.ts';
 import { dataHome, homePaths } from './data-home.ts';
 
 export { redactConfig };
@@ -77,6 +78,14 @@ export const ENV_VARS: ReadonlyArray<readonly [name: string, path: string, kind:
   ['TIERCAST_EC2_JOBS_PER_HOST', 'tiers.ec2.jobsPerHost', 'number'],
   ['TIERCAST_LOCAL_CONCURRENCY', 'tiers.local.concurrency', 'number'],
   ['TIERCAST_METRICS', 'metrics.source', 'string'],
+  ['TIERCAST_JOB_STORE', 'jobs.store', 'string'],
+  ['TIERCAST_JOB_DB', 'jobs.file', 'string'],
+  ['TIERCAST_JOB_TABLE', 'jobs.table', 'string'],
+  ['TIERCAST_DYNAMODB_ENDPOINT', 'jobs.endpoint', 'string'],
+  ['TIERCAST_JOB_RETENTION_DAYS', 'jobs.retentionDays', 'number'],
+  ['TIERCAST_JOB_LEASE_SEC', 'jobs.leaseSec', 'number'],
+  ['TIERCAST_JOB_RETRY_BASE_SEC', 'jobs.retryBaseSec', 'number'],
+  ['TIERCAST_WEBHOOK_URL', 'notifications.webhookUrl', 'string'],
 ];
 
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<TiercastConfig> {
@@ -130,6 +139,11 @@ function finish(merged: Json, sources: Sources): TiercastConfig {
       details: { field: 'queue.highPriorityUrl' },
     });
   }
+  if (value.jobs.store === 'dynamodb' && !value.jobs.table) {
+    throw new TiercastError('CONFIG_INVALID', `jobs.table (from ${sourceOf('jobs.store', sources)}): the DynamoDB job store needs a table: set TIERCAST_JOB_TABLE or jobs.table (the CDK stack's TIERCASTJOBTABLE output)`, {
+      details: { field: 'jobs.table' },
+    });
+  }
   const store = value.store.kind === 's3' && !value.store.region && value.aws.region ? { ...value.store, region: value.aws.region } : value.store;
   return { ...value, store, tiers: { ...value.tiers, enabled } };
 }
@@ -147,9 +161,9 @@ export async function saveConfig(home: string, patch: Record<string, unknown>, o
   const next = mergeLayer(current, patch, sources, (p) => `settings (${p})`, true);
   finish(structuredClone(next), sources);
   await mkdir(path.dirname(filePath), { recursive: true });
-  const tmp = `${filePath}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, filePath);
+  // Temporaries of an earlier save that crashed before its rename (a live save holds one for milliseconds).
+  await sweepStaleFiles(path.dirname(filePath), { match: isAtomicTemp, olderThanMs: 15 * 60 * 1000 });
+  await writeFileAtomic(filePath, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   return loadConfig({ home, env: {}, ...(options.configPath ? { configPath: filePath } : {}) });
 }
 

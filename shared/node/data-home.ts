@@ -25,6 +25,8 @@ export function homePaths(home: string = dataHome()) {
     config: path.join(home, 'config.json'),
     /** The local object store (jobs/, outputs/, inputs/ live here). */
     store: path.join(home, 'store'),
+    /** The job store (SQLite): state, events and webhook deliveries of every job. */
+    jobsDb: path.join(home, 'jobs.db'),
     /** The local job queue. */
     queue: path.join(home, 'queue'),
     /** Local metrics (EMF JSON lines). */

@@ -1,31 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { ERROR_CODE_INFO, TiercastError, toTiercastError } from '../common/errors.ts';
-import { ledgerKeys, type JobSpec, type JobStatus, type OutputManifest, type Stage, type Tier } from '../common/job.ts';
+import { TiercastError, toTiercastError } from '../common/errors.ts';
+import { storeKeys, type JobStatus, type OutputManifest, type Stage, type Tier } from '../common/job.ts';
+import { RunLost, type FinishOutcome, type JobsService, type Run } from '../common/jobs-service.ts';
 import type { MetricName, MetricsSink } from '../common/metrics-query.ts';
 import type { TranscodeReport } from '../common/transcode-report.ts';
 import { isStalled } from './ffmpeg-runner.ts';
-import { createLedger, type JobLedger, type StatusPatch } from './ledger.ts';
+import { createJobOutputs, type JobOutputs } from './job-outputs.ts';
 import type { Logger } from './log.ts';
 import type { ObjectStore } from './object-store.ts';
 import { transcodeFile, type TranscodeOptions } from './transcode.ts';
 
 /**
  * THE job executor: the agent, the Lambda handler, the Fargate entry and the console's local tier all run a job
- * through this one function, so a job moves through the same stages and leaves the same ledger trail everywhere.
+ * through this one function, so a job moves through the same stages and leaves the same trail everywhere.
  *
- *   queued -> downloading -> analyzing -> encoding -> packaging -> uploading -> finalizing -> done
+ *   claim (lease) -> downloading -> analyzing -> encoding -> packaging -> uploading -> finalizing -> done
  *
- * Failures are returned, never thrown: `failed` for codes that cannot succeed again, back to `queued` with the
- * error recorded when the code is retryable and attempts remain, `queued` with INTERRUPTED when the caller aborts
- * (Spot notice, stop). Whether to re-send a queue message is the caller's decision.
+ * The run first claims the job in the job store: a second runner of the same job (a duplicate message, a second
+ * Lambda delivery) is refused there and returns `skipped`. Every status write renews the lease and is a
+ * compare-and-set, so an operator's cancel, or a reclaim of a lapsed lease, stops the run at its next write (at most
+ * a heartbeat away) and can never be written over. Failures are returned, never thrown; what follows them (retry-wait
+ * after a backoff, one tier up, requeued after an interruption, failed) is the jobs service's policy.
  */
 
 export interface ExecuteJobOptions {
   readonly jobId: string;
   readonly store: ObjectStore;
-  readonly ledger?: JobLedger;
+  readonly jobs: JobsService;
+  /** Default: outputs in `store`. */
+  readonly outputs?: JobOutputs;
   readonly tier: Tier;
   /** A folder of the caller's; the job works in a fresh sub-folder that is always removed. */
   readonly workRoot: string;
@@ -40,18 +45,20 @@ export interface ExecuteJobOptions {
   readonly metrics?: Pick<MetricsSink, 'emit'>;
   /** Minimum interval between progress-only status writes. Default 2000 ms; stage changes are written at once. */
   readonly statusIntervalMs?: number;
+  /** The lease is renewed at least this often even without progress. Default a third of the jobs service's lease. */
+  readonly heartbeatMs?: number;
   /** Time kept back from the deadline for uploading and finalizing. Default 10 % of the time left, at least 5 s. */
   readonly deadlineReserveMs?: number;
-  /**
-   * False once the caller has lost its claim on the job (a queue lease that lapsed while it ran): from then on this
-   * run writes nothing to the ledger, whose status belongs to whoever holds the job now.
-   */
-  readonly ownsJob?: () => boolean;
+  /** An interrupted run (stop, Spot notice) puts its job back on this tier (Fargate Spot: on-demand Fargate). */
+  readonly requeueOn?: Tier;
   /** For tests: the transcoder (default transcodeFile). */
   readonly transcode?: (options: TranscodeOptions) => Promise<TranscodeReport>;
 }
 
-export type ExecuteJobResult = { ok: true; manifest: OutputManifest; report: unknown } | { ok: false; error: TiercastError };
+export type ExecuteJobResult =
+  | { ok: true; manifest: OutputManifest; report: unknown }
+  /** outcome: what the failure led to; `skipped`: the job was not this run's to take (why in error.message). */
+  | { ok: false; error: TiercastError; outcome: FinishOutcome | 'skipped' };
 
 /** Share of overall progress at the start of each stage. */
 const PROGRESS_AT: Record<Stage, number> = {
@@ -64,61 +71,41 @@ const PROGRESS_AT: Record<Stage, number> = {
   finalizing: 0.98,
   done: 1,
   failed: 0,
+  dispatched: 0,
+  'retry-wait': 0,
+  cancelled: 0,
 };
 /** Below this much time before the deadline a job is not started at all. */
 const MIN_RUN_MS = 5_000;
 
 export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJobResult> {
-  const { jobId, store, tier, log } = options;
-  // An operator's cancel reaches a run on any tier through the ledger: a status write that finds the job
-  // cancelled aborts the run here (ffmpeg, download, upload) instead of writing over the cancel.
-  const cancelled = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, cancelled.signal]) : cancelled.signal;
-  let cancelledBy: TiercastError | null = null;
-  const ledger = options.ledger ?? createLedger(store);
+  const { jobId, store, tier, log, jobs } = options;
+  // An operator's cancel (or a reclaim of this run's lapsed lease) is found by the next status write, which aborts
+  // the run here: ffmpeg, download, upload.
+  const lost = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, lost.signal]) : lost.signal;
+  let lostBy: RunLost | null = null;
+  const outputs = options.outputs ?? createJobOutputs(store);
   const startedMs = Date.now();
   const transcode = options.transcode ?? transcodeFile;
+  const worker = options.worker ?? 'unknown';
 
-  let spec: JobSpec;
-  let status: JobStatus;
+  let run: Run;
   try {
-    status = await ledger.getStatus(jobId);
-    spec = await ledger.getSpec(jobId);
+    const claimed = await jobs.claim(jobId, { worker, tier, runToken: randomBytes(6).toString('hex') });
+    if (!claimed.ok) return await notClaimed(options, outputs, claimed.status, claimed.why);
+    run = claimed.run;
   } catch (err) {
-    const error = toTiercastError(err, 'INVALID_JOB');
+    const error = toTiercastError(err, 'STORE_ERROR');
     log?.error({ jobId, code: error.code }, error.toString());
-    // A job whose spec cannot be read can never run: say so in its status when there is one.
-    if (error.code === 'INVALID_JOB' || error.code === 'JOB_NOT_FOUND') {
-      await ledger
-        .updateStatus(jobId, { stage: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date().toISOString() })
-        .catch(() => undefined);
-    }
-    return { ok: false, error };
+    return { ok: false, error, outcome: 'skipped' };
   }
-
-  // A second delivery of a finished job: the result is already published.
-  if (status.stage === 'done') {
-    const manifest = await ledger.readManifest(jobId).catch(() => null);
-    if (manifest) {
-      log?.info({ jobId }, 'job already done; nothing to do');
-      return { ok: true, manifest, report: await readReport(store, jobId, manifest).catch(() => null) };
-    }
-  }
-  if (status.stage === 'failed') {
-    const e = status.error ?? { code: 'INTERNAL' as const, message: 'job failed earlier' };
-    return { ok: false, error: new TiercastError(e.code, `job ${jobId} already failed: ${e.message}`) };
-  }
-  if (status.attempts >= spec.maxAttempts) {
-    const last = status.error;
-    const error = new TiercastError(last?.code ?? 'INTERNAL', `job ${jobId}: no attempts left (${status.attempts}/${spec.maxAttempts})${last ? `; last error: ${last.message}` : ''}`);
-    await ledger.updateStatus(jobId, { stage: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date().toISOString() }).catch(() => undefined);
-    emit(options, { JobsFailed: 1 });
-    return { ok: false, error };
-  }
+  const { spec } = run;
+  const createdAt = run.status.createdAt;
 
   // --- status writes: stage changes at once, progress at most every statusIntervalMs, always in order ---
   const interval = options.statusIntervalMs ?? 2_000;
-  let local: JobStatus = status;
+  let local: JobStatus = run.status;
   let chain: Promise<unknown> = Promise.resolve();
   let lastWriteMs = 0;
   const notify = () => {
@@ -128,31 +115,39 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
       // A listener never breaks the job.
     }
   };
-  const write = (patch: StatusPatch, opts: { overCancel?: boolean } = {}): Promise<JobStatus> => {
+  type Patch = Partial<JobStatus> & { readonly note?: string };
+  const write = (patch: Patch): Promise<JobStatus> => {
     lastWriteMs = Date.now();
-    const p = chain.then(() => {
-      if (options.ownsJob && !options.ownsJob()) return local;
-      return ledger.updateStatus(jobId, (current) => {
-        if (!opts.overCancel && current.stage === 'failed' && current.error?.code === 'CANCELLED') {
-          cancelledBy ??= new TiercastError('CANCELLED', `job ${jobId}: ${current.error.message || 'cancelled'}; stopped on tier ${tier}`, {
-            details: { byOperator: true },
-          });
-          cancelled.abort(cancelledBy);
-          throw cancelledBy;
+    const { note, ...fields } = patch;
+    const p = chain.then(async () => {
+      if (lostBy) throw lostBy;
+      try {
+        return await jobs.runWrite(run, fields, note);
+      } catch (err) {
+        if (err instanceof RunLost) {
+          lostBy ??= err;
+          lost.abort(err);
         }
-        return patch;
-      });
+        throw err;
+      }
     });
     chain = p.catch(() => undefined);
     return p;
   };
-  const setStage = async (stage: Stage, extra: StatusPatch = {}) => {
-    // Progress never goes back within an attempt (the first stage of an attempt passes progress: 0 explicitly).
+  const heartbeatMs = options.heartbeatMs ?? Math.floor(jobs.leaseMs / 3);
+  const heartbeat = setInterval(() => {
+    if (Date.now() - lastWriteMs < heartbeatMs) return;
+    write({}).catch((err: unknown) => {
+      if (!(err instanceof RunLost)) log?.warn({ jobId, err: toTiercastError(err, 'STORE_ERROR').toJSON() }, 'lease renewal failed');
+    });
+  }, Math.max(50, Math.floor(heartbeatMs / 2)));
+  heartbeat.unref?.();
+  const setStage = async (stage: Stage, extra: Patch = {}) => {
+    // Progress never goes back within an attempt.
     const progress = extra.progress ?? Math.max(local.progress, PROGRESS_AT[stage]);
     local = { ...local, ...stripNote(extra), stage, progress };
     notify();
-    // Once the manifest is written the job is done, even if a cancel came in while it was being published.
-    local = await write({ ...extra, stage, progress }, { overCancel: stage === 'done' });
+    local = await write({ ...extra, stage, progress });
   };
   const setProgress = (fraction: number) => {
     const progress = Math.min(1, Math.max(local.progress, Math.round(fraction * 1000) / 1000));
@@ -166,7 +161,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
   const within = (stage: Stage, next: Stage, fraction: number) => PROGRESS_AT[stage] + (PROGRESS_AT[next] - PROGRESS_AT[stage]) * Math.min(1, Math.max(0, fraction));
 
   const workDir = path.join(options.workRoot, `job-${jobId}-${randomBytes(4).toString('hex')}`);
-  const attempt = status.attempts + 1;
+  const attempt = run.status.attempts;
   let inputBytes = 0;
   let encodeSec = 0;
   try {
@@ -179,16 +174,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
       });
     }
 
-    await setStage('downloading', {
-      attempts: attempt,
-      tier,
-      worker: options.worker ?? null,
-      startedAt: new Date().toISOString(),
-      finishedAt: null,
-      error: null,
-      progress: 0,
-      note: `attempt ${attempt} on ${tier}${options.worker ? ` by ${options.worker}` : ''}`,
-    });
+    notify();
     await fsp.mkdir(workDir, { recursive: true });
     const inputPath = path.join(workDir, `input${safeExtension(spec.input.name)}`);
     const meta = await store.getFile(spec.input.key, inputPath, {
@@ -240,9 +226,12 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
     encodeSec = report.stages.encodingSec;
 
     await setStage('uploading');
-    const manifest = await ledger.publishOutputs(jobId, outDir, attempt, {
+    const manifest = await outputs.publishOutputs(jobId, outDir, attempt, {
       signal,
       onProgress: (p) => setProgress(within('uploading', 'finalizing', p.total ? p.loaded / p.total : 1)),
+      // The job moves to finalizing before the manifest exists: from there a cancel is refused, so a published
+      // manifest always belongs to a job that ends done.
+      beforeManifest: () => setStage('finalizing'),
       entries: {
         hls: report.files.hlsMaster,
         dash: report.files.dashManifest,
@@ -250,66 +239,52 @@ export async function executeJob(options: ExecuteJobOptions): Promise<ExecuteJob
         thumbnails: report.files.thumbnailsVtt,
       },
     });
-    await setStage('finalizing');
     // The manifest is written: only now is the job done.
-    await setStage('done', { progress: 1, finishedAt: new Date().toISOString(), error: null });
+    await setStage('done', { progress: 1, finishedAt: new Date().toISOString(), error: null, lease: null, note: `published ${manifest.files.length} files` });
 
     const bytesOut = manifest.files.reduce((a, f) => a + f.sizeBytes, 0);
     emit(options, {
       JobsSucceeded: 1,
       EncodeSeconds: encodeSec,
-      JobLatencySeconds: (Date.now() - Date.parse(status.createdAt)) / 1000,
-      ...(attempt === 1 ? { QueueWaitSeconds: (startedMs - Date.parse(status.createdAt)) / 1000 } : {}),
+      JobLatencySeconds: (Date.now() - Date.parse(createdAt)) / 1000,
+      ...(attempt === 1 ? { QueueWaitSeconds: (startedMs - Date.parse(createdAt)) / 1000 } : {}),
       BytesIn: inputBytes,
       BytesOut: bytesOut,
     });
     log?.info({ jobId, attempt, tier, files: manifest.files.length, bytesOut, seconds: (Date.now() - startedMs) / 1000 }, 'job done');
     return { ok: true, manifest, report };
   } catch (err) {
-    // (Set inside the status writer's callback, which the compiler cannot see.)
-    const byOperator = cancelledBy as TiercastError | null;
-    if (byOperator) {
-      // The ledger already says CANCELLED (the operator's word): nothing to write, nothing to retry.
-      await chain;
-      log?.warn({ jobId, attempt, tier }, byOperator.toString());
-      return { ok: false, error: byOperator };
+    clearInterval(heartbeat);
+    await chain;
+    // (Set inside the status writer, which the compiler cannot see.)
+    const lostRun = lostBy as RunLost | null;
+    if (lostRun) {
+      // The store already says what happened (the operator's cancel, or another run holds the job): nothing to write.
+      log?.warn({ jobId, attempt, tier }, lostRun.toString());
+      return { ok: false, error: lostRun, outcome: 'lost' };
     }
     let error = toTiercastError(err, 'INTERNAL');
-    if (signal?.aborted && error.code !== 'TIER_LIMIT_EXCEEDED') {
+    if (signal.aborted && error.code !== 'TIER_LIMIT_EXCEEDED') {
       error = new TiercastError('INTERRUPTED', `job ${jobId} interrupted (${reasonText(signal.reason)}); it will be retried`, { cause: err });
     }
-    await chain;
-    const info = ERROR_CODE_INFO[error.code];
-    const requeue = error.code === 'INTERRUPTED' || (info.retryable && attempt < spec.maxAttempts);
-    const patch: StatusPatch = requeue
-      ? {
-          stage: 'queued',
-          progress: 0,
-          worker: null,
-          error: { code: error.code, message: error.message },
-          // An interruption (Spot notice, stop) is not the job's fault: it gives the attempt back.
-          ...(error.code === 'INTERRUPTED' ? { attempts: status.attempts } : {}),
-          note: `${error.code}: will retry`,
-        }
-      : { stage: 'failed', error: { code: error.code, message: error.message }, finishedAt: new Date().toISOString(), note: error.code };
-    if (options.ownsJob && !options.ownsJob()) {
-      log?.warn({ jobId, attempt, tier, code: error.code }, `${error.toString()} (lease lost: the ledger is left to the job's new holder)`);
-      return { ok: false, error };
-    }
-    local = { ...local, ...stripNote(patch) };
-    notify();
+    let outcome: FinishOutcome;
     try {
-      local = await ledger.updateStatus(jobId, patch);
+      outcome = await jobs.failRun(run, error, options.requeueOn ? { requeueOn: options.requeueOn } : {});
     } catch (writeErr) {
-      log?.error({ jobId, err: toTiercastError(writeErr, 'STORE_ERROR').toJSON() }, 'could not record the job failure in the ledger');
+      // The lease lapses and the sweep takes the job back: it is not lost.
+      log?.error({ jobId, err: toTiercastError(writeErr, 'STORE_ERROR').toJSON() }, 'could not record the job failure; the sweep will reclaim it');
+      outcome = 'lost';
     }
-    if (!requeue) {
-      emit(options, { JobsFailed: 1, ...(inputBytes ? { BytesIn: inputBytes } : {}), JobLatencySeconds: (Date.now() - Date.parse(status.createdAt)) / 1000 });
+    local = run.status;
+    notify();
+    if (outcome === 'failed') {
+      emit(options, { JobsFailed: 1, ...(inputBytes ? { BytesIn: inputBytes } : {}), JobLatencySeconds: (Date.now() - Date.parse(createdAt)) / 1000 });
     }
-    const level = requeue ? 'warn' : 'error';
-    log?.[level]({ jobId, attempt, tier, code: error.code, requeued: requeue }, error.toString());
-    return { ok: false, error };
+    const level = outcome === 'failed' ? 'error' : 'warn';
+    log?.[level]({ jobId, attempt, tier, code: error.code, outcome }, error.toString());
+    return { ok: false, error, outcome };
   } finally {
+    clearInterval(heartbeat);
     await chain;
     await fsp.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -324,8 +299,22 @@ function emit(options: ExecuteJobOptions, values: Partial<Record<MetricName, num
 }
 
 async function readReport(store: ObjectStore, jobId: string, manifest: OutputManifest): Promise<unknown> {
-  const buf = await store.getBuffer(ledgerKeys.outputPrefix(jobId) + manifest.report);
+  const buf = await store.getBuffer(storeKeys.outputPrefix(jobId) + manifest.report);
   return JSON.parse(buf.toString('utf8'));
+}
+
+/** A job this run may not take: done already (a second delivery: report its result), or held, waiting or finished. */
+async function notClaimed(options: ExecuteJobOptions, outputs: JobOutputs, status: JobStatus, why: string): Promise<ExecuteJobResult> {
+  if (status.stage === 'done') {
+    const manifest = await outputs.readManifest(options.jobId).catch(() => null);
+    if (manifest) {
+      options.log?.info({ jobId: options.jobId }, 'job already done; nothing to do');
+      return { ok: true, manifest, report: await readReport(options.store, options.jobId, manifest).catch(() => null) };
+    }
+  }
+  const error = new TiercastError('INVALID_REQUEST', `job ${options.jobId} not run here: ${why}`, { details: { stage: status.stage, skipped: true } });
+  options.log?.info({ jobId: options.jobId, stage: status.stage }, error.message);
+  return { ok: false, error, outcome: 'skipped' };
 }
 
 /** The input's extension helps ffmpeg's probing; anything odd is dropped (the name is the operator's, not ours). */
@@ -334,7 +323,7 @@ function safeExtension(name: string): string {
   return /^\.[a-z0-9]{1,8}$/.test(ext) ? ext : '';
 }
 
-function stripNote(patch: StatusPatch): Partial<JobStatus> {
+function stripNote(patch: Partial<JobStatus> & { readonly note?: string }): Partial<JobStatus> {
   const { note: _note, ...rest } = patch;
   return rest;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
 import type { JobQueue, QueueMessage, ReceiveOptions } from '../common/job-queue.ts';
+import { fsyncDir, fsyncFile, writeFileAtomic } from './atomic-file.ts';
 import { sleep } from './sleep.ts';
 
 /**
@@ -82,6 +83,20 @@ function queueError(message: string, cause?: unknown, details?: Record<string, u
   return new TiercastError('QUEUE_ERROR', message, { cause, details });
 }
 
+/** A body in tmp/ lives for one write; older ones were left by a sender that crashed (README "Local state"). */
+export const STALE_TMP_MS = 60 * 60 * 1000;
+
+function sweepTmp(dir: string, now = Date.now()): void {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    try {
+      if (now - statSync(p).mtimeMs >= STALE_TMP_MS) rmSync(p, { force: true });
+    } catch {
+      // gone already (another process swept it)
+    }
+  }
+}
+
 export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): LocalJobQueue {
   const maxReceives = options.maxReceives ?? 3;
   const defaultVisibility = options.visibilityTimeoutSec ?? 30;
@@ -91,6 +106,7 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
   const root = path.resolve(dir);
   const sub = (name: string) => path.join(root, name);
   for (const name of [READY, INFLIGHT, DEAD, TMP]) mkdirSync(sub(name), { recursive: true });
+  sweepTmp(sub(TMP));
 
   async function listDir(name: string): Promise<string[]> {
     try {
@@ -194,7 +210,9 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
       const base = `${lane}-${ts}-${rand}`;
       const tmp = path.join(sub(TMP), `${base}.${process.pid}`);
       try {
+        // Durable before it becomes visible: a crash must not leave an empty message in ready/.
         await fs.writeFile(tmp, body, 'utf8');
+        await fsyncFile(tmp);
         const delay = sendOptions.delaySeconds ?? 0;
         if (delay > 0) {
           // A delayed message waits in inflight/ under a pseudo-receipt until its "lease" ends.
@@ -202,8 +220,10 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
           const at = new Date(Date.now() + delay * 1000);
           await fs.utimes(tmp, at, at);
           await fs.rename(tmp, to);
+          await fsyncDir(sub(INFLIGHT));
         } else {
           await fs.rename(tmp, path.join(sub(READY), `${base}.r0`));
+          await fsyncDir(sub(READY));
         }
       } catch (err) {
         await fs.rm(tmp, { force: true }).catch(() => {});
@@ -283,7 +303,7 @@ export function createLocalQueue(dir: string, options: LocalQueueOptions = {}): 
       const p = inflightPath(message);
       const to = path.join(sub(DEAD), `${parsed!.base}.r${parsed!.count}`);
       // The reason goes first, so a reader never sees a dead letter without it.
-      await fs.writeFile(`${to}.reason`, reason, 'utf8');
+      await writeFileAtomic(`${to}.reason`, reason);
       try {
         await fs.rename(p, to);
         const now = new Date();

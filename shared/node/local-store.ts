@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pathToFileURL } from 'node:url';
 import { TiercastError } from '../common/errors.ts';
+import { fsyncDir, fsyncFile } from './atomic-file.ts';
 import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutResult, TransferProgress } from './object-store.ts';
 
 /**
@@ -20,10 +20,14 @@ import type { GetOptions, ListOptions, ObjectMeta, ObjectStore, PutOptions, PutR
  *   are): the size check before the rename turns a clash into a STORE_ERROR rather than a corrupt object.
  * - A key cannot also be a "folder" of other keys (`a/b` and `a/b/c` cannot both exist, as they can in S3);
  *   writing the second fails with STORE_ERROR. The ledger's key layout never does this.
- * - presignPut is not supported (nothing could serve a PUT to a folder); presignGet returns a file:// URL.
+ * - Symbolic links are never followed: the store never makes one, so a link inside the root was planted (one under
+ *   outputs/ served /etc/passwd through the console's media route). Reading, heading, copying or writing through one
+ *   fails with FORBIDDEN; listings leave links out.
  */
 
 const TEMP_MARK = '.~tc.';
+/** Opens a file for reading without following a link in its last component (0 where the platform has no such flag). */
+const READ_NOFOLLOW = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
 /** Partial files being written by putFile in this process (across store instances). */
 const activePartials = new Set<string>();
 /** Progress callbacks at most this often (bytes), plus the final one. */
@@ -37,17 +41,60 @@ export function createLocalStore(root: string): ObjectStore {
     return path.join(base, ...key.split('/'));
   }
 
+  /**
+   * The key's path after checking, with lstat from the root down, that no part of it is a symbolic link. A part that
+   * does not exist ends the check (the caller then finds nothing, or creates real folders).
+   */
+  async function unlinkedPath(key: string): Promise<string> {
+    const file = fileOf(key);
+    let at = base;
+    for (const segment of key.split('/')) {
+      at = path.join(at, segment);
+      let st;
+      try {
+        st = await fsp.lstat(at);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException | undefined)?.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return file;
+        throw storeError(`cannot stat ${key}`, err);
+      }
+      if (st.isSymbolicLink()) {
+        throw new TiercastError('FORBIDDEN', `local store: ${key} is or lies under a symbolic link; the store never follows links`, { details: { key } });
+      }
+    }
+    return file;
+  }
+
+  /** A read handle on the key's file, refusing links (see unlinkedPath; O_NOFOLLOW closes the gap to the open). */
+  async function openForRead(key: string): Promise<fsp.FileHandle> {
+    const file = await unlinkedPath(key);
+    const handle = await fsp.open(file, READ_NOFOLLOW).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException | undefined)?.code === 'ELOOP') {
+        throw new TiercastError('FORBIDDEN', `local store: ${key} is a symbolic link; the store never follows links`, { cause: err, details: { key } });
+      }
+      throw err;
+    });
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new TiercastError('INPUT_NOT_FOUND', `no object ${key}`);
+    }
+    return handle;
+  }
+
   async function writeAtomically(
     key: string,
     write: (tempPath: string) => Promise<void>,
     tempPath?: string,
   ): Promise<string> {
-    const dest = fileOf(key);
+    const dest = await unlinkedPath(key);
     await fsp.mkdir(path.dirname(dest), { recursive: true });
     const temp = tempPath ?? path.join(path.dirname(dest), `${TEMP_MARK}${path.basename(dest)}.${randomBytes(6).toString('hex')}`);
     try {
       await write(temp);
+      await fsyncFile(temp); // the ledger's job.json and status.json live here: durable before they replace the old
       await fsp.rename(temp, dest);
+      await fsyncDir(path.dirname(dest));
     } catch (err) {
       if (tempPath === undefined) await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw err;
@@ -69,11 +116,12 @@ export function createLocalStore(root: string): ObjectStore {
 
   async function metaOf(key: string): Promise<ObjectMeta | null> {
     try {
-      const st = await fsp.stat(fileOf(key));
+      const st = await fsp.lstat(await unlinkedPath(key));
       if (!st.isFile()) return null;
       return { key, size: st.size, lastModified: st.mtime };
     } catch (err) {
-      if (isNotFound(err)) return null;
+      if (err instanceof TiercastError) throw err;
+      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
       throw storeError(`cannot stat ${key}`, err);
     }
   }
@@ -185,18 +233,13 @@ export function createLocalStore(root: string): ObjectStore {
     },
 
     async get(key, options: GetOptions = {}) {
-      const file = fileOf(key);
       let handle;
       try {
-        handle = await fsp.open(file, 'r');
+        handle = await openForRead(key);
       } catch (err) {
         throw mapError(err, `get ${key}`);
       }
       const st = await handle.stat();
-      if (!st.isFile()) {
-        await handle.close();
-        throw new TiercastError('INPUT_NOT_FOUND', `no object ${key}`);
-      }
       const range = options.range;
       if (range) {
         if (range.start < 0 || range.start >= st.size || (range.end !== undefined && range.end < range.start)) {
@@ -213,11 +256,14 @@ export function createLocalStore(root: string): ObjectStore {
     },
 
     async getBuffer(key) {
+      let handle;
       try {
-        const file = fileOf(key);
-        return await fsp.readFile(file);
+        handle = await openForRead(key);
+        return await handle.readFile();
       } catch (err) {
         throw mapError(err, `get ${key}`);
+      } finally {
+        await handle?.close();
       }
     },
 
@@ -227,7 +273,8 @@ export function createLocalStore(root: string): ObjectStore {
       const temp = path.join(path.dirname(filePath), `${TEMP_MARK}${path.basename(filePath)}.${randomBytes(6).toString('hex')}`);
       try {
         await fsp.mkdir(path.dirname(filePath), { recursive: true });
-        await pipeline(createReadStream(fileOf(key)), progressCounter(0, meta.size, options.onProgress), createWriteStream(temp), {
+        const handle = await openForRead(key);
+        await pipeline(handle.createReadStream({ autoClose: true }), progressCounter(0, meta.size, options.onProgress), createWriteStream(temp), {
           signal: options.signal,
         });
         await fsp.rename(temp, filePath);
@@ -284,23 +331,12 @@ export function createLocalStore(root: string): ObjectStore {
     },
 
     async copy(fromKey, toKey) {
-      const from = fileOf(fromKey);
       try {
+        const from = await unlinkedPath(fromKey);
         await writeAtomically(toKey, (temp) => fsp.copyFile(from, temp));
       } catch (err) {
         throw mapError(err, `copy ${fromKey} to ${toKey}`, undefined, 'write');
       }
-    },
-
-    async presignGet(key) {
-      return pathToFileURL(fileOf(key)).href;
-    },
-
-    async presignPut(key) {
-      validateKey(key);
-      throw new TiercastError('STORE_ERROR', 'presigned PUT URLs are not supported by the local store; use put/putFile', {
-        details: { key },
-      });
     },
   };
   return store;

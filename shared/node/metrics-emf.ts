@@ -28,11 +28,15 @@ export interface EmfOptions {
   readonly onError?: (err: unknown) => void;
 }
 
-/** EMF allows at most 100 metrics per directive; Tiercast has fewer, so one directive always suffices. */
+/**
+ * EMF allows at most 100 metrics per directive; Tiercast has fewer, so one directive always suffices. A null tier
+ * makes a metric without dimensions (an empty dimension set): for counts that are not about one tier, such as
+ * WebhookDeliveryFailed, so one alarm covers them.
+ */
 export function buildEmfDocument(
   namespace: string,
   timestamp: number,
-  tier: Tier,
+  tier: Tier | null,
   values: Partial<Record<MetricName, number>>,
   extra: { readonly jobId?: string } = {},
 ): Record<string, unknown> | null {
@@ -48,9 +52,9 @@ export function buildEmfDocument(
   return {
     _aws: {
       Timestamp: Math.round(timestamp),
-      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [[TIER_DIMENSION]], Metrics: metrics }],
+      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [tier === null ? [] : [TIER_DIMENSION]], Metrics: metrics }],
     },
-    [TIER_DIMENSION]: tier,
+    ...(tier === null ? {} : { [TIER_DIMENSION]: tier }),
     ...(extra.jobId ? { jobId: extra.jobId } : {}),
     ...members,
   };

@@ -66,7 +66,4 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   deletePrefix(prefix: string): Promise<number>;
   copy(fromKey: string, toKey: string): Promise<void>;
-  /** URL for GET/PUT valid for `expiresSeconds` (default 900). The local store returns file:// URLs for GET. */
-  presignGet(key: string, expiresSeconds?: number): Promise<string>;
-  presignPut(key: string, expiresSeconds?: number): Promise<string>;
 }

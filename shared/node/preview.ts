@@ -1,7 +1,9 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { requireEncoders } from '../common/codecs.ts';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import { buildLadderCommand, type FfmpegCaps, fileUrl, rationalToString, sourceFilters } from '../common/ffmpeg-args.ts';
+import { inputGuardArgs } from '../common/input-formats.ts';
 import type { FittedLadder, Ladder } from '../common/ladder-schema.ts';
 import type { Rational, VideoStreamInfo } from '../common/media.ts';
 import { fitLadder } from '../common/ladders.ts';
@@ -31,7 +33,7 @@ export interface PreviewOptions {
 const ENCODE_SHARE = 0.6;
 
 /**
- * A ladder preview for the console: each rung encodes the same short window with the very command builder the
+ * A ladder preview for the console: each rung (of every codec family the ladder carries) encodes the same short window with the very command builder the
  * transcode uses (one process per rung, so each rung's speed is its own), then is scored against the source
  * window with the same source fixes (deinterlace, tone-map, CFR) at the top rung's size: SSIM and PSNR always,
  * VMAF when the build has libvmaf. Returns a frame of each rung and of the source for side-by-side viewing.
@@ -50,6 +52,7 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
   const media = await probeFile(options.input, { signal: options.signal });
   const video = media.video!;
   const fitted = fitLadder(media, options.ladder, { preset: options.preset ?? options.ladder.preset ?? null });
+  requireEncoders(fitted.rungs.map((r) => r.codec ?? 'h264'), install.encoders);
   const total = video.durationSec ?? media.durationSec;
   const startSec = Math.max(0, Math.min(options.startSec, Math.max(0, total - 0.1)));
   const durationSec = Math.max(0.04, Math.min(options.durationSec ?? 4, total - startSec));
@@ -126,7 +129,7 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
     graph.push(extraRef ? `[r2]trim=start=${mid},setpts=PTS-STARTPTS[srcframe]` : '[r2]nullsink');
     const args = [
       '-i', fileUrl(path.join(dir, r.playlist)),
-      '-ss', String(startSec), '-t', String(durationSec), '-i', fileUrl(path.resolve(options.input)),
+      '-ss', String(startSec), '-t', String(durationSec), ...inputGuardArgs(media.container), '-i', fileUrl(path.resolve(options.input)),
       '-filter_complex', graph.join(';'),
       '-map', '[ssimout]', '-f', 'null', '-',
       '-map', '[psnrout]', '-f', 'null', '-',
@@ -140,6 +143,7 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
     const vmafScore = vmaf ? await readVmaf(path.join(dir, 'vmaf.json')) : null;
     rungs.push({
       name: rung.name,
+      codec: rung.codec ?? 'h264',
       width: r.width,
       height: r.height,
       fps: Math.round((rate.num / rate.den) * 1000) / 1000,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TiercastError } from '../common/errors.ts';
+import { inputGuardArgs, refusedDemuxerIn, refusedInputReason } from '../common/input-formats.ts';
 import type { MediaInfo } from '../common/media.ts';
 import { applyFrameSample, frameSampleArgs, parseFrameSample, parseProbe, PROBE_ARGS, samplePacketsFor } from '../common/probe-parse.ts';
 import { resolveFfmpeg } from './ffmpeg-locate.ts';
@@ -70,7 +71,8 @@ async function startsWithIsoBox(file: string): Promise<boolean> {
  * first packets (24-60 by picture size: VFR, interlacing and decodability seen in real frames, not only in headers). Errors:
  * INPUT_NOT_FOUND, INPUT_EMPTY, INPUT_TRUNCATED (an MP4/MOV cut off before its index), NOT_MEDIA (ffprobe cannot read
  * it), NO_VIDEO_STREAM (audio-only, cover or still
- * image), DECODE_FAILED (a video stream exists but not one frame of it decodes), FFMPEG_MISSING, CANCELLED, TIMEOUT.
+ * image), DECODE_FAILED (a video stream exists but not one frame of it decodes), UNSUPPORTED_INPUT (a playlist, list or
+ * image sequence: only media demuxers may open it, see shared/common/input-formats.ts), FFMPEG_MISSING, CANCELLED, TIMEOUT.
  */
 export async function probeFile(file: string, options: { signal?: AbortSignal } = {}): Promise<MediaInfo> {
   const name = path.basename(file);
@@ -88,7 +90,7 @@ export async function probeFile(file: string, options: { signal?: AbortSignal } 
   const { ffprobe } = await resolveFfmpeg();
   // `file:` keeps names like `-x.mp4` or `http:foo` from being read as options or protocols.
   const target = `file:${path.resolve(file)}`;
-  const described = await runProbe(ffprobe, [...PROBE_ARGS, target], options.signal);
+  const described = await runProbe(ffprobe, [...PROBE_ARGS, ...inputGuardArgs(), target], options.signal);
   let json: unknown;
   try {
     json = JSON.parse(described.stdout);
@@ -96,6 +98,10 @@ export async function probeFile(file: string, options: { signal?: AbortSignal } 
     json = null;
   }
   if (described.exitCode !== 0 || json === null || typeof json !== 'object' || !('format' in json)) {
+    const refused = refusedDemuxerIn(described.stderr);
+    if (refused.refused) {
+      throw new TiercastError('UNSUPPORTED_INPUT', `${name}: ${refusedInputReason(refused.demuxer)}`, { details: { file, demuxer: refused.demuxer } });
+    }
     if (/moov atom not found/i.test(described.stderr) && (await startsWithIsoBox(file))) {
       throw new TiercastError(
         'INPUT_TRUNCATED',
@@ -118,7 +124,7 @@ export async function probeFile(file: string, options: { signal?: AbortSignal } 
   }
 
   const limit = samplePacketsFor(info.video.width, info.video.height);
-  const sampled = await runProbe(ffprobe, [...frameSampleArgs(info.video.index, limit), target], options.signal);
+  const sampled = await runProbe(ffprobe, [...frameSampleArgs(info.video.index, limit), ...inputGuardArgs(info.container), target], options.signal);
   let sampleJson: unknown = null;
   try {
     sampleJson = JSON.parse(sampled.stdout);

@@ -2,9 +2,11 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { levelFromCodecs, requireEncoders } from '../common/codecs.ts';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
 import {
   type AudioOutput,
+  audioStreamsFor,
   buildLadderCommand,
   hlsMasterPlaylist,
   MASTER_NAME,
@@ -15,12 +17,17 @@ import {
 } from '../common/ffmpeg-args.ts';
 import type { Ladder } from '../common/ladder-schema.ts';
 import { fitLadder } from '../common/ladders.ts';
+import { inputGuardArgs } from '../common/input-formats.ts';
+import { loudnessTarget, type LoudnessMeasure, type LoudnessSetting } from '../common/loudness.ts';
+import { countVttCues, planSubtitles, type SidecarSubtitle, type SubtitlePlan, type SubtitleTrack } from '../common/subtitles.ts';
 import type { MediaInfo } from '../common/media.ts';
 import type { PerTitleAnalysis } from '../common/per-title.ts';
-import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type TranscodeReport } from '../common/transcode-report.ts';
+import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type SubtitleReport, type TranscodeReport } from '../common/transcode-report.ts';
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
+import { planLoudness, trackLoudness, verifyLoudness, type LoudnessPlan } from './loudness.ts';
 import { probeFile } from './probe.ts';
+import { checkSidecarLanguages, extractSubtitles, findSidecars, packageSubtitles } from './subtitles.ts';
 import { durationTolerance, OutputVerifyError, verifyOutputs, type VerifyResult } from './verify.ts';
 
 /**
@@ -61,6 +68,12 @@ export interface TranscodeOptions {
   readonly thumbnails?: boolean;
   /** The per-title analysis that made `ladder` (`--ladder auto`), carried into report.json. */
   readonly perTitle?: PerTitleAnalysis | null;
+  /** Subtitle files to add (`--subtitles FILE[:lang]`), besides those found next to the input. */
+  readonly subtitles?: readonly SidecarSubtitle[];
+  /** Look for `<stem>[.<lang>].srt|vtt` next to the input (default on). */
+  readonly findSidecars?: boolean;
+  /** Loudness normalisation; undefined follows the ladder's `loudness`. */
+  readonly loudness?: LoudnessSetting;
 }
 
 export const REPORT_NAME = 'report.json';
@@ -111,6 +124,17 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
   const video = media.video!;
   const fitted = fitLadder(media, options.ladder, { preset: options.preset ?? options.ladder.preset ?? null });
   if (fitted.rungs.length === 0) throw new TiercastError('UNSUPPORTED_INPUT', `${path.basename(options.input)}: no rung of ladder ${options.ladder.name} fits this source`);
+  // Subtitles and loudness: a bad sidecar fails here, before any encoding; the loudness decode gives the report
+  // its R128 figures and, when normalising, loudnorm's first pass.
+  const sidecars = await gatherSidecars(options);
+  checkSidecarLanguages(sidecars);
+  const subtitlePlan = planSubtitles(media.subtitles ?? [], sidecars);
+  checkAbort();
+  const loudness = fitted.audio
+    ? await planLoudness(install.ffmpeg, options.input, audioStreamsFor(media).map((a) => a.index), loudnessTarget(options.loudness ?? options.ladder.loudness), options.signal)
+    : await planLoudness(install.ffmpeg, options.input, [], null);
+  // Before any work: a codec this build cannot encode fails this job alone, naming the encoder.
+  requireEncoders(fitted.rungs.map((r) => r.codec ?? 'h264'), install.encoders);
   const analyzingSec = (performance.now() - started) / 1000;
   report('analyzing', 1);
   checkAbort();
@@ -121,7 +145,9 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
   const work = await mkdtemp(path.join(workParent, '.tiercast-work-'));
   log?.debug({ work, outDir }, 'transcode work folder');
   try {
+    const subs = await extractSubtitles(install.ffmpeg, path.resolve(options.input), subtitlePlan.tracks, work, options.signal);
     const cmd = buildLadderCommand({
+      audioFilters: loudness.filters,
       source: path.resolve(options.input),
       media,
       ladder: fitted,
@@ -156,13 +182,16 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
     report('packaging', 0);
     const verified = await verifyOutputs({ dir: work, outputs: cmd.outputs, expectedDurationSec: expectedSec, ffprobe: install.ffprobe, signal: options.signal });
     await checkDuration(verified, expectedSec, media, options.input, install, options.signal);
-    const warnings = [...media.warnings, ...cmd.warnings];
+    const outputLoudness = await checkOutputLoudness(install, loudness, cmd, verified, work, options.signal);
+    const warnings = [...media.warnings, ...cmd.warnings, ...subtitlePlan.warnings, ...subs.warnings, ...loudness.warnings];
     for (const audioTrack of verified.tracks.filter((t) => t.kind === 'audio')) {
       if (Math.abs(audioTrack.durationSec - verified.decodedDurationSec) > verified.toleranceSec) {
         warnings.push(`audio ${audioTrack.playlist} lasts ${audioTrack.durationSec.toFixed(2)} s, video ${verified.decodedDurationSec.toFixed(2)} s`);
       }
     }
     await writePackaging(work, cmd, verified, formats);
+    await packageSubtitles(work, subs.tracks, verified.decodedDurationSec, { hlsMaster: formats.includes('hls') ? MASTER_NAME : null, dashManifest: formats.includes('dash') ? cmd.outputs.manifest : null }, media.closedCaptions === true);
+    const subtitleReports = await subtitleReport(work, subs.tracks, subtitlePlan, formats);
     const posterOk = cmd.outputs.poster ? await exists(path.join(work, cmd.outputs.poster.file)) : false;
     const spriteOk = cmd.outputs.thumbnails ? await exists(path.join(work, cmd.outputs.thumbnails.file)) : false;
     if (cmd.outputs.poster && !posterOk) warnings.push('no poster frame was written');
@@ -197,6 +226,9 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
       },
       speed: lastSpeed,
       stages: { analyzingSec, encodingSec, packagingSec, finalizingSec: 0, totalSec: 0 },
+      loudness,
+      outputLoudness,
+      subtitles: subtitleReports,
     });
     const finalizingSec = (performance.now() - finalizingStarted) / 1000;
     const totalSec = (performance.now() - started) / 1000;
@@ -220,6 +252,38 @@ function r3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
+/** Each normalised AAC track measured from its segments (OUTPUT_VERIFY_FAILED when it misses the target). */
+async function checkOutputLoudness(install: FfmpegInstall, plan: LoudnessPlan, cmd: LadderCommand, verified: VerifyResult, work: string, signal?: AbortSignal): Promise<Map<number, LoudnessMeasure>> {
+  if (!plan.target) return new Map();
+  const tracks = [...(cmd.outputs.audio ? [cmd.outputs.audio] : []), ...cmd.outputs.alternateAudio].filter((a) => plan.filters.has(a.sourceIndex));
+  const playlists = tracks.map((a) => ({ sourceIndex: a.sourceIndex, file: path.join(work, trackOf(verified, 'audio', a.representationId).playlist) }));
+  return verifyLoudness(install.ffmpeg, plan.target, playlists, signal);
+}
+
+/** Sidecars given explicitly, then those found next to the input (each file once). */
+async function gatherSidecars(options: TranscodeOptions): Promise<SidecarSubtitle[]> {
+  const found = options.findSidecars === false ? [] : await findSidecars(options.input);
+  const all = [...(options.subtitles ?? []).map((s) => ({ ...s, path: path.resolve(s.path) })), ...found];
+  return all.filter((s, i) => all.findIndex((x) => x.path === s.path) === i);
+}
+
+async function subtitleReport(work: string, tracks: readonly SubtitleTrack[], plan: SubtitlePlan, formats: readonly PackageFormat[]): Promise<NonNullable<TranscodeReport['subtitles']>> {
+  const reports: SubtitleReport[] = [];
+  for (const t of tracks) {
+    reports.push({
+      language: t.language,
+      name: t.name,
+      source: t.source.kind === 'stream' ? `stream ${t.source.index} (${t.source.codec})` : path.basename(t.source.path),
+      default: t.default,
+      forced: t.forced,
+      file: t.file,
+      playlist: formats.includes('hls') ? t.playlist : null,
+      cues: countVttCues(await readFile(path.join(work, t.file), 'utf8')),
+    });
+  }
+  return { tracks: reports, leftOut: plan.leftOut };
+}
+
 async function exists(file: string): Promise<boolean> {
   try {
     return (await stat(file)).size > 0;
@@ -237,7 +301,7 @@ async function checkDuration(verified: VerifyResult, expectedSec: number, media:
   const got = verified.decodedDurationSec;
   if (got >= expectedSec - verified.toleranceSec) return;
   const name = path.basename(input);
-  const readable = await sourcePacketSpan(install.ffprobe, input, media.video!.index, signal).catch(() => null);
+  const readable = await sourcePacketSpan(install.ffprobe, input, media.video!.index, signal, media.container).catch(() => null);
   if (readable !== null && readable < expectedSec - durationTolerance(expectedSec)) {
     throw new TiercastError(
       'INPUT_TRUNCATED',
@@ -252,11 +316,14 @@ async function checkDuration(verified: VerifyResult, expectedSec: number, media:
 }
 
 /** Seconds from the first to the end of the last video packet, read without decoding. */
-export function sourcePacketSpan(ffprobe: string, input: string, streamIndex: number, signal?: AbortSignal): Promise<number> {
+export function sourcePacketSpan(ffprobe: string, input: string, streamIndex: number, signal?: AbortSignal, container?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     execFile(
       ffprobe,
-      ['-v', 'error', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0', `file:${path.resolve(input)}`],
+      [
+        '-v', 'error', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0',
+        ...inputGuardArgs(container), `file:${path.resolve(input)}`,
+      ],
       { maxBuffer: 256 * 1024 * 1024, signal, windowsHide: true },
       (err, stdout) => {
         if (err) return reject(err);
@@ -305,6 +372,23 @@ async function writePackaging(work: string, cmd: LadderCommand, verified: Verify
     for (const name of await readdir(work)) if (name.endsWith('.m3u8')) await unlink(path.join(work, name));
   }
   if (!formats.includes('dash')) await unlink(path.join(work, o.manifest));
+  else {
+    const mpdFile = path.join(work, o.manifest);
+    const codecs = new Map(verified.tracks.filter((t) => t.kind === 'video').map((t) => [String(t.representationId), t.codecs]));
+    await writeFile(mpdFile, mpdWithCodecs(await readFile(mpdFile, 'utf8'), codecs));
+  }
+}
+
+/**
+ * ffmpeg 5.1's dash muxer writes HEVC representations as plain `codecs="hvc1"`; every video representation gets
+ * the exact string verification read back (avc1.PPCCLL, hvc1.P.C.Ln.B, av01.P.LLT.DD).
+ */
+export function mpdWithCodecs(xml: string, codecs: ReadonlyMap<string, string>): string {
+  return xml.replace(/<Representation\b[^>]*>/g, (tag) => {
+    const id = /\bid="([^"]*)"/.exec(tag)?.[1];
+    const value = id === undefined ? undefined : codecs.get(id);
+    return value === undefined ? tag : tag.replace(/\bcodecs="[^"]*"/, `codecs="${value}"`);
+  });
 }
 
 /** Rename the verified work folder into place; an existing outDir is moved aside first and removed after. */
@@ -340,6 +424,9 @@ function buildReport(a: {
   files: TranscodeReport['files'];
   speed: number | null;
   stages: TranscodeReport['stages'];
+  loudness: LoudnessPlan;
+  outputLoudness: ReadonlyMap<number, LoudnessMeasure>;
+  subtitles: NonNullable<TranscodeReport['subtitles']>;
 }): TranscodeReport {
   const v = a.media.video!;
   const au = a.media.audio[0] ?? null;
@@ -360,6 +447,7 @@ function buildReport(a: {
       segments: t.segments.length,
       playlist: t.playlist,
       representationId: t.representationId,
+      loudness: trackLoudness(a.loudness, out.sourceIndex, a.outputLoudness.get(out.sourceIndex) ?? null),
     };
   };
   return {
@@ -396,9 +484,11 @@ function buildReport(a: {
         width: r.width,
         height: r.height,
         fps: r3(r.fps.num / r.fps.den),
+        codec: r.codec,
         codecs: t.codecs,
         profile: t.profile ?? r.profile,
-        level: r.level,
+        // HEVC and AV1 levels are the encoder's choice: report what it wrote.
+        level: r.codec === 'h264' ? r.level : (levelFromCodecs(t.codecs) ?? r.level),
         targetBitrate: r.videoBitrate,
         maxrate: r.maxrate,
         bitrateAvg: t.bitrateAvg,
@@ -412,6 +502,8 @@ function buildReport(a: {
     }),
     audio: o.audio ? audioReport(o.audio) : null,
     alternateAudio: o.alternateAudio.map(audioReport),
+    subtitles: a.subtitles,
+    loudnessSec: r3(a.loudness.seconds),
     verification: {
       expectedDurationSec: r3(a.expectedSec),
       decodedDurationSec: r3(a.verified.decodedDurationSec),

@@ -3,8 +3,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
+import { codecsFromProbe, type ProbedVideoStream } from '../common/codecs.ts';
 import { TiercastError } from '../common/errors.ts';
-import type { LadderOutputs } from '../common/ffmpeg-args.ts';
+import type { LadderOutputs, RenditionOutput } from '../common/ffmpeg-args.ts';
 
 /**
  * Checks a finished ladder before it is published: every playlist and the MPD parse and point at files that
@@ -214,7 +215,7 @@ interface ProbePacket {
   flags?: string;
 }
 interface ProbeOut {
-  streams?: { codec_name?: string; width?: number; height?: number; profile?: string; avg_frame_rate?: string; r_frame_rate?: string }[];
+  streams?: (ProbedVideoStream & { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string })[];
   packets?: ProbePacket[];
 }
 
@@ -268,8 +269,9 @@ async function readTrack(
   if (!mapUri) throw new OutputVerifyError(`${playlist} has no #EXT-X-MAP (init segment)`);
   const initPath = path.join(dir, mapUri);
   const initSize = await fileSize(initPath, 'init segment');
-  const codecs = codecsFromInit(await readFile(initPath)) ?? '';
-  if (!codecs) throw new OutputVerifyError(`${mapUri}: no avcC or mp4a sample entry`);
+  // Video CODECS strings come from ffprobe (renditionCodecs); audio's from the esds box.
+  const codecs = kind === 'audio' ? (codecsFromInit(await readFile(initPath)) ?? '') : '';
+  if (kind === 'audio' && !codecs) throw new OutputVerifyError(`${mapUri}: no mp4a sample entry`);
   const segments: SegmentInfo[] = [];
   let t = 0;
   for (const [i, s] of manifest.segments.entries()) {
@@ -291,6 +293,27 @@ async function readTrack(
   const full = segments.filter((s, i) => i < segments.length - 1 || s.durationSec >= segmentSeconds * 0.5 || segments.length === 1);
   const bitratePeak = Math.round(Math.max(bitrateAvg, ...full.map((s) => (s.sizeBytes * 8) / s.durationSec)));
   return { representationId, kind, playlist, codecs, durationSec, sizeBytes, bitrateAvg, bitratePeak, segments, initSize };
+}
+
+/**
+ * The CODECS string of a rendition as ffprobe reads it back from its playlist (init segment and media): the decoder
+ * configuration record, cross-checked against ffprobe's profile, level and sample entry (codecsFromProbe). HEVC must
+ * be tagged hvc1, which Apple players require.
+ */
+async function renditionCodecs(ffprobe: string, dir: string, r: RenditionOutput, signal?: AbortSignal): Promise<string> {
+  const probe = await ffprobeJson(
+    ffprobe,
+    ['-select_streams', 'v:0', '-show_data', '-show_entries', 'stream=codec_name,codec_tag_string,profile,level,pix_fmt,extradata', r.playlist],
+    dir,
+    signal,
+  );
+  try {
+    const got = codecsFromProbe(probe.streams?.[0] ?? {});
+    if (got.codec === 'hevc' && !got.codecs.startsWith('hvc1.')) throw new Error(`HEVC sample entry is ${got.codecs.split('.')[0]}, not hvc1`);
+    return got.codecs;
+  } catch (err) {
+    throw new OutputVerifyError(`${r.playlist}: ${(err as Error).message}`);
+  }
 }
 
 export async function verifyOutputs(options: VerifyOptions): Promise<VerifyResult> {
@@ -325,7 +348,8 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifyResul
       signal,
     );
     const stream = probe.streams?.[0];
-    if (!stream || stream.codec_name !== 'h264') throw new OutputVerifyError(`${r.playlist}: no H.264 stream`);
+    const expected = { h264: 'H.264', hevc: 'HEVC', av1: 'AV1' }[r.codec];
+    if (!stream || stream.codec_name !== r.codec) throw new OutputVerifyError(`${r.playlist}: no ${expected} stream`);
     if (stream.width !== r.width || stream.height !== r.height) {
       throw new OutputVerifyError(`${r.playlist}: ${stream.width}x${stream.height}, expected ${r.width}x${r.height}`);
     }
@@ -344,7 +368,7 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifyResul
     if (!rep || rep.timeline.length !== t.segments.length) {
       throw new OutputVerifyError(`manifest.mpd and ${r.playlist} disagree on the number of segments of ${r.name}`);
     }
-    tracks.push({ ...t, width: stream.width ?? null, height: stream.height ?? null, fps: parseRate(stream.avg_frame_rate) ?? fps, profile: stream.profile ?? null });
+    tracks.push({ ...t, codecs: await renditionCodecs(ffprobe, dir, r, signal), width: stream.width ?? null, height: stream.height ?? null, fps: parseRate(stream.avg_frame_rate) ?? fps, profile: stream.profile ?? null });
   }
   for (const a of audioOutputs) {
     signal?.throwIfAborted();

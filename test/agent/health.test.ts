@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readiness, startHealthServer, type HealthServer } from '../../agent/health.ts';
-import type { WorkerStatus } from '../../agent/worker.ts';
+import type { WorkerStatus } from '../../shared/node/worker.ts';
 
 let status: WorkerStatus;
 let server: HealthServer;

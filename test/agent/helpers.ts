@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { ledgerKeys, type JobSpecInput, type JobStatus, type OutputManifest } from '../../shared/common/job.ts';
-import type { JobQueue } from '../../shared/common/job-queue.ts';
-import type { JobLedger } from '../../shared/node/ledger.ts';
+import { storeKeys, type JobSpecInput, type JobStatus, type OutputManifest } from '../../shared/common/job.ts';
+import type { JobStore } from '../../shared/common/job-store.ts';
+import type { JobsService } from '../../shared/common/jobs-service.ts';
+import { createJobOutputs } from '../../shared/node/job-outputs.ts';
 import type { ObjectStore } from '../../shared/node/object-store.ts';
 import { repoRoot } from '../helpers/media.ts';
 
@@ -20,24 +21,25 @@ export const tinyLadder = {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Uploads the input, creates the job in the ledger and sends its message: what dispatch does. */
-export async function submitJob(store: ObjectStore, ledger: JobLedger, queue: JobQueue, id: string, file: string, extra: Partial<JobSpecInput> = {}): Promise<void> {
-  const key = `${ledgerKeys.inputPrefix}${id}${path.extname(file)}`;
+/** Uploads the input and submits the job on the local tier: what `tiercast submit` does (admission sends the message). */
+export async function submitJob(store: ObjectStore, jobs: JobsService, id: string, file: string, extra: Partial<JobSpecInput> = {}, tier: JobStatus['tier'] = 'local'): Promise<void> {
+  const key = `${storeKeys.inputPrefix}${id}${path.extname(file)}`;
   await store.putFile(key, file);
-  await ledger.createJob(
-    { schemaVersion: 1, id, createdAt: new Date().toISOString(), input: { key, name: path.basename(file), sizeBytes: statSync(file).size }, ladder: tinyLadder, ...extra },
-    { tier: 'local', tierReason: 'test' },
-  );
-  await queue.send(JSON.stringify({ schemaVersion: 1, jobId: id }), { priority: extra.priority ?? 5 });
+  await jobs.submit([
+    {
+      spec: { schemaVersion: 1, id, createdAt: new Date().toISOString(), input: { key, name: path.basename(file), sizeBytes: statSync(file).size }, ladder: tinyLadder, ...extra },
+      route: { tier: tier!, reason: 'test' },
+    },
+  ]);
 }
 
 /** Every file the manifest lists is in the store with its size and sha256; the entry points exist. */
-export async function expectIntactOutputs(store: ObjectStore, ledger: JobLedger, jobId: string): Promise<OutputManifest> {
-  const manifest = await ledger.readManifest(jobId);
+export async function expectIntactOutputs(store: ObjectStore, jobId: string): Promise<OutputManifest> {
+  const manifest = await createJobOutputs(store).readManifest(jobId);
   expect(manifest, `manifest of ${jobId}`).not.toBeNull();
   expect(manifest!.files.length).toBeGreaterThan(2);
   for (const f of manifest!.files) {
-    const buf = await store.getBuffer(`${ledgerKeys.outputPrefix(jobId)}${f.path}`);
+    const buf = await store.getBuffer(`${storeKeys.outputPrefix(jobId)}${f.path}`);
     expect(buf.length, f.path).toBe(f.sizeBytes);
     expect(createHash('sha256').update(buf).digest('hex'), f.path).toBe(f.sha256);
   }
@@ -49,7 +51,7 @@ export async function expectIntactOutputs(store: ObjectStore, ledger: JobLedger,
 /** Folders directly under outputs/<id>/: one per publish. */
 export async function outputVersions(store: ObjectStore, jobId: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const p of store.listPrefixes(ledgerKeys.outputPrefix(jobId))) out.push(p);
+  for await (const p of store.listPrefixes(storeKeys.outputPrefix(jobId))) out.push(p);
   return out;
 }
 
@@ -63,9 +65,9 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   }
 }
 
-export async function waitForStage(ledger: JobLedger, jobId: string, stages: readonly JobStatus['stage'][], timeoutMs = 60_000): Promise<JobStatus> {
+export async function waitForStage(jobStore: JobStore, jobId: string, stages: readonly JobStatus['stage'][], timeoutMs = 60_000): Promise<JobStatus> {
   return waitFor(`${jobId} in ${stages.join('/')}`, async () => {
-    const s = await ledger.getStatus(jobId);
+    const { status: s } = await jobStore.get(jobId);
     return stages.includes(s.stage) ? s : null;
   }, timeoutMs);
 }

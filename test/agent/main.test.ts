@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildAgent, defaultConcurrency, resolveAgentSettings } from '../../agent/main.ts';
+import { buildAgent } from '../../agent/main.ts';
+import { defaultConcurrency, resolveAgentSettings } from '../../shared/node/worker-settings.ts';
 import { loadConfig } from '../../shared/node/config.ts';
 import { repoRoot } from '../helpers/media.ts';
 

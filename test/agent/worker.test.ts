@@ -3,12 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWorker, validateWorkerOptions, type ExecuteJobFn, type WorkerOptions } from '../../agent/worker.ts';
+import { createWorker, validateWorkerOptions, type ExecuteJobFn, type WorkerOptions } from '../../shared/node/worker.ts';
 import { TiercastError } from '../../shared/common/errors.ts';
 import { noopMetrics } from '../../shared/common/metrics-query.ts';
 import { createLocalQueue, type LocalJobQueue } from '../../shared/node/local-queue.ts';
-import { createLedger } from '../../shared/node/ledger.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
+import { createJobsService } from '../../shared/common/jobs-service.ts';
+import { openSqliteJobStore } from '../../shared/node/sqlite-job-store.ts';
+import { loadConfig } from '../../shared/node/config.ts';
 
 /** The worker loop with an injected executor: queue semantics, concurrency, stop. The real executor: *.slow tests. */
 
@@ -23,14 +25,16 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+// A real jobs service over an empty in-memory store: the injected executors below never touch it; the sweep is off.
+const jobs = createJobsService({ store: openSqliteJobStore(':memory:'), dispatchers: {}, config: await loadConfig({ env: {}, home: os.tmpdir() }), maxInFlight: {} });
+
 function options(execute: ExecuteJobFn, over: Partial<WorkerOptions> = {}): WorkerOptions {
-  // A real ledger over an empty store: the injected executors below never create jobs, so every status read says
-  // JOB_NOT_FOUND and the worker falls back to the error's own retryable flag.
   const store = createLocalStore(path.join(root || os.tmpdir(), 'store'));
   return {
     queue,
     store,
-    ledger: createLedger(store),
+    jobs,
+    sweepIntervalSec: 0,
     tier: 'local',
     concurrency: 2,
     workRoot: root ? path.join(root, 'work') : '',
@@ -77,7 +81,7 @@ describe('worker loop (injected executor, local queue)', () => {
 
   it('a non-retryable failure is final (message deleted); the other jobs finish', async () => {
     const execute: ExecuteJobFn = async ({ jobId }) =>
-      jobId === 'bad' ? { ok: false, error: new TiercastError('DECODE_FAILED', 'bad.webm: no frame') } : okResult;
+      jobId === 'bad' ? { ok: false, error: new TiercastError('DECODE_FAILED', 'bad.webm: no frame'), outcome: 'failed' } : okResult;
     await queue.send(msg('bad'));
     await queue.send(msg('good'));
     const w = createWorker(options(execute));
@@ -87,11 +91,22 @@ describe('worker loop (injected executor, local queue)', () => {
     expect(await queue.deadLetters()).toEqual([]);
   });
 
-  it('a retryable failure comes back after a backoff and lands in the dead letters after maxReceives', async () => {
+  it('a failed run leaves its retry to the job store: the message is deleted whatever the outcome', async () => {
+    const outcomes = { w: 'retry-wait', e: 'escalated', l: 'lost', s: 'skipped' } as const;
+    const execute: ExecuteJobFn = async ({ jobId }) => ({ ok: false, error: new TiercastError('ENCODE_FAILED', 'ffmpeg exited 1'), outcome: outcomes[jobId as keyof typeof outcomes] });
+    for (const id of Object.keys(outcomes)) await queue.send(msg(id));
+    const w = createWorker(options(execute));
+    await w.once();
+    expect(w.status()).toMatchObject({ retried: 2, released: 2, failed: 0 });
+    expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queue.deadLetters()).toEqual([]);
+  });
+
+  it('a job store that cannot be reached: the message comes back after a backoff, and to the dead letters after maxReceives', async () => {
     const attempts: number[] = [];
     const execute: ExecuteJobFn = async () => {
       attempts.push(Date.now());
-      return { ok: false, error: new TiercastError('ENCODE_FAILED', 'ffmpeg exited 1') };
+      return { ok: false, error: new TiercastError('STORE_ERROR', 'database is locked'), outcome: 'skipped' };
     };
     queue = createLocalQueue(path.join(root, 'queue'), { maxReceives: 2, pollIntervalMs: 50 });
     await queue.send(msg('flaky'));
@@ -100,7 +115,6 @@ describe('worker loop (injected executor, local queue)', () => {
     expect(attempts).toHaveLength(2);
     // The second attempt waited for the backoff (>= 1 s), not an immediate redelivery.
     expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(900);
-    expect(w.status()).toMatchObject({ retried: 1, failed: 1 });
     const q2 = createLocalQueue(path.join(root, 'queue'), { maxReceives: 2 });
     expect(await q2.receive({ maxMessages: 1, waitSeconds: 0 })).toEqual([]);
     expect((await q2.deadLetters()).map((d) => d.body)).toEqual([msg('flaky')]);
@@ -142,64 +156,13 @@ describe('worker loop (injected executor, local queue)', () => {
     expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0 });
   });
 
-  it('a run whose lease lapses (heartbeats failing) stops itself and leaves the message and the ledger to the next holder', async () => {
-    const reasons: string[] = [];
-    const owned: boolean[] = [];
-    // Worker A reaches the queue for one receive, then a network partition: nothing of A's gets through.
-    let received = false;
-    const cut = async (): Promise<never> => {
-      throw new TiercastError('QUEUE_ERROR', 'connect ETIMEDOUT');
-    };
-    const partitioned = {
-      ...queue,
-      receive: async (o: Parameters<typeof queue.receive>[0]) => {
-        if (received) return cut();
-        const got = await queue.receive(o);
-        received = got.length > 0;
-        return got;
-      },
-      changeVisibility: cut,
-      delete: cut,
-    };
-    const slow: ExecuteJobFn = ({ signal, ownsJob }) =>
-      new Promise((resolve) => {
-        const t = setTimeout(() => resolve(okResult), 8000);
-        signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          reasons.push(String((signal.reason as Error).message));
-          owned.push(ownsJob?.() ?? true);
-          resolve({ ok: false, error: new TiercastError('INTERRUPTED', 'aborted') });
-        });
-      });
-    let bRuns = 0;
-    const quick: ExecuteJobFn = async () => {
-      bRuns += 1;
-      return okResult;
-    };
-    await queue.send(msg('lapse'));
-    const a = createWorker(options(slow, { queue: partitioned, visibilityTimeoutSec: 2, heartbeatSec: 0.5 }));
-    await a.start();
-    while (a.status().running.length === 0) await sleep(20);
-    const b = createWorker(options(quick, { visibilityTimeoutSec: 30, heartbeatSec: 10 }));
-    await b.start();
-    while (b.status().done === 0) await sleep(50);
-    while (a.status().running.length > 0) await sleep(20);
-    await Promise.all([a.stop(), b.stop()]);
-    expect(reasons).toEqual([expect.stringMatching(/^lease lost \(no extension confirmed for 2 s\)/)]);
-    expect(owned).toEqual([false]);
-    expect(a.status()).toMatchObject({ done: 0, failed: 0, released: 1 });
-    expect(bRuns).toBe(1);
-    // B deleted the message it received; A, whose receipt is stale, touched nothing.
-    expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0 });
-  });
-
   it('stop: lets a job finish within the grace period, else aborts it and releases its message at once', async () => {
     let sawAbort = false;
     const execute: ExecuteJobFn = ({ signal }) =>
       new Promise((resolve) => {
         signal.addEventListener('abort', () => {
           sawAbort = true;
-          resolve({ ok: false, error: new TiercastError('CANCELLED', 'aborted') });
+          resolve({ ok: false, error: new TiercastError('INTERRUPTED', 'aborted'), outcome: 'queued' });
         });
       });
     await queue.send(msg('stuck'));
@@ -262,7 +225,7 @@ describe('worker loop (injected executor, local queue)', () => {
 
   it('a second stop with graceMs 0 aborts at once instead of waiting out the grace', async () => {
     const execute: ExecuteJobFn = ({ signal }) =>
-      new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, error: new TiercastError('CANCELLED', 'aborted') })));
+      new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, error: new TiercastError('INTERRUPTED', 'aborted'), outcome: 'queued' })));
     await queue.send(msg('stuck'));
     const w = createWorker(options(execute, { graceMs: 600_000 }));
     await w.start();

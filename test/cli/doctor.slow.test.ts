@@ -36,9 +36,11 @@ describe('tiercast doctor', () => {
     expect(doc).toMatchObject({ schemaVersion: 1, verb: 'doctor', ok: true });
     const c = byName(doc);
     expect(c.get('ffmpeg')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^ffmpeg \S+ from (path|env|ffmpeg-static) \(/) });
+    expect(c.get('codecs')).toMatchObject({ status: 'ok', message: 'rungs can be H.264 (libx264), HEVC (libx265), AV1 (libsvtav1)' });
     expect(c.get('data-home')).toMatchObject({ status: 'ok', message: `${home} is writable` });
     expect(c.get('store')).toMatchObject({ status: 'ok', message: `wrote, read and deleted a test object in ${path.join(home, 'store')}` });
     expect(c.get('queue')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^local queue .*: 0 waiting, 0 in flight$/) });
+    expect(c.get('job store')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^sqlite .*jobs\.db: 0 jobs, [\d.]+ MiB \(0 waiting, 0 running, 0 failed\); SQLite [\d.]+, WAL, integrity ok$/) });
     expect(c.get('tier local')).toMatchObject({ status: 'ok', message: 'enabled' });
     expect(c.get('tier lambda')!.message).toMatch(/^off: the store is a local folder/);
   });

@@ -76,7 +76,7 @@ describe('tiercast ladder', () => {
     ] }));
     const r = await tiercast('ladder', 'road trip.webm', '--ladder', file);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^small\s+426x240\s+23\.976/m);
+    expect(r.stdout).toMatch(/^small\s+h264\s+426x240\s+23\.976/m);
     expect(r.stdout).toMatch(/Audio: none/);
     expect(r.stdout).toMatch(/Dropped big: would upscale/);
   });

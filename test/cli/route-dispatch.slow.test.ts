@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqsJobQueue } from '../../cloud/sqs-queue.ts';
 import { createS3Store } from '../../cloud/s3-store.ts';
-import { createLedger } from '../../shared/node/ledger.ts';
-import { createLocalStore } from '../../shared/node/local-store.ts';
+import { homePaths } from '../../shared/node/data-home.ts';
+import { openSqliteJobStore } from '../../shared/node/sqlite-job-store.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { startFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
 import { fixtureClip } from '../helpers/media.ts';
@@ -85,10 +85,20 @@ describe('tiercast route', () => {
   });
 });
 
-describe('tiercast dispatch and jobs (local tier)', () => {
-  it('dispatch --wait runs the job here; jobs lists it done on local; a missing file fails alone', async () => {
+/** The data home's job store (jobs.db), as the CLI opens it. */
+async function withJobStore<T>(home: string, fn: (store: ReturnType<typeof openSqliteJobStore>) => Promise<T>): Promise<T> {
+  const store = openSqliteJobStore(homePaths(home).jobsDb);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('tiercast submit and jobs (local tier)', () => {
+  it('submit --wait runs the job here; jobs lists it done on local; a missing file fails alone', async () => {
     const clip = makeClip({ durationSec: 1, width: 320, height: 180 });
-    const r = await tiercast(localHome, 'dispatch', '--wait', '--json', '--priority', '9', clip, path.join(dir, 'missing.mp4'));
+    const r = await tiercast(localHome, 'submit', '--wait', '--json', '--priority', '9', clip, path.join(dir, 'missing.mp4'));
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
     expect(doc.jobs).toHaveLength(2);
@@ -105,30 +115,41 @@ describe('tiercast dispatch and jobs (local tier)', () => {
     expect(listed.jobs[0].tierReason).toMatch(/no AWS tiers configured/);
 
     const table = await tiercast(localHome, 'jobs');
-    expect(table.stdout).toMatch(/^ID\s+STAGE\s+PROGRESS\s+TIER\s+ATTEMPTS\s+ELAPSED\s+COST/);
-    expect(table.stdout).toContain(`${ok.jobId}  done   100%      local`);
+    expect(table.stdout).toMatch(/^ID\s+STAGE\s+PRI\s+PROGRESS\s+TIER\s+ATTEMPTS\s+ELAPSED\s+COST\s+ERROR/);
+    expect(table.stdout).toContain(`${ok.jobId}  done   9    100%      local  1`);
 
     const failed = await tiercast(localHome, 'jobs', '--json', '--stage', 'failed');
     expect(JSON.parse(failed.stdout).jobs).toEqual([]);
     expect((await tiercast(localHome, 'jobs', '--stage', 'nope')).code).toBe(2);
 
-    // --retry: a done job is refused; once marked failed (interrupted) it is routed again and runs to done.
-    const done = await tiercast(localHome, 'dispatch', '--retry', '--json', ok.jobId);
+    // `dispatch` is still the alias of `submit`, and both read job state from the data home's job store.
+    expect(await withJobStore(localHome.TIERCAST_HOME, async (s) => (await s.get(ok.jobId)).status)).toMatchObject({ stage: 'done', tier: 'local', attempts: 1 });
+
+    // retry: a done job is refused, naming its stage.
+    const done = await tiercast(localHome, 'retry', '--json', ok.jobId);
     expect(done.code).toBe(1);
-    expect(JSON.parse(done.stdout).jobs[0].error).toMatchObject({ code: 'INVALID_JOB' });
-    const ledger = createLedger(createLocalStore(path.join(localHome.TIERCAST_HOME, 'store')));
-    await ledger.updateStatus(ok.jobId, { stage: 'failed', error: { code: 'INTERRUPTED', message: 'host went away' } });
-    const again = await tiercast(localHome, 'dispatch', '--retry', '--wait', '--json', ok.jobId);
+    expect(JSON.parse(done.stdout).jobs[0]).toMatchObject({ id: ok.jobId, ok: false, error: { code: 'INVALID_REQUEST' } });
+    expect(JSON.parse(done.stdout).jobs[0].error.message).toMatch(/it is done/);
+    // A waiting job cancelled (its own stage), then retried: back in line on local with a fresh attempt budget.
+    const waiting = await tiercast(localHome, 'dispatch', '--json', clip);
+    expect(waiting.code, waiting.stderr).toBe(0);
+    const waitingId = JSON.parse(waiting.stdout).jobs[0].jobId as string;
+    const cancelled = await tiercast(localHome, 'cancel', '--json', waitingId);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(JSON.parse(cancelled.stdout).jobs[0]).toMatchObject({ id: waitingId, ok: true, stage: 'cancelled' });
+    const again = await tiercast(localHome, 'retry', '--json', waitingId);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).jobs[0]).toMatchObject({ jobId: ok.jobId, tier: 'local', status: { stage: 'done' } });
-    expect((await ledger.getStatus(ok.jobId)).error).toBeNull();
-    const unknown = await tiercast(localHome, 'dispatch', '--retry', 'no-such-job');
+    expect(JSON.parse(again.stdout).jobs[0]).toMatchObject({ id: waitingId, ok: true, tier: 'local' });
+    const retried = await withJobStore(localHome.TIERCAST_HOME, async (s) => (await s.get(waitingId)).status);
+    expect(['queued', 'dispatched']).toContain(retried.stage);
+    expect(retried).toMatchObject({ tier: 'local', attempts: 0, error: null });
+    const unknown = await tiercast(localHome, 'retry', 'no-such-job');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/JOB_NOT_FOUND: job no-such-job/);
   });
 });
 
-describe('tiercast dispatch to the EC2 tier (S3 store on s3rver, SQS on fauxqs)', () => {
+describe('tiercast submit to the EC2 tier (S3 store on s3rver, SQS on fauxqs)', () => {
   let s3: S3rverHandle;
   let sqs: Fauxqs;
   let queueUrl: string;
@@ -153,18 +174,19 @@ describe('tiercast dispatch to the EC2 tier (S3 store on s3rver, SQS on fauxqs)'
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     };
-    const r = await tiercast(env, 'dispatch', '--json', clip);
+    const r = await tiercast(env, 'submit', '--json', clip);
     expect(r.code, r.stderr).toBe(0);
     const job = JSON.parse(r.stdout).jobs[0];
     expect(job).toMatchObject({ tier: 'ec2', error: null });
-    expect(job.reason).toMatch(/queued on the agents' SQS queue \(normal priority\)/);
+    expect(job.reason).toMatch(/^ec2: /);
 
     const store = createS3Store({ client: s3rverClient(s3.endpoint), bucket: s3.bucket });
-    const ledger = createLedger(store);
-    const spec = await ledger.getSpec(job.jobId);
+    const { spec, status } = await withJobStore(env.TIERCAST_HOME, (s) => s.get(job.jobId));
     expect(spec.input.key).toBe(`inputs/${job.jobId}/clip_320x180_25fps_1s_a.mp4`);
     expect((await store.head(spec.input.key))?.size).toBe(spec.input.sizeBytes);
-    expect(await ledger.getStatus(job.jobId)).toMatchObject({ stage: 'queued', tier: 'ec2' });
+    // Admitted to the agents' queue at once (under the ec2 cap).
+    expect(status).toMatchObject({ stage: 'dispatched', tier: 'ec2' });
+    expect(status.tierReason).toMatch(/queued on the agents' SQS queue \(normal priority\)/);
 
     const queue = createSqsJobQueue({ client: sqs.client, queueUrls: { normal: queueUrl } });
     const [message] = await queue.receive({ maxMessages: 1, waitSeconds: 1 });

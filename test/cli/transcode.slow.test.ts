@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,5 +87,33 @@ describe('tiercast transcode', () => {
     expect(badLadder.code).toBe(2);
     expect(badLadder.stderr).toMatch(/CONFIG_INVALID: unknown ladder "no-such-ladder"/);
     expect(existsSync(path.join(dir, 'o3'))).toBe(false);
+  });
+
+  it('a renamed HLS playlist and an ffconcat list that name another local file: UNSUPPORTED_INPUT, nothing of that file read, the batch goes on (issue 9)', async () => {
+    const sub = mkdtempSync(path.join(dir, 'lists-'));
+    // The file the lists point at: a different picture size, so any output made from it would show.
+    const other = path.join(sub, 'other.ts');
+    copyFileSync(makeClip({ durationSec: 2, width: 160, height: 90 }), path.join(sub, 'other.mp4'));
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', path.join(sub, 'other.mp4'), '-c', 'copy', '-f', 'mpegts', other]);
+    const playlist = path.join(sub, 'clip.mp4');
+    writeFileSync(playlist, '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nother.ts\n#EXT-X-ENDLIST\n');
+    const list = path.join(sub, 'list.mov');
+    writeFileSync(list, `ffconcat version 1.0\nfile '${other}'\n`);
+    const good = path.join(sub, 'good.mp4');
+    copyFileSync(makeClip({ durationSec: 2, width: 320, height: 180 }), good);
+    const r = await tiercast('transcode', '--out', path.join(sub, 'out'), '--ladder', ladderFile, '--json', '--', playlist, list, good);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.inputs.map((i: { ok: boolean; error?: { code: string } }) => [i.ok, i.error?.code ?? null])).toEqual([
+      [false, 'UNSUPPORTED_INPUT'],
+      [false, 'UNSUPPORTED_INPUT'],
+      [true, null],
+    ]);
+    expect(doc.inputs[0].error.message).toBe('clip.mp4: this is an HLS playlist (.m3u8); Tiercast reads media files only, never playlists, lists or sequences that point at other files');
+    expect(doc.inputs[1].error.message).toMatch(/^list\.mov: this is an ffconcat list of other files;/);
+    expect(readdirSync(path.join(sub, 'out'))).toEqual(['good']);
+    // The good file was read by the demuxer its probe saw.
+    const report = JSON.parse(readFileSync(path.join(sub, 'out', 'good', 'report.json'), 'utf8'));
+    expect(report.command.join(' ')).toMatch(/-f mov,mp4,m4a,3gp,3g2,mj2 -format_whitelist \S+ -protocol_whitelist file -i file:/);
   });
 });

@@ -32,7 +32,6 @@ objectStoreContract('S3 on s3rver (with a key prefix)', async () => {
     store: createS3Store({ client: s3.client, bucket: s3.bucket, prefix: 'tenant-a', resumeDir, retryMinTimeoutMs: 20 }),
     bytewiseListing: false,
     asciiCopySourcesOnly: true,
-    presignedHttp: true,
     commandCount,
     async teardown() {
       await s3.stop();

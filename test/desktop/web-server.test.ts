@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract, createHttpTransport, createRendererApi, type EventPayload } from '../../shared/common/api-contract.ts';
 import { createLocalStore } from '../../shared/node/local-store.ts';
-import { createEventBus, type Handlers } from '../../desktop/main/api-dispatch.ts';
+import { createEventBus, type Handlers } from '../../desktop/main/api-calls.ts';
 import { createMediaResolver, parseMediaPath, parseRange } from '../../desktop/main/media.ts';
 import type { ConsoleServices } from '../../desktop/main/services/types.ts';
 import { startWebConsole, type WebConsole } from '../../desktop/main/web-server.ts';
@@ -56,6 +56,11 @@ describe('web transport', () => {
     fs.mkdirSync(path.join(previewDir, 'run1'), { recursive: true });
     fs.writeFileSync(path.join(previewDir, 'run1', 'frame.jpg'), 'jpeg');
     fs.symlinkSync(path.join(tmp, 'secret.txt'), path.join(previewDir, 'run1', 'link.jpg'));
+    // Links planted in the store's outputs (issue 9): a file link and a folder link, both leading out of the root.
+    fs.symlinkSync(path.join(tmp, 'secret.txt'), path.join(tmp, 'store', 'outputs', 'j1', 'v1-abc', 'passwd.m3u8'));
+    fs.mkdirSync(path.join(tmp, 'outside'));
+    fs.writeFileSync(path.join(tmp, 'outside', 'seg.m4s'), 'do not serve');
+    fs.symlinkSync(path.join(tmp, 'outside'), path.join(tmp, 'store', 'outputs', 'j2'));
 
     const handlers = {
       'app.info': async () => ({
@@ -235,7 +240,7 @@ describe('web transport', () => {
     expect((await request(web.port, { path: '/media/outputs/j1/v1-abc/seg_1.m4s', headers: { host } })).status).toBe(401);
   });
 
-  it('refuses traversal, other store prefixes and symlinks out of the preview folder', async () => {
+  it('refuses traversal, other store prefixes and symlinks out of the preview folder and the store', async () => {
     const cookie = `tiercast_token_${web.port}=${web.token}`;
     for (const p of [
       '/media/outputs/../jobs/j1/status.json',
@@ -243,6 +248,8 @@ describe('web transport', () => {
       '/media/outputs/j1/..%2F..%2Fjobs%2Fj1%2Fstatus.json',
       '/media/preview/run1/..%2F..%2Fsecret.txt',
       '/media/preview/run1/link.jpg',
+      '/media/outputs/j1/v1-abc/passwd.m3u8',
+      '/media/outputs/j2/seg.m4s',
       '/media/jobs/j1/status.json',
       '/media/preview/run1/%5C..%5Csecret.txt',
     ]) {

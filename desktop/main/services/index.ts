@@ -4,36 +4,34 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createWorker, type ExecuteJobFn, type Worker } from '../../../agent/worker.ts';
-import { createDispatchers, dispatchJob, type Dispatchers } from '../../../cloud/dispatch/index.ts';
+import type { ExecuteJobFn, Worker } from '../../../shared/node/worker.ts';
+import { createJobsFromConfig, openJobStore, type JobsSetup } from '../../../cloud/jobs-from-config.ts';
+import type { Dispatchers } from '../../../shared/common/tier-dispatch.ts';
 import { createStoreFromConfig } from '../../../cloud/store-from-config.ts';
-import type { JobDetail, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
-import { MIB, type TiercastConfig } from '../../../shared/common/config-schema.ts';
-import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
-import type { JobSpec, JobStatus, Tier } from '../../../shared/common/job.ts';
+import type { JobDetail, JobRow, LadderSummary, RouteSummary } from '../../../shared/common/api-contract.ts';
+import type { TiercastConfig } from '../../../shared/common/config-schema.ts';
+import { TiercastError, toTiercastError, type ErrorCode } from '../../../shared/common/errors.ts';
+import { TERMINAL_STAGES, type Stage, type Tier } from '../../../shared/common/job.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import { DEFAULT_LADDER_NAME, fitLadder } from '../../../shared/common/ladders.ts';
-import type { JobQueue } from '../../../shared/common/job-queue.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
 import { PANELS, type MetricsSource } from '../../../shared/common/metrics-query.ts';
-import { routeJob, type Route } from '../../../shared/common/router.ts';
+import { routeJob } from '../../../shared/common/router.ts';
 import { loadConfig, saveConfig } from '../../../shared/node/config.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
 import { resolveFfmpeg } from '../../../shared/node/ffmpeg-locate.ts';
-import { listLadders, loadLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
-import { executeJob } from '../../../shared/node/execute-job.ts';
-import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { listLadders, loadNamedLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
+import { createJobOutputs } from '../../../shared/node/job-outputs.ts';
 import { createLocalMetricsSink, createLocalMetricsSource } from '../../../shared/node/local-metrics.ts';
-import { createLocalQueue } from '../../../shared/node/local-queue.ts';
-import { createLocalStore } from '../../../shared/node/local-store.ts';
+import { createLocalWorker, localQueueFor } from '../../../shared/node/local-worker.ts';
 import type { Logger } from '../../../shared/node/log.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
-import { createEventBus, type Handlers } from '../api-dispatch.ts';
+import { createEventBus, type Handlers } from '../api-calls.ts';
 import { createMediaResolver } from '../media.ts';
 import { createFileRegistry } from './files.ts';
-import { createJobsService, type RouteDecision } from './jobs.ts';
-import { createPreviewService, type PerTitleFn, type PreviewFn } from './preview.ts';
+import { createConsoleJobs, type ActionResult } from './jobs.ts';
+import { createPreviewService, type PreviewFn } from './preview.ts';
 import { configPatchOf, consoleSettings, settingsView } from './settings.ts';
 import type { ConsoleServices } from './types.ts';
 import { createUploadManager } from './uploads.ts';
@@ -58,10 +56,11 @@ export interface ServicesOptions {
   readonly probeConcurrency?: number;
   /** The job executor the local worker runs; default the shared core's executeJob. */
   readonly execute?: ExecuteJobFn;
-  /** Tier dispatchers; default cloud/dispatch's createDispatchers for the enabled tiers (local: the local queue). */
-  readonly dispatchers?: (config: TiercastConfig, localQueue: JobQueue) => { dispatchers: Dispatchers; close(): void };
+  /** Tests: the tier adapters; default cloud/dispatch's for the enabled tiers (local: the local queue). */
+  readonly dispatchers?: Dispatchers;
+  /** Seconds between polls of the job store's change index (jobs.updated); default 1. */
+  readonly jobsPollMs?: number;
   readonly preview?: PreviewFn;
-  readonly perTitle?: PerTitleFn;
   readonly metricsSource?: (config: TiercastConfig) => MetricsSource;
 }
 
@@ -75,7 +74,18 @@ export function buildStore(config: TiercastConfig, home: string): { store: Objec
   return createStoreFromConfig(config, { home });
 }
 
-function routeSummary(decision: RouteDecision & { seconds?: number | null }): RouteSummary {
+/** Sortable by time (base-36 milliseconds) and unique (random suffix); the CLI's form (cli/commands/submit.ts). */
+export function newJobId(now = Date.now()): string {
+  return `j${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+const oneJob = (results: ActionResult[]): JobRow => {
+  const r = results[0]!;
+  if (r.error) throw new TiercastError(r.error.code as ErrorCode, r.error.message);
+  return r.job!;
+};
+
+function routeSummary(decision: { tier: Tier; reason: string; estimatedCostUsd: number | null; priceDate: string | null; seconds?: number | null }): RouteSummary {
   return {
     tier: decision.tier,
     reason: decision.reason.slice(0, 2000),
@@ -104,6 +114,7 @@ export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, d
     source: { width: result.referenceWidth, height: result.referenceHeight, frame: first?.sourceFrameJpeg ?? path.join(outDir, 'source.jpg') },
     rungs: result.rungs.map((r) => ({
       name: r.name,
+      codec: r.codec,
       width: r.width,
       height: r.height,
       bitrate: r.bitrateMeasured,
@@ -117,12 +128,6 @@ export const corePreview: PreviewFn = async ({ input, media, ladder, startSec, d
     dropped: media.video ? fitLadder(media, ladder).dropped : [],
     vmafAvailable: hasLibvmaf,
   };
-};
-
-/** The shared core's per-title analysis in the shape the preview service uses. */
-export const corePerTitle: PerTitleFn = async ({ input, media, base, workDir, signal, onProgress }) => {
-  const { analyzePerTitle } = await import('../../../shared/node/per-title.ts');
-  return analyzePerTitle({ input, media, base, workDir, signal, ...(onProgress ? { onProgress } : {}) });
 };
 
 /** Files a browser dropped are copies; a week after staging, whatever was not dispatched is removed. */
@@ -150,15 +155,19 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   let config = options.config;
   let built = buildStore(config, home);
   let store = built.store;
-  let ledger: JobLedger = createLedger(store);
   const events = createEventBus(log);
-  const queue = createLocalQueue(config.queue.kind === 'local' ? (config.queue.dir ?? paths.queue) : paths.queue);
-  const makeDispatchers = options.dispatchers ?? ((c: TiercastConfig, q: JobQueue) => createDispatchers(c, { localQueue: q }));
-  let dispatch = makeDispatchers(config, queue);
+  const queue = localQueueFor(config, home);
+  // The one jobs service and job store (SQLite in the data home by default), as the CLI builds it.
+  // The job store stays open for the console's life; the service is rebuilt when Settings change the tiers or store.
+  const jobStore = openJobStore(config, { home });
+  const makeJobs = (): JobsSetup =>
+    createJobsFromConfig(config, { home, store, jobStore, localQueue: queue, ...(options.dispatchers ? { dispatchers: options.dispatchers } : {}), log: log.child({ component: 'jobs' }) });
+  let jobsSetup = makeJobs();
   const metricsSink = createLocalMetricsSink(paths.metrics);
   let selectedLadder = DEFAULT_LADDER_NAME;
 
-  const ladderFor = async (name: string): Promise<Ladder> => loadLadder(name, { home });
+  // Names only: the console never reads a ladder from a path (README "The command line").
+  const ladderFor = async (name: string): Promise<Ladder> => loadNamedLadder(name, { home });
 
   function decide(input: { sizeBytes: number; media: MediaInfo | null; ladder: Ladder; requested: 'auto' | Tier; jobId?: string }) {
     const fitted = input.media?.video ? fitLadder(input.media, input.ladder) : input.ladder;
@@ -202,89 +211,37 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     log,
   });
 
-  // Every tier, local included, goes through the same dispatcher the CLI uses (local: a message on the local queue).
-  const sendJob = async (job: { jobId: string; spec: JobSpec; decision: RouteDecision }) => {
-    await dispatchJob(job.spec, job.decision.route as Route, { ledger, dispatchers: dispatch.dispatchers });
-  };
-
-  // Local jobs run in this process: keep a handle on each so the Jobs screen can cancel one that is running.
-  const runningLocal = new Map<string, AbortController>();
-  const cancelledLocal = new Set<string>();
-  const jobs = createJobsService({
-    ledger: () => ledger,
-    route: (input) => decide(input),
-    send: sendJob,
+  const jobs = createConsoleJobs({
+    jobs: () => jobsSetup.jobs,
+    route: (input) => decide(input).route,
+    newJobId,
     onUpdate: (rows) => events.emit('jobs.updated', { jobs: rows }),
-    abortRunning: (id) => {
-      const c = runningLocal.get(id);
-      if (!c) return false;
-      cancelledLocal.add(id);
-      c.abort(new TiercastError('CANCELLED', 'cancelled from the console'));
-      return true;
-    },
     log,
+    ...(options.jobsPollMs ? { pollMs: options.jobsPollMs } : {}),
   });
-  const innerExecute: ExecuteJobFn = options.execute ?? ((args) => executeJob({ ...args, ledger: args.ledger as JobLedger }));
-  const execute: ExecuteJobFn = async (args) => {
-    const controller = new AbortController();
-    const forward = () => controller.abort(args.signal.reason);
-    if (args.signal.aborted) forward();
-    else args.signal.addEventListener('abort', forward, { once: true });
-    runningLocal.set(args.jobId, controller);
-    try {
-      const result = await innerExecute({
-        ...args,
-        signal: controller.signal,
-        onProgress: (status) => {
-          args.onProgress?.(status);
-          jobs.observe(status as JobStatus);
-        },
-      });
-      if (!cancelledLocal.has(args.jobId)) return result;
-      // Written after the aborted run has finished writing, so it is the last word (the ledger has no conditional
-      // writes: a status write racing the cancel could otherwise have put the job back to queued).
-      const status = await ledger.updateStatus(args.jobId, {
-        stage: 'failed',
-        error: { code: 'CANCELLED', message: 'cancelled from the console' },
-        finishedAt: new Date().toISOString(),
-        note: 'cancelled from the console (aborted while running)',
-      });
-      jobs.observe(status);
-      return { ok: false, error: new TiercastError('CANCELLED', `job ${args.jobId} cancelled from the console`) };
-    } finally {
-      args.signal.removeEventListener('abort', forward);
-      runningLocal.delete(args.jobId);
-      cancelledLocal.delete(args.jobId);
-    }
-  };
   jobs.start();
 
   let worker: Worker | null = null;
   async function startWorker(): Promise<void> {
     if (options.localWorker === false) return;
-    worker = createWorker({
+    // The console's own local worker, the same set-up as `tiercast agent --local`: a cancel is a compare-and-set
+    // that the running job finds at its next write (shared/common/jobs-service.ts), so nothing is tracked here.
+    worker = createLocalWorker({
+      config,
+      home,
       queue,
       store,
-      ledger,
-      tier: 'local',
-      concurrency: config.tiers.local.concurrency,
-      workRoot: paths.work,
-      minFreeDiskBytes: 512 * MIB,
-      visibilityTimeoutSec: 120,
-      heartbeatSec: 30,
-      waitSeconds: 1,
-      maxReceives: 3,
-      graceMs: 3000,
+      jobs: jobsSetup.jobs,
       log: log.child({ component: 'local-worker' }),
       metrics: metricsSink,
-      execute,
-      retryBackoff: { baseSec: 2, maxSec: 60 },
-    });
+      waitSeconds: 1,
+      ...(options.execute ? { execute: options.execute } : {}),
+    }).worker;
     await worker.start();
   }
   await startWorker();
 
-  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, perTitle: options.perTitle ?? corePerTitle, onProgress: (p) => events.emit('preview.progress', p) });
+  const preview = createPreviewService({ dir: dirs.preview, run: options.preview ?? corePreview, onProgress: (p) => events.emit('preview.progress', p) });
   const media = createMediaResolver({ store: () => store, previewDir: dirs.preview });
 
   // CloudWatch when the configuration asks for it (built lazily, rebuilt when Settings change the config),
@@ -308,7 +265,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
   }
 
   async function playerOf(jobId: string) {
-    const manifest = await ledger.readManifest(jobId);
+    const manifest = await createJobOutputs(store).readManifest(jobId);
     if (!manifest) throw new TiercastError('JOB_NOT_FOUND', `job ${jobId} has no published outputs yet`);
     const url = (rel: string | null) => (rel ? `/media/outputs/${encodeURIComponent(jobId)}/${rel.split('/').map(encodeURIComponent).join('/')}` : null);
     let report: Record<string, unknown> | null = null;
@@ -458,7 +415,7 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
     async 'jobs.dispatch'(req) {
       const ladder = await ladderFor(req.ladder);
       const entries = await ready(req.fileIds);
-      const results: Array<Awaited<ReturnType<typeof jobs.dispatch>>[number]> = [];
+      const results: Array<Awaited<ReturnType<typeof jobs.submit>>[number]> = [];
       const toUpload = [];
       for (const e of entries) {
         if (!e.item) {
@@ -486,20 +443,26 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
         .filter((u) => u.key !== null)
         .map((u) => ({ fileId: u.item.id, name: u.item.name, key: u.key!, sizeBytes: u.item.sizeBytes, media: files.media(u.item.id)! }));
       results.push(
-        ...(await jobs.dispatch(inputs, {
+        ...(await jobs.submit(inputs, {
           tier: req.tier,
           ladder,
           ...(req.formats ? { formats: req.formats } : {}),
           ...(req.priority ? { priority: req.priority } : {}),
+          ...(req.priorities ? { priorities: req.priorities } : {}),
         })),
       );
       return { results };
     },
     async 'jobs.list'(req) {
-      return jobs.list(req);
+      const page = await jobs.page({ ...(req.stage ? { stage: req.stage } : {}), ...(req.tier ? { tier: req.tier } : {}), limit: req.limit, cursor: req.cursor ?? null });
+      const search = req.search?.trim().toLowerCase();
+      const rows = search ? page.rows.filter((r) => r.id.toLowerCase().includes(search) || r.name.toLowerCase().includes(search)) : page.rows;
+      const inFilter = (stage: string) => (req.stage === 'active' ? !TERMINAL_STAGES.includes(stage as Stage) : !req.stage || req.stage === stage);
+      const total = search ? rows.length : Object.entries(page.counts).reduce((n, [stage, c]) => (inFilter(stage) ? n + c : n), 0);
+      return { jobs: rows, nextCursor: page.cursor, total: req.tier ? Math.max(rows.length, 0) : total, counts: page.counts };
     },
     async 'jobs.get'(req) {
-      const detail = await jobs.get(req.id);
+      const detail = await jobs.detail(req.id);
       let outputs: JobDetail['outputs'] = null;
       let report: JobDetail['report'] = null;
       if (detail.status.stage === 'done') {
@@ -521,10 +484,19 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       return { ...rest, report, outputs };
     },
     async 'jobs.retry'(req) {
-      return { job: await jobs.retry(req.id) };
+      return { job: oneJob(await jobs.retry([req.id])) };
     },
     async 'jobs.cancel'(req) {
-      return { job: await jobs.cancel(req.id) };
+      return { job: oneJob(await jobs.cancel([req.id])) };
+    },
+    async 'jobs.changes'(req) {
+      return jobs.changes(req.cursor, req.limit);
+    },
+    async 'jobs.delete'(req) {
+      return { results: (await jobs.remove(req.ids)).map((r) => ({ id: r.id, error: r.error })) };
+    },
+    async 'jobs.redrive'(req) {
+      return { results: await jobs.redrive(req.ids ?? (await jobs.deadLettered())) };
     },
 
     async 'metrics.query'(req) {
@@ -572,8 +544,6 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
       const file = options.configPath ? { configPath: options.configPath } : {};
       await saveConfig(home, configPatchOf(req.patch), file);
       config = await loadConfig({ home, ...file });
-      dispatch.close();
-      dispatch = makeDispatchers(config, queue);
       const next = buildStore(config, home);
       const storeChanged = next.store.kind !== store.kind || next.store.location !== store.location;
       if (!storeChanged) next.close();
@@ -583,9 +553,10 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
         store = next.store;
         // In-flight uploads and reads of the old store finish on their own; its client goes once they are done.
         setTimeout(() => previous.close(), 60_000).unref();
-        ledger = createLedger(store);
-        void jobs.refreshAll();
       }
+      const previousJobs = jobsSetup;
+      jobsSetup = makeJobs();
+      await previousJobs.close();
       if (worker && (storeChanged || before.concurrency !== config.tiers.local.concurrency)) {
         await worker.stop();
         worker = null;
@@ -686,7 +657,8 @@ export async function createServices(options: ServicesOptions): Promise<ConsoleS
           () => jobs.close(),
           () => uploads.close(),
           () => worker?.stop(),
-          () => dispatch.close(),
+          () => jobsSetup.close(),
+          () => jobStore.close(),
           () => built.close(),
           () => cloudWatch?.source.then((s) => s.close()),
         ];

@@ -20,6 +20,8 @@ export interface PreviewOutcome {
     readonly name: string;
     readonly width: number;
     readonly height: number;
+    /** Absent: H.264. */
+    readonly codec?: 'h264' | 'hevc' | 'av1';
     readonly bitrate: number;
     readonly sizeBytes: number;
     readonly speed: number | null;
@@ -50,11 +52,18 @@ export type PerTitleFn = (options: { input: string; media: MediaInfo; base: Ladd
   analysis: PerTitleAnalysis;
 }>;
 
+/** The shared core's per-title analysis (README "Per-title ladders"), loaded on first use. */
+export const corePerTitle: PerTitleFn = async ({ input, media, base, workDir, signal, onProgress }) => {
+  const { analyzePerTitle } = await import('../../../shared/node/per-title.ts');
+  return analyzePerTitle({ input, media, base, workDir, signal, ...(onProgress ? { onProgress } : {}) });
+};
+
 const KEEP_RUNS = 8;
 
 export function createPreviewService(options: {
   dir: string;
   run: PreviewFn | null;
+  /** Default: the shared core's analysis (corePerTitle); null: not available. */
   perTitle?: PerTitleFn | null;
   onProgress: (p: EventPayload<'preview.progress'>) => void;
 }) {
@@ -96,9 +105,10 @@ export function createPreviewService(options: {
         let ladder = req.ladder;
         let perTitle: ApiResponse<'preview.run'>['perTitle'];
         if (req.auto) {
-          if (!options.perTitle) throw new TiercastError('INTERNAL', 'per-title ladders are not available in this build');
+          const perTitleFn = options.perTitle === undefined ? corePerTitle : options.perTitle;
+          if (!perTitleFn) throw new TiercastError('INTERNAL', 'per-title ladders are not available in this build');
           // The analysis takes the first half of the progress bar, the preview of its ladder the second.
-          const r = await options.perTitle({ input: req.input, media: req.media, base: req.ladder, workDir: outDir, signal: controller.signal, onProgress: (f) => progress('measuring', f / 2, 'analysis') });
+          const r = await perTitleFn({ input: req.input, media: req.media, base: req.ladder, workDir: outDir, signal: controller.signal, onProgress: (f) => progress('measuring', f / 2, 'analysis') });
           ladder = r.ladder;
           const a = r.analysis;
           perTitle = { metric: a.metric, points: [...a.points], hull: [...a.hull], chosen: a.chosen.map((c) => ({ ...c, why: c.why.slice(0, 500) })), cpuSec: a.cpuSec, elapsedSec: a.elapsedSec };
@@ -121,6 +131,7 @@ export function createPreviewService(options: {
           source: { width: out.source.width, height: out.source.height, frameUrl: urlOf(out.source.frame) },
           rungs: out.rungs.map((r) => ({
             name: r.name,
+            ...(r.codec ? { codec: r.codec } : {}),
             width: r.width,
             height: r.height,
             bitrate: r.bitrate,

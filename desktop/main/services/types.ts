@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { EventBus, Handlers } from '../api-dispatch.ts';
+import type { EventBus, Handlers } from '../api-calls.ts';
 import type { MediaResolver } from '../media.ts';
 
 /** What a transport needs from the console's services (desktop/main/services/index.ts builds it). */

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { UploadItemSchema, type UploadItem, type UploadState, type UploadTotals } from '../../../shared/common/api-contract.ts';
 import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
+import { writeFileAtomicSync } from '../../../shared/node/atomic-file.ts';
 import type { Logger } from '../../../shared/node/log.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 
@@ -98,9 +98,7 @@ export async function createUploadManager(options: UploadManagerOptions): Promis
     if (persistTimer) clearTimeout(persistTimer);
     persistTimer = null;
     mkdirSync(options.stateDir, { recursive: true });
-    const tmp = `${stateFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, uploads: [...items.values()] }));
-    renameSync(tmp, stateFile);
+    writeFileAtomicSync(stateFile, JSON.stringify({ version: 1, uploads: [...items.values()] }));
   }
   function persistSoon(): void {
     persistTimer ??= setTimeout(() => {

@@ -8,31 +8,37 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEcsDispatcher } from '../../../cloud/dispatch/ecs.ts';
 import { EXIT, runFargateJob } from '../../../cloud/fargate/main.ts';
+import type { JobStore } from '../../../shared/common/job-store.ts';
 import { homePaths } from '../../../shared/node/data-home.ts';
-import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
 import { createLogger } from '../../../shared/node/log.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
+import { openSqliteJobStore } from '../../../shared/node/sqlite-job-store.ts';
 import { makeClip } from '../../helpers/clips.ts';
+import { newJob, testSpec } from '../../helpers/jobs.ts';
 
 /**
- * The Fargate entry re-dispatches its own job on on-demand FARGATE when SIGTERM (a Spot interruption) stops it. In
- * process, with real ffmpeg and a local-folder ledger; signals come from an emitter (the entry's injection seam) and
- * the ECS client is aws-sdk-client-mock, handed to the dispatcher through the entry's `dispatchers` seam.
+ * When SIGTERM (a Spot interruption) stops the Fargate entry, executeJob requeues the job on on-demand `fargate` and
+ * the jobs service admits it there at once through the tier adapters. In process, with real ffmpeg and a real SQLite
+ * job store; signals come from an emitter (the entry's injection seam) and the ECS client is aws-sdk-client-mock,
+ * handed to the ECS adapter through the entry's `dispatchers` option.
  * main.slow.test.ts keeps the child-process run with a real SIGTERM (no ECS configured: intent recorded only).
  */
 
 const ecs = mockClient(ECSClient);
 const home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-fargate-redispatch-'));
 let store: ObjectStore;
-let ledger: JobLedger;
+let jobStore: JobStore;
 let clip: string;
 beforeAll(() => {
   store = createLocalStore(homePaths(home).store);
-  ledger = createLedger(store);
+  jobStore = openSqliteJobStore(path.join(home, 'test-jobs.db'));
   clip = makeClip({ durationSec: 20, width: 1280, height: 720 });
 });
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+afterAll(async () => {
+  await jobStore?.close();
+  rmSync(home, { recursive: true, force: true });
+});
 beforeEach(() => ecs.reset());
 
 const small = { name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 400_000, bufsize: 600_000 };
@@ -40,19 +46,16 @@ const small = { name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 40
 async function spotJob(id: string): Promise<void> {
   const key = `inputs/${id}/clip.mp4`;
   await store.putFile(key, clip);
-  await ledger.createJob(
-    {
-      schemaVersion: 1,
-      id,
-      createdAt: new Date().toISOString(),
-      input: { key, name: 'clip.mp4', sizeBytes: statSync(clip).size },
-      // veryslow 720p: still encoding when the signal comes, on any machine.
-      ladder: { name: 'test', preset: 'veryslow', segmentSeconds: 2, rungs: [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small] },
-      formats: ['hls'],
-    },
-    { tier: 'fargate-spot', tierReason: 'test dispatch' },
-  );
+  const spec = testSpec({
+    id,
+    input: { key, name: 'clip.mp4', sizeBytes: statSync(clip).size },
+    // veryslow 720p: still encoding when the signal comes, on any machine.
+    ladder: { name: 'test', preset: 'veryslow', segmentSeconds: 2, rungs: [{ name: '720p', shortEdge: 720, videoBitrate: 2_500_000, maxrate: 3_000_000, bufsize: 5_000_000 }, small] },
+    formats: ['hls'],
+  });
+  await jobStore.insert([newJob(spec, { tier: 'fargate-spot', tierReason: 'test dispatch' })]);
 }
+const statusOf = async (id: string) => (await jobStore.get(id)).status;
 
 async function runUntilEncodingThenTerm(id: string) {
   const signals = new EventEmitter();
@@ -64,30 +67,30 @@ async function runUntilEncodingThenTerm(id: string) {
     forceExit: (code) => forced.push(code),
     log: createLogger({ name: 'test', format: 'json', level: 'silent' }),
     metricsSink: () => {},
-    dispatchers: () => ({
-      dispatchers: {
-        fargate: createEcsDispatcher({
-          client,
-          cluster: 'tiercast-cluster',
-          taskDefinition: 'tiercast-task',
-          subnets: ['subnet-0a1'],
-          securityGroups: ['sg-0c3'],
-          assignPublicIp: true,
-          containerName: 'tiercast',
-          retries: 0,
-        }),
-      },
-      close: () => client.destroy(),
-    }),
+    jobStore,
+    dispatchers: {
+      fargate: createEcsDispatcher({
+        client,
+        cluster: 'tiercast-cluster',
+        taskDefinition: 'tiercast-task',
+        subnets: ['subnet-0a1'],
+        securityGroups: ['sg-0c3'],
+        assignPublicIp: true,
+        containerName: 'tiercast',
+        retries: 0,
+      }),
+    },
   });
   for (;;) {
-    const s = await ledger.getStatus(id);
+    const s = await statusOf(id);
     if (s.stage === 'encoding') break;
     if (s.stage === 'done' || s.stage === 'failed') throw new Error(`job ended before encoding: ${s.stage}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   signals.emit('SIGTERM', 'SIGTERM');
-  return { code: await run, forced };
+  const code = await run;
+  client.destroy();
+  return { code, forced };
 }
 
 describe('Fargate entry: re-dispatch on SIGTERM', () => {
@@ -108,24 +111,28 @@ describe('Fargate entry: re-dispatch on SIGTERM', () => {
       startedBy: 'tiercast-fg-redispatch',
       tags: [{ key: 'tiercast:job-id', value: 'fg-redispatch' }],
     });
-    const status = await ledger.getStatus('fg-redispatch');
-    expect(status).toMatchObject({ stage: 'queued', tier: 'fargate', error: null, attempts: 0 });
-    expect(status.tierReason).toMatch(/^fargate: interrupted on fargate-spot by SIGTERM; re-dispatch on fargate \(on-demand\) requested; predicted \d+ s/);
-    expect(status.history.at(-1)).toMatchObject({ stage: 'queued', tier: 'fargate', note: 're-dispatch on fargate' });
-    expect(await ledger.readManifest('fg-redispatch')).toBeNull();
+    // Requeued on on-demand with the attempt given back, then admitted there (the RunTask above).
+    const status = await statusOf('fg-redispatch');
+    expect(status).toMatchObject({ stage: 'dispatched', tier: 'fargate', error: { code: 'INTERRUPTED' }, attempts: 0, lease: null });
+    const events = (await jobStore.events('fg-redispatch')).slice(-2);
+    expect(events).toMatchObject([
+      { stage: 'queued', from: 'encoding', tier: 'fargate', note: 'INTERRUPTED: back to the queue' },
+      { stage: 'dispatched', from: 'queued', tier: 'fargate', note: 'admitted to fargate' },
+    ]);
+    expect(await store.head('outputs/fg-redispatch/manifest.json')).toBeNull();
   });
 
-  it('when RunTask is refused: the job stays queued with INTERRUPTED and the intent plus the failure recorded', async () => {
+  it('when RunTask is refused: the job stays queued on fargate with the dispatch failure recorded, for the sweep to admit', async () => {
     ecs.on(RunTaskCommand).rejects(new AccessDeniedException({ message: 'not authorized to perform: ecs:RunTask', $metadata: { httpStatusCode: 400 } }));
     await spotJob('fg-refused');
     const { code, forced } = await runUntilEncodingThenTerm('fg-refused');
     expect(code).toBe(EXIT.INTERRUPTED);
     expect(forced).toEqual([]);
     expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
-    const status = await ledger.getStatus('fg-refused');
-    expect(status).toMatchObject({ stage: 'queued', tier: 'fargate', error: { code: 'INTERRUPTED' }, attempts: 0 });
-    expect(status.tierReason).toMatch(/^interrupted on fargate-spot by SIGTERM; re-dispatch on fargate \(on-demand\) requested; re-dispatch failed: DISPATCH_FAILED: .*AccessDeniedException/);
-    // Never marked failed on the way.
-    expect(status.history.map((h) => h.stage)).not.toContain('failed');
+    const status = await statusOf('fg-refused');
+    expect(status).toMatchObject({ stage: 'queued', tier: 'fargate', attempts: 0, dispatchedAt: null });
+    expect(status.error!.message).toMatch(/^dispatch to fargate: .*AccessDeniedException|^dispatch to fargate: .*not authorized/);
+    // Never marked failed on the way: it waits for the sweep's admission.
+    expect((await jobStore.events('fg-refused')).map((e) => e.stage)).not.toContain('failed');
   });
 });

@@ -3,10 +3,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createLedger } from '../../../shared/node/ledger.ts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createDynamoJobStore, createJobTable } from '../../../cloud/dynamo-job-store.ts';
+import { homePaths } from '../../../shared/node/data-home.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
+import { startDynalite } from '../../helpers/dynalite.ts';
 import { makeClip } from '../../helpers/clips.ts';
+import { newJob, testSpec } from '../../helpers/jobs.ts';
 import { repoRoot } from '../../helpers/media.ts';
 
 /**
@@ -49,21 +53,27 @@ describe('Dockerfile bundles', () => {
     expect(path.basename(file)).toBe('handler.mjs');
     expect(readFileSync(path.join(repoRoot, 'cloud/lambda/Dockerfile'), 'utf8')).toMatch(/CMD \["handler\.handler"\]/);
 
-    const store = createLocalStore(path.join(home, 'store'));
-    const ledger = createLedger(store);
+    // The data home's object store, and the job table the stack gives the functions (TIERCAST_JOB_STORE=dynamodb) on
+    // dynalite: the bundle must carry the DynamoDB job store (SQLite is never opened on Lambda).
+    const store = createLocalStore(homePaths(home).store);
+    const dynalite = await startDynalite();
+    onTestFinished(() => dynalite.close());
+    const doc = DynamoDBDocumentClient.from(dynalite.client());
+    await createJobTable(doc, 'tiercast-jobs');
+    const jobStore = createDynamoJobStore({ client: doc, tableName: 'tiercast-jobs' });
+    const jobEnv = { ...dynalite.env, TIERCAST_JOB_STORE: 'dynamodb', TIERCAST_JOB_TABLE: 'tiercast-jobs', TIERCAST_DYNAMODB_ENDPOINT: dynalite.endpoint };
     const clip = makeClip({ durationSec: 2, width: 320, height: 180 });
     await store.putFile('inputs/bundled/clip.mp4', clip);
-    await ledger.createJob({
-      schemaVersion: 1,
+    const spec = testSpec({
       id: 'bundled',
-      createdAt: new Date().toISOString(),
       input: { key: 'inputs/bundled/clip.mp4', name: 'clip.mp4', sizeBytes: statSync(clip).size },
       ladder: { name: 't', preset: 'ultrafast', rungs: [{ name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 400_000, bufsize: 600_000 }] },
       formats: ['hls'],
-    } as never);
-    const saved = { home: process.env.TIERCAST_HOME, tier: process.env.TIERCAST_TIER, write: process.stdout.write };
-    process.env.TIERCAST_HOME = home;
-    process.env.TIERCAST_TIER = 'lambda';
+    });
+    await jobStore.insert([newJob(spec, { tier: 'lambda', tierReason: 'test dispatch' })]);
+    const savedEnv = { ...process.env };
+    const saved = { write: process.stdout.write };
+    Object.assign(process.env, jobEnv, { TIERCAST_HOME: home, TIERCAST_TIER: 'lambda' });
     const lines: string[] = [];
     // The bundle's EMF goes to stdout, as on Lambda.
     process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
@@ -74,16 +84,14 @@ describe('Dockerfile bundles', () => {
       };
       const res = await mod.handler({ jobId: 'bundled' }, { getRemainingTimeInMillis: () => 120_000, awsRequestId: 'b' });
       expect(res).toMatchObject({ ok: true, stage: 'done' });
-      // The escalation function's command (`handler.escalation`) is the same bundle: a sweep finds nothing stuck.
-      expect(await mod.escalation({ sweep: true })).toEqual({ kind: 'sweep', examined: 0, results: [] });
+      // The escalation function's command (`handler.escalation`) is the same bundle: a sweep finds nothing to do.
+      expect(await mod.escalation({ sweep: true })).toEqual({ kind: 'sweep', retried: 0, reclaimed: 0, redispatched: 0, admitted: 0 });
     } finally {
       process.stdout.write = saved.write;
-      process.env.TIERCAST_HOME = saved.home;
-      process.env.TIERCAST_TIER = saved.tier;
-      if (saved.home === undefined) delete process.env.TIERCAST_HOME;
-      if (saved.tier === undefined) delete process.env.TIERCAST_TIER;
+      process.env = savedEnv;
     }
-    expect((await ledger.getStatus('bundled')).stage).toBe('done');
+    expect((await jobStore.get('bundled')).status).toMatchObject({ stage: 'done', tier: 'lambda', attempts: 1 });
+    await jobStore.close();
     expect(lines.some((l) => l.includes('"JobsSucceeded":1'))).toBe(true);
   });
 

@@ -5,18 +5,23 @@ import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { classifyFailure, createEscalationHandler, type DestinationSummary, type SweepSummary, type TaskStoppedSummary } from '../../../cloud/lambda/escalation.ts';
-import { ledgerKeys, type Stage, type Tier } from '../../../shared/common/job.ts';
+import { change } from '../../../shared/common/job-lifecycle.ts';
+import type { JobStore } from '../../../shared/common/job-store.ts';
+import type { Stage, Tier } from '../../../shared/common/job.ts';
+import { createJobsService } from '../../../shared/common/jobs-service.ts';
 import { getLadder } from '../../../shared/common/ladders.ts';
-import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { loadConfig } from '../../../shared/node/config.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
+import { openSqliteJobStore } from '../../../shared/node/sqlite-job-store.ts';
+import { newJob, testSpec } from '../../helpers/jobs.ts';
 
 /**
- * The escalation function: on-failure destination records of the transcode functions and the stuck-job sweep. The
- * ledger is a real local-folder ledger (handed in as the store; the configuration says S3 as in the stack); Lambda
- * and ECS are aws-sdk-client-mock with exact command inputs.
+ * The escalation function: on-failure destination records of the transcode functions, ECS OOM events and the
+ * scheduled sweep. Job state is a real SQLite job store (handed in; the configuration says S3 as in the stack); Lambda
+ * and ECS are aws-sdk-client-mock with exact command inputs (the tier adapters are the real ones, built from the env).
  */
 
 const lambda = mockClient(LambdaClient);
@@ -24,18 +29,19 @@ const ecs = mockClient(ECSClient);
 
 let dir: string;
 let store: ObjectStore;
-let ledger: JobLedger;
-beforeAll(() => {
+let jobStore: JobStore;
+beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tiercast-escalation-'));
   store = createLocalStore(path.join(dir, 'store'));
-  ledger = createLedger(store);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeEach(() => {
+  jobStore = openSqliteJobStore(path.join(dir, 'jobs.db'));
   lambda.reset();
   ecs.reset();
   lambda.on(InvokeCommand).resolves({ StatusCode: 202, $metadata: { requestId: 'invoke-1' } });
   ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/tiercast/t1' }], failures: [] });
+});
+afterEach(async () => {
+  await jobStore.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const FN = 'arn:aws:lambda:us-east-1:123456789012:function';
@@ -55,33 +61,55 @@ const env = {
   TIERCAST_FARGATE_SPOT_SHARE: '0',
   TIERCAST_LAMBDA_TIMEOUT_SEC: '120',
   TIERCAST_LAMBDA_ENHANCED_TIMEOUT_SEC: '600',
-  TIERCAST_SWEEP_MARGIN_SEC: '300',
 };
 
-const handler = () => createEscalationHandler({ env: { ...env, TIERCAST_HOME: path.join(dir, 'home') }, store });
+const handler = () => createEscalationHandler({ env: { ...env, TIERCAST_HOME: path.join(dir, 'home') }, store, jobStore });
 
-/** A job as a Lambda worker leaves it while running: dispatched to `tier`, attempt 1 started, in `stage`. */
-async function runningJob(id: string, tier: Tier, stage: Stage, opts: { idleSec?: number; attempts?: number; maxAttempts?: number; durationSec?: number } = {}) {
-  await ledger.createJob(
-    {
-      schemaVersion: 1,
-      id,
-      createdAt: new Date().toISOString(),
-      input: { key: `inputs/${id}/clip.mp4`, name: `${id}.mp4`, sizeBytes: 30 * 1024 * 1024 },
-      media: { durationSec: opts.durationSec ?? 60, width: 1920, height: 1080, fps: 30 },
-      ladder: getLadder('default'),
-      formats: ['hls'],
-      maxAttempts: opts.maxAttempts ?? 3,
-    },
-    { tier, tierReason: 'test dispatch' },
-  );
-  const status = await ledger.updateStatus(id, { stage, attempts: opts.attempts ?? 1, startedAt: new Date().toISOString(), worker: `lambda:${tier}:req` });
-  if (opts.idleSec) {
-    // Nothing in the ledger's API writes an old timestamp: age the status file as a killed invocation leaves it.
-    const old = new Date(Date.now() - opts.idleSec * 1000).toISOString();
-    await store.put(ledgerKeys.status(id), JSON.stringify({ ...status, updatedAt: old }), { contentType: 'application/json' });
-  }
+/** The jobs service a runner uses, with its own lease length (1 ms: a run that died at once). */
+async function runnerJobs(leaseMs: number) {
+  const config = await loadConfig({ env, home: path.join(dir, 'home') });
+  return createJobsService({ store: jobStore, dispatchers: {}, config, maxInFlight: {}, leaseMs });
 }
+
+/**
+ * A job as a worker leaves it while running on `tier`: claimed `attempts` times (earlier runs died), now in `stage`.
+ * leaseLapsed: the last run stopped renewing its lease too (killed without a word).
+ */
+async function runningJob(id: string, tier: Tier, stage: Stage, opts: { leaseLapsed?: boolean; attempts?: number; maxAttempts?: number; durationSec?: number } = {}) {
+  const spec = testSpec({
+    id,
+    input: { key: `inputs/${id}/clip.mp4`, name: `${id}.mp4`, sizeBytes: 30 * 1024 * 1024 },
+    media: { durationSec: opts.durationSec ?? 60, width: 1920, height: 1080, fps: 30 },
+    ladder: getLadder('default'),
+    formats: ['hls'],
+    maxAttempts: opts.maxAttempts ?? 3,
+  });
+  await jobStore.insert([newJob(spec, { tier, tierReason: 'test dispatch' })]);
+  const attempts = opts.attempts ?? 1;
+  for (let i = 1; i <= attempts; i++) {
+    const last = i === attempts;
+    const jobs = await runnerJobs(last && !opts.leaseLapsed ? 600_000 : 1);
+    const claimed = await jobs.claim(id, { worker: `lambda:${tier}:req`, tier, runToken: `run-${i}` });
+    if (!claimed.ok) throw new Error(`test setup: claim refused: ${claimed.why}`);
+    if (!last) await new Promise((r) => setTimeout(r, 5));
+  }
+  const { status } = await jobStore.get(id);
+  if (stage !== status.stage) await jobStore.write(change(status, { stage }, new Date()).next, status.version, null);
+}
+
+const notes = async (id: string) => (await jobStore.events(id)).map((e) => `${e.stage}/${e.tier}: ${e.note ?? ''}`);
+
+/** The RunTask the Fargate adapter sends for a job (on-demand: the Spot share is 0 here). */
+const RUN_TASK = (jobId: string) => ({
+  cluster: 'tiercast-cluster',
+  taskDefinition: 'tiercast-task',
+  count: 1,
+  capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }],
+  networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0a1'], securityGroups: ['sg-0c3'], assignPublicIp: 'ENABLED' } },
+  overrides: { containerOverrides: [{ name: 'tiercast', environment: [{ name: 'TIERCAST_JOB_ID', value: jobId }] }] },
+  startedBy: `tiercast-${jobId}`,
+  tags: [{ key: 'tiercast:job-id', value: jobId }],
+});
 
 /** An on-failure destination record (shape from the Lambda docs' "invocation record" example). */
 function record(jobId: string, fn: string, responsePayload: Record<string, string> | null, condition = 'RetriesExhausted') {
@@ -109,52 +137,51 @@ describe('classifyFailure', () => {
 });
 
 describe('escalation handler: on-failure destination records', () => {
-  it('Sandbox.Timedout on lambda-enhanced: the stuck job is marked TIMEOUT and one RunTask goes to on-demand Fargate', async () => {
+  it('Sandbox.Timedout on lambda-enhanced: the job is marked TIMEOUT, sent one tier up and one RunTask goes to on-demand Fargate', async () => {
     await runningJob('d-timeout', 'lambda-enhanced', 'encoding', { durationSec: 120 });
     const out = (await handler()(record('d-timeout', 'tiercast-lambda-enhanced', { errorType: 'Sandbox.Timedout', errorMessage: 'RequestId: 1 Error: Task timed out after 600.00 seconds' }))) as DestinationSummary;
-    expect(out.result).toMatchObject({ action: 'dispatched', from: 'lambda-enhanced', tier: 'fargate', ref: 'arn:aws:ecs:us-east-1:123456789012:task/tiercast/t1' });
+    expect(out.kind).toBe('destination');
+    // The status as recorded (queued on the next tier); admission then dispatched it.
+    expect(out.result).toMatchObject({ stage: 'queued', tier: 'fargate', lease: null, worker: null, error: { code: 'TIMEOUT' } });
     expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
-    expect(ecs.commandCalls(RunTaskCommand)[0]!.args[0].input).toEqual({
-      cluster: 'tiercast-cluster',
-      taskDefinition: 'tiercast-task',
-      count: 1,
-      capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }],
-      networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0a1'], securityGroups: ['sg-0c3'], assignPublicIp: 'ENABLED' } },
-      overrides: { containerOverrides: [{ name: 'tiercast', environment: [{ name: 'TIERCAST_JOB_ID', value: 'd-timeout' }] }] },
-      startedBy: 'tiercast-d-timeout',
-      tags: [{ key: 'tiercast:job-id', value: 'd-timeout' }],
-    });
+    expect(ecs.commandCalls(RunTaskCommand)[0]!.args[0].input).toEqual(RUN_TASK('d-timeout'));
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
-    const status = await ledger.getStatus('d-timeout');
-    expect(status).toMatchObject({ stage: 'queued', tier: 'fargate', error: null, worker: null });
-    const notes = status.history.map((h) => `${h.stage}/${h.tier}: ${h.note ?? ''}`);
-    expect(notes.at(-2)).toBe('queued/lambda-enhanced: TIMEOUT on lambda-enhanced');
-    expect(notes.at(-1)).toMatch(/^queued\/fargate: escalated from lambda-enhanced after TIMEOUT to fargate: tiercast-lambda-enhanced hit its Lambda timeout/);
+    const status = (await jobStore.get('d-timeout')).status;
+    expect(status).toMatchObject({ stage: 'dispatched', tier: 'fargate', attempts: 1 });
+    const n = await notes('d-timeout');
+    expect(n.at(-2)).toMatch(/^queued\/fargate: escalated from lambda-enhanced after TIMEOUT to fargate/);
+    expect(n.at(-1)).toBe('dispatched/fargate: admitted to fargate');
   });
 
   it('Runtime.OutOfMemory on lambda: invokes the enhanced function with the job pointer', async () => {
     await runningJob('d-oom', 'lambda', 'encoding');
     const out = (await handler()(record('d-oom', 'tiercast-lambda', { errorType: 'Runtime.OutOfMemory', errorMessage: 'RequestId: 2 Error: Runtime exited with error: signal: killed' }))) as DestinationSummary;
-    expect(out.result).toMatchObject({ action: 'dispatched', from: 'lambda', tier: 'lambda-enhanced' });
+    expect(out.result).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced', error: { code: 'OUT_OF_MEMORY' } });
+    expect((await jobStore.get('d-oom')).status).toMatchObject({ stage: 'dispatched', tier: 'lambda-enhanced' });
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
       FunctionName: 'tiercast-lambda-enhanced',
       InvocationType: 'Event',
       Payload: new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, jobId: 'd-oom' })),
     });
-    expect((await ledger.getStatus('d-oom')).history.at(-1)!.note).toMatch(/^escalated from lambda after OUT_OF_MEMORY to lambda-enhanced: /);
+    expect((await notes('d-oom')).at(-2)).toMatch(/^queued\/lambda-enhanced: escalated from lambda after OUT_OF_MEMORY to lambda-enhanced/);
   });
 
   it('leaves alone a job that is done, or that has moved on to another tier since', async () => {
     await runningJob('d-done', 'lambda', 'encoding');
-    await ledger.updateStatus('d-done', { stage: 'done', progress: 1 });
+    const running = (await jobStore.get('d-done')).status;
+    const finalizing = change(running, { stage: 'finalizing' }, new Date()).next;
+    await jobStore.write(finalizing, running.version, null);
+    await jobStore.write(change(finalizing, { stage: 'done', progress: 1, lease: null }, new Date()).next, finalizing.version, null);
     await runningJob('d-moved', 'fargate', 'encoding');
+    const before = { done: (await jobStore.get('d-done')).status, moved: (await jobStore.get('d-moved')).status };
     const h = handler();
     const done = (await h(record('d-done', 'tiercast-lambda', { errorType: 'Sandbox.Timedout', errorMessage: 'x' }))) as DestinationSummary;
     const moved = (await h(record('d-moved', 'tiercast-lambda', { errorType: 'Sandbox.Timedout', errorMessage: 'x' }))) as DestinationSummary;
-    expect(done.result).toMatchObject({ action: 'skipped', why: 'job is done' });
-    expect(moved.result).toMatchObject({ action: 'skipped', why: 'job is on fargate now, not lambda' });
-    expect(await ledger.getStatus('d-moved')).toMatchObject({ stage: 'encoding', tier: 'fargate', error: null });
+    expect(done.result).toMatchObject({ stage: 'done', version: before.done.version });
+    expect(moved.result).toMatchObject({ stage: 'encoding', tier: 'fargate', version: before.moved.version });
+    expect((await jobStore.get('d-done')).status).toEqual(before.done);
+    expect((await jobStore.get('d-moved')).status).toEqual(before.moved);
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
     expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
   });
@@ -162,30 +189,31 @@ describe('escalation handler: on-failure destination records', () => {
   it('a killed run on the last attempt fails the job with the code; nothing is dispatched', async () => {
     await runningJob('d-last', 'lambda', 'encoding', { attempts: 2, maxAttempts: 2 });
     const out = (await handler()(record('d-last', 'tiercast-lambda', { errorType: 'Runtime.OutOfMemory', errorMessage: 'x' }))) as DestinationSummary;
-    expect(out.result).toMatchObject({ action: 'failed', code: 'OUT_OF_MEMORY' });
-    expect(await ledger.getStatus('d-last')).toMatchObject({ stage: 'failed', error: { code: 'OUT_OF_MEMORY' } });
+    expect(out.result).toMatchObject({ stage: 'failed', error: { code: 'OUT_OF_MEMORY' } });
+    expect((await jobStore.get('d-last')).status).toMatchObject({ stage: 'failed', attempts: 2, error: { code: 'OUT_OF_MEMORY' } });
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
   });
 
-  it('an event that expired in the async queue never ran: re-dispatched afresh (same tier), not escalated', async () => {
-    await ledger.createJob(
-      {
-        schemaVersion: 1, id: 'd-expired', createdAt: new Date().toISOString(),
-        input: { key: 'inputs/d-expired/clip.mp4', name: 'd-expired.mp4', sizeBytes: 10 * 1024 * 1024 },
-        media: { durationSec: 10, width: 1280, height: 720, fps: 30 }, ladder: getLadder('default'), formats: ['hls'],
-      },
-      { tier: 'lambda', tierReason: 'test dispatch' },
-    );
+  it('an event that expired in the async queue never ran: sent again on the same tier, no attempt spent, not escalated', async () => {
+    const spec = testSpec({
+      id: 'd-expired',
+      input: { key: 'inputs/d-expired/clip.mp4', name: 'd-expired.mp4', sizeBytes: 10 * 1024 * 1024 },
+      media: { durationSec: 10, width: 1280, height: 720, fps: 30 },
+      formats: ['hls'],
+    });
+    await jobStore.insert([newJob(spec, { tier: 'lambda', tierReason: 'test dispatch' })]);
+    const queued = (await jobStore.get('d-expired')).status;
+    await jobStore.write(change(queued, { stage: 'dispatched', dispatchedAt: new Date().toISOString() }, new Date()).next, queued.version, null);
     const out = (await handler()(record('d-expired', 'tiercast-lambda', null, 'EventAgeExceeded'))) as DestinationSummary;
-    expect(out.result).toMatchObject({ action: 'dispatched', from: 'lambda', tier: 'lambda' });
+    expect(out.result).toMatchObject({ stage: 'queued', tier: 'lambda', attempts: 0, error: { code: 'THROTTLED' } });
+    expect((await jobStore.get('d-expired')).status).toMatchObject({ stage: 'dispatched', tier: 'lambda', attempts: 0 });
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
       FunctionName: 'tiercast-lambda',
       InvocationType: 'Event',
       Payload: new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, jobId: 'd-expired' })),
     });
-    const status = await ledger.getStatus('d-expired');
-    expect(status).toMatchObject({ stage: 'queued', tier: 'lambda', error: null, attempts: 0 });
-    expect(status.tierReason).toMatch(/retry after THROTTLED on lambda/);
+    expect((await notes('d-expired')).at(-2)).toBe('queued/lambda: THROTTLED on lambda before it started; back to the queue');
   });
 
   it('a record without a Tiercast job id is ignored', async () => {
@@ -221,94 +249,74 @@ function taskStopped(jobId: string, container: { exitCode?: number; reason?: str
 }
 
 describe('escalation handler: Fargate tasks killed for memory', () => {
-  it('OutOfMemoryError on Fargate Spot: the stuck job is marked OUT_OF_MEMORY and sent one tier up (on-demand, EC2 not enabled here)', async () => {
+  it('OutOfMemoryError on Fargate Spot: the job is marked OUT_OF_MEMORY and sent one tier up (on-demand, EC2 not enabled here)', async () => {
     await runningJob('t-oom', 'fargate-spot', 'encoding');
     const out = (await handler()(taskStopped('t-oom', { exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' }))) as TaskStoppedSummary;
-    expect(out).toMatchObject({ kind: 'task-stopped', result: { action: 'dispatched', from: 'fargate-spot', tier: 'fargate' } });
+    expect(out).toMatchObject({ kind: 'task-stopped', result: { stage: 'queued', tier: 'fargate', error: { code: 'OUT_OF_MEMORY' } } });
+    expect((await jobStore.get('t-oom')).status).toMatchObject({ stage: 'dispatched', tier: 'fargate' });
     expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 1);
-    expect(ecs).toHaveReceivedCommandWith(RunTaskCommand, { capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }], overrides: { containerOverrides: [{ name: 'tiercast', environment: [{ name: 'TIERCAST_JOB_ID', value: 't-oom' }] }] } });
-    const status = await ledger.getStatus('t-oom');
-    expect(status.history.at(-2)!.note).toBe('OUT_OF_MEMORY on fargate-spot');
-    expect(status.history.at(-1)!.note).toMatch(/^escalated from fargate-spot after OUT_OF_MEMORY to fargate: Fargate task 0123456789abcdef was killed for memory \(OutOfMemoryError/);
+    expect(ecs.commandCalls(RunTaskCommand)[0]!.args[0].input).toEqual(RUN_TASK('t-oom'));
+    expect((await notes('t-oom')).at(-2)).toMatch(/^queued\/fargate: escalated from fargate-spot after OUT_OF_MEMORY to fargate/);
   });
 
   it('a task that exited on its own terms (done, failed, interrupted) was reported by the entry: left alone', async () => {
     await runningJob('t-exit', 'fargate', 'encoding');
-    const before = await ledger.getStatus('t-exit');
+    const before = (await jobStore.get('t-exit')).status;
     for (const exitCode of [0, 1, 143]) {
       const out = (await handler()(taskStopped('t-exit', { exitCode }, 'FARGATE'))) as TaskStoppedSummary;
       expect(out).toEqual({ kind: 'task-stopped', result: null, why: 'the task ended on its own terms (the entry reported it)' });
     }
-    expect(await ledger.getStatus('t-exit')).toEqual(before);
+    expect((await jobStore.get('t-exit')).status).toEqual(before);
     expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
   });
 });
 
 describe('escalation handler: the scheduled sweep', () => {
-  it('escalates a Lambda job idle past its time limit plus the margin; leaves fresh, queued, Fargate and terminal jobs alone', async () => {
-    await runningJob('s-stuck', 'lambda', 'encoding', { idleSec: 120 + 300 + 60 });
-    await runningJob('s-fresh', 'lambda', 'encoding', { idleSec: 30 });
-    // Within the enhanced function's 600 s + 300 s: could still be running.
-    await runningJob('s-enhanced-young', 'lambda-enhanced', 'uploading', { idleSec: 700 });
-    await runningJob('s-fargate', 'fargate', 'encoding', { idleSec: 7200 });
-    await runningJob('s-failed', 'lambda', 'encoding', { idleSec: 3600 });
-    await ledger.updateStatus('s-failed', { stage: 'failed', error: { code: 'DECODE_FAILED', message: 'bad' } });
-    await store.put(ledgerKeys.status('s-failed'), JSON.stringify({ ...(await ledger.getStatus('s-failed')), updatedAt: new Date(Date.now() - 3600_000).toISOString() }));
-    const before = {
-      fresh: await ledger.getStatus('s-fresh'),
-      young: await ledger.getStatus('s-enhanced-young'),
-      fargate: await ledger.getStatus('s-fargate'),
-      failed: await ledger.getStatus('s-failed'),
-    };
+  it('a lapsed lease on a Lambda tier is a kill at its limit: TIMEOUT, one tier up; live leases, Fargate and finished jobs are left alone', async () => {
+    await runningJob('s-stuck', 'lambda', 'encoding', { leaseLapsed: true });
+    await runningJob('s-fresh', 'lambda', 'encoding');
+    await runningJob('s-enhanced', 'lambda-enhanced', 'uploading');
+    await runningJob('s-fargate', 'fargate', 'encoding');
+    await runningJob('s-failed', 'lambda', 'encoding', { leaseLapsed: true });
+    const running = (await jobStore.get('s-failed')).status;
+    await jobStore.write(change(running, { stage: 'failed', error: { code: 'DECODE_FAILED', message: 'bad' }, lease: null }, new Date()).next, running.version, null);
+    await new Promise((r) => setTimeout(r, 5));
+    const before = await Promise.all(['s-fresh', 's-enhanced', 's-fargate', 's-failed'].map(async (id) => (await jobStore.get(id)).status));
 
     const out = (await handler()({ version: '0', 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} })) as SweepSummary;
-    expect(out.kind).toBe('sweep');
-    expect(out.results.map((r) => r.jobId)).toEqual(['s-stuck']);
-    expect(out.results[0]).toMatchObject({ action: 'dispatched', from: 'lambda', tier: 'lambda-enhanced' });
+    expect(out).toEqual({ kind: 'sweep', retried: 0, reclaimed: 1, redispatched: 0, admitted: 1 });
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
       FunctionName: 'tiercast-lambda-enhanced',
       InvocationType: 'Event',
       Payload: new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, jobId: 's-stuck' })),
     });
-    const stuck = await ledger.getStatus('s-stuck');
-    expect(stuck).toMatchObject({ stage: 'queued', tier: 'lambda-enhanced' });
-    expect(stuck.history.at(-2)!.note).toBe('TIMEOUT on lambda');
-    expect(stuck.history.at(-1)!.note).toMatch(/^escalated from lambda after TIMEOUT to lambda-enhanced: no status change for \d+ s in stage encoding on lambda \(time limit 120 s\)/);
-    // Untouched, byte for byte.
-    expect(await ledger.getStatus('s-fresh')).toEqual(before.fresh);
-    expect(await ledger.getStatus('s-enhanced-young')).toEqual(before.young);
-    expect(await ledger.getStatus('s-fargate')).toEqual(before.fargate);
-    expect(await ledger.getStatus('s-failed')).toEqual(before.failed);
+    const stuck = (await jobStore.get('s-stuck')).status;
+    expect(stuck).toMatchObject({ stage: 'dispatched', tier: 'lambda-enhanced', lease: null, error: { code: 'TIMEOUT' } });
+    expect(stuck.error!.message).toMatch(/stopped renewing its lease/);
+    expect((await notes('s-stuck')).at(-2)).toMatch(/^queued\/lambda-enhanced: escalated from lambda after TIMEOUT to lambda-enhanced/);
+    // Untouched, field for field.
+    const after = await Promise.all(['s-fresh', 's-enhanced', 's-fargate', 's-failed'].map(async (id) => (await jobStore.get(id)).status));
+    expect(after).toEqual(before);
 
-    // A second sweep finds nothing more to do: the escalated job is queued on its new tier.
+    // A second sweep finds nothing more to do: the escalated job is dispatched on its new tier.
     lambda.resetHistory();
     const again = (await handler()({ sweep: true })) as SweepSummary;
-    expect(again.results).toEqual([]);
+    expect(again).toEqual({ kind: 'sweep', retried: 0, reclaimed: 0, redispatched: 0, admitted: 0 });
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
   });
 
-  it('takes at most TIERCAST_SWEEP_LIMIT stuck jobs per run, healthy running jobs not counted; the next run takes the rest', async () => {
-    // A ledger of its own, so the count is exact.
-    const other = createLocalStore(path.join(dir, 'store-limit'));
-    const otherLedger = createLedger(other);
-    const save = { store, ledger };
-    store = other;
-    ledger = otherLedger;
-    try {
-      // Healthy long Fargate jobs first in key order, then three stuck Lambda jobs.
-      for (const id of ['a-fargate-1', 'a-fargate-2', 'a-fargate-3']) await runningJob(id, 'fargate', 'encoding', { idleSec: 7200 });
-      for (const id of ['b-stuck-1', 'b-stuck-2', 'b-stuck-3']) await runningJob(id, 'lambda', 'encoding', { idleSec: 3600 });
-      const limited = createEscalationHandler({ env: { ...env, TIERCAST_HOME: path.join(dir, 'home'), TIERCAST_SWEEP_LIMIT: '2' }, store: other });
-      const first = (await limited({ sweep: true })) as SweepSummary;
-      expect(first.results.map((r) => [r.jobId, r.action])).toEqual([['b-stuck-1', 'dispatched'], ['b-stuck-2', 'dispatched']]);
-      expect(first.examined).toBe(5);
-      const second = (await limited({ sweep: true })) as SweepSummary;
-      expect(second.results.map((r) => [r.jobId, r.action])).toEqual([['b-stuck-3', 'dispatched']]);
-      expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 3);
-      for (const id of ['a-fargate-1', 'a-fargate-2', 'a-fargate-3']) expect((await otherLedger.getStatus(id)).stage).toBe('encoding');
-    } finally {
-      ({ store, ledger } = save);
+  it('a retry whose backoff is over is sent again on its own tier; one still waiting is not', async () => {
+    for (const [id, notBefore] of [['r-due', new Date(Date.now() - 1000)], ['r-wait', new Date(Date.now() + 3600_000)]] as const) {
+      await runningJob(id, 'lambda', 'encoding');
+      const s = (await jobStore.get(id)).status;
+      await jobStore.write(change(s, { stage: 'retry-wait', notBefore: notBefore.toISOString(), lease: null, error: { code: 'THROTTLED', message: 'slow down' } }, new Date()).next, s.version, null);
     }
+    const out = (await handler()({ sweep: true })) as SweepSummary;
+    expect(out).toEqual({ kind: 'sweep', retried: 1, reclaimed: 0, redispatched: 0, admitted: 1 });
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
+    expect(lambda).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: 'tiercast-lambda', Payload: new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, jobId: 'r-due' })) });
+    expect((await jobStore.get('r-due')).status).toMatchObject({ stage: 'dispatched', tier: 'lambda', attempts: 1 });
+    expect((await jobStore.get('r-wait')).status).toMatchObject({ stage: 'retry-wait', tier: 'lambda' });
   });
 });

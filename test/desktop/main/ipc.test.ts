@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CALL_NAMES, EVENT_CHANNELS } from '../../../shared/common/api-contract.ts';
-import { createEventBus, type Handlers } from '../../../desktop/main/api-dispatch.ts';
+import { createEventBus, type Handlers } from '../../../desktop/main/api-calls.ts';
 import { createSenderCheck, registerIpc, type IpcInvokeEvent, type IpcMainLike } from '../../../desktop/main/ipc.ts';
 import { callChannel, eventChannel } from '../../../desktop/preload/channels.ts';
 

@@ -24,20 +24,24 @@ function job(stage: Stage, error: JobRow['error'] = null): JobRow {
 }
 
 describe('job Retry / Cancel availability', () => {
-  it('retries only failed jobs and queued ones carrying an error; cancels every non-terminal stage', () => {
+  it('retries failed, cancelled and retry-waiting jobs, never queued or running ones; cancels every unfinished stage', () => {
     const table = STAGES.map((s) => [s, jobActionState(job(s)).canRetry, jobActionState(job(s)).canCancel]);
     expect(table).toEqual([
       ['queued', false, true],
+      ['dispatched', false, true],
       ['downloading', false, true],
       ['analyzing', false, true],
       ['encoding', false, true],
       ['packaging', false, true],
       ['uploading', false, true],
       ['finalizing', false, true],
+      ['retry-wait', true, true],
       ['done', false, false],
       ['failed', true, false],
+      ['cancelled', true, false],
     ]);
-    expect(jobActionState(job('queued', failure))).toMatchObject({ canRetry: true, canCancel: true });
+    // Queued after a dispatch error: it runs when a slot frees; a second run is not offered.
+    expect(jobActionState(job('queued', failure))).toMatchObject({ canRetry: false, canCancel: true });
     // An error on a running job is history, not a reason to queue it twice.
     expect(jobActionState(job('encoding', failure)).canRetry).toBe(false);
   });
@@ -77,11 +81,12 @@ describe('job Retry / Cancel availability', () => {
       ['failed', failure, { retry: false, cancel: true }],
       ['encoding', null, { retry: true, cancel: false }],
       ['queued', null, { retry: true, cancel: false }],
-      ['queued', failure, { retry: false, cancel: false }],
+      ['queued', failure, { retry: true, cancel: false }],
+      ['cancelled', failure, { retry: false, cancel: true }],
     ] as const)('a %s job (error %o) disables the buttons %o', (stage, error, disabled) => {
       const b = show(job(stage, error));
       expect({ retry: b.retry.disabled, cancel: b.cancel.disabled }).toEqual(disabled);
-      expect(b.retry.title).toBe(disabled.retry ? `Only failed jobs can be retried; this one is ${stage}` : 'Queue this job again');
+      expect(b.retry.title).toBe(disabled.retry ? `Only failed, cancelled or retry-waiting jobs can be retried; this one is ${stage}` : 'Queue this job again');
     });
 
     it('disables both while a retry or cancel of the job is in flight', () => {

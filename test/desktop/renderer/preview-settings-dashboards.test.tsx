@@ -54,6 +54,24 @@ describe('preview slice', () => {
     expect(store.getState().preview.savedAs).toBe('my-ladder');
     expect(store.getState().preview.dirty).toBe(false);
   });
+
+  it('a rung set to AV1 goes to the preview with its codec, and an added rung inherits the family above it', async () => {
+    const fake = fakeServices({
+      'ladders.list': () => ({ ladders: [{ name: 'default', description: '', builtin: true, rungs: [] }], defaultLadder: 'default' }),
+      'ladders.get': ({ name }) => ({ ladder: getLadder(name), builtin: true }),
+      'preview.run': ({ runId }) => ({ runId, frameAtSec: 1, source: { width: 320, height: 180, frameUrl: '/media/preview/s.jpg' }, rungs: [], dropped: [], vmafAvailable: false, elapsedSec: 1 }),
+    });
+    const store = createStore<PreviewSlice>()(createPreviewSlice(fake.services));
+    const a = store.getState().previewActions;
+    await a.loadLadders();
+    a.setFile('f1');
+    const last = getLadder('default').rungs.length - 1;
+    a.setRungCodec(last, 'av1');
+    a.addRung();
+    await a.run();
+    const req = fake.callsOf('preview.run')[0] as { ladder: { rungs: { codec: string }[] } };
+    expect(req.ladder.rungs.map((r) => r.codec)).toEqual([...Array(last).fill('h264'), 'av1', 'av1']);
+  });
 });
 
 const view: SettingsView = {

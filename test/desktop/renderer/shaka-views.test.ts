@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statsView, variantViews, type ShakaTrackLike } from '../../../desktop/renderer/src/features/player/hooks/shaka-views.ts';
+import { statsView, textTrackViews, variantViews, type ShakaTrackLike } from '../../../desktop/renderer/src/features/player/hooks/shaka-views.ts';
 
 const track = (id: number, height: number, bandwidth: number, active = false, videoBandwidth: number | null = bandwidth - 64_000): ShakaTrackLike => ({
   id, width: Math.round((height * 16) / 9), height, bandwidth, videoBandwidth, codecs: 'avc1.64001e,mp4a.40.2', active,
@@ -22,5 +22,19 @@ describe('player variant and stats views', () => {
       { currentTime: 3, duration: Number.NaN, videoWidth: 640, videoHeight: 360 },
     );
     expect([s.width, s.height, s.pictureWidth, s.pictureHeight, s.duration]).toEqual([416, 234, 640, 360, 0]);
+  });
+});
+
+describe('player subtitle views', () => {
+  it('marks the selected track active only while subtitles are shown', () => {
+    const tracks = [
+      { id: 7, language: 'en', label: 'eng', active: true },
+      { id: 8, language: 'fr', label: null, forced: true, active: false },
+    ];
+    expect(textTrackViews(tracks, true)).toEqual([
+      { id: 7, language: 'en', label: 'eng', forced: false, active: true },
+      { id: 8, language: 'fr', label: null, forced: true, active: false },
+    ]);
+    expect(textTrackViews(tracks, false).some((t) => t.active)).toBe(false);
   });
 });

@@ -7,11 +7,13 @@ import {
   fpsToRational,
   h264Level,
   hlsMasterPlaylist,
+  keyframeRules,
   planThumbnails,
   thumbnailsVtt,
   vodMediaPlaylist,
   type FfmpegCaps,
 } from '../../../shared/common/ffmpeg-args.ts';
+import { MEDIA_DEMUXERS, refusedDemuxerIn } from '../../../shared/common/input-formats.ts';
 import { LadderSchema, type FittedLadder } from '../../../shared/common/ladder-schema.ts';
 import { fitLadder } from '../../../shared/common/ladders.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
@@ -107,9 +109,13 @@ describe('buildLadderCommand', () => {
     expect(low!.fps).toEqual({ num: 30, den: 1 });
     expect(cmd.filterGraph).toMatch(/\[s1\]fps=30\/1,scale=/);
     expect(cmd.filterGraph).not.toMatch(/\[s0\]fps=/);
+    // The source rate is made exact once, before the split, so frame counts are times.
+    expect(cmd.filterGraph).toMatch(/fps=60\/1,split=/);
     expect(argAfter(cmd.args, '-g:v:0')).toBe('120');
     expect(argAfter(cmd.args, '-g:v:1')).toBe('60');
-    expect(argAfter(cmd.args, '-force_key_frames:v')).toBe('expr:gte(t,n_forced*2)');
+    expect(argAfter(cmd.args, '-force_key_frames:v:0')).toBe('expr:gte(n*1,n_forced*120)');
+    expect(argAfter(cmd.args, '-force_key_frames:v:1')).toBe('expr:gte(n*1,n_forced*60)');
+    expect(cmd.args).not.toContain('-force_key_frames:v');
   });
 
   it('full-range source is converted to limited range', () => {
@@ -129,6 +135,16 @@ describe('buildLadderCommand', () => {
     const { cmd, fitted } = build('pixelVfr');
     expect(fitted.rungs[0]!.fps).toBe(30);
     expect(cmd.filterGraph.startsWith('[0:0]fps=30/1,')).toBe(true);
+  });
+
+  it('reads the source with the demuxer its probe saw, media demuxers only, file protocol only (issue 9)', () => {
+    const { cmd, m } = build('rooftopHdr10');
+    const i = cmd.args.indexOf('-i');
+    expect(cmd.args.slice(i - 6, i)).toEqual(['-f', m.container, '-format_whitelist', MEDIA_DEMUXERS.join(','), '-protocol_whitelist', 'file']);
+    expect(m.container).toBe('mov,mp4,m4a,3gp,3g2,mj2');
+    expect(MEDIA_DEMUXERS).not.toContain('hls');
+    expect(MEDIA_DEMUXERS).not.toContain('concat');
+    expect(MEDIA_DEMUXERS).not.toContain('image2');
   });
 
   it('picks the main video stream by index and strips source metadata', () => {
@@ -151,7 +167,7 @@ describe('buildLadderCommand', () => {
 
   it('packages CMAF once with the dash muxer writing HLS playlists too', () => {
     const { cmd } = build('rooftopHdr10');
-    expect(argAfter(cmd.args, '-f')).toBe('dash');
+    expect(argAfter(cmd.args.slice(cmd.args.indexOf('-i')), '-f')).toBe('dash');
     expect(argAfter(cmd.args, '-hls_playlist')).toBe('1');
     expect(argAfter(cmd.args, '-seg_duration')).toBe('2');
     expect(argAfter(cmd.args, '-use_template')).toBe('1');
@@ -236,5 +252,82 @@ describe('helpers', () => {
     expect(out).not.toContain('PROGRAM-DATE-TIME');
     expect(out).toContain('#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:VOD');
     expect(out).toContain('#EXTINF:0.133333,\nseg-0-00001.m4s\n#EXT-X-ENDLIST\n');
+  });
+});
+
+/**
+ * Runs a rule the way ffmpeg does (fftools: the expression is evaluated per frame sent to the encoder, n counts those
+ * frames, n_forced the keyframes forced so far) and returns the keyframes' frame numbers.
+ */
+function simulate(expr: string, frames: number): number[] {
+  const m = /^expr:gte\(n\*(\d+),n_forced\*(\d+)\)$/.exec(expr);
+  if (!m) throw new Error(`not a frame-count rule: ${expr}`);
+  const [b, a] = [Number(m[1]), Number(m[2])];
+  const keys: number[] = [];
+  for (let n = 0; n < frames; n++) if (n * b >= keys.length * a) keys.push(n);
+  return keys;
+}
+
+describe('keyframeRules: a keyframe grid counted in frames (issue 9)', () => {
+  const rate = (s: string) => {
+    const [num, den] = s.split('/').map(Number);
+    return { num: num!, den: den ?? 1 };
+  };
+  const cases: [string, string[], number][] = [
+    ['20 fps, 4 s', ['20'], 4],
+    ['23.976 fps, 4 s', ['24000/1001'], 4],
+    ['29.97 fps, 1 s', ['30000/1001'], 1],
+    ['59.94 with a halved 29.97 rung, 4 s', ['60000/1001', '30000/1001'], 4],
+    ['59.94 with a 30 fps cap, 2 s', ['60000/1001', '30'], 2],
+    ['50 with a 30 fps cap, 6 s', ['50', '30'], 6],
+    ['25 fps, 2.5 s segments', ['25'], 2.5],
+  ];
+
+  it.each(cases)('%s: two hours without a short, long or misaligned segment', (_name, rates, seg) => {
+    const rs = rates.map(rate);
+    const rules = keyframeRules(rs, seg);
+    const twoHours = 7200;
+    const times = rules.map((rule, i) => {
+      const fps = rs[i]!.num / rs[i]!.den;
+      const keys = simulate(rule.expr, Math.floor(twoHours * fps));
+      // x264 never adds one of its own between forced ones.
+      const gaps = keys.slice(1).map((k, j) => k - keys[j]!);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(rule.gop);
+      // Exact in frames: the dash muxer cuts only at a keyframe at least one segment after the last cut.
+      for (const g of gaps) {
+        expect(g * rs[i]!.den * 1000).toBeGreaterThanOrEqual(Math.round(seg * 1000) * rs[i]!.num);
+        expect(g / fps).toBeLessThan(seg + 2 / fps + 1e-9);
+      }
+      return { keys: keys.map((k) => k / fps), frame: 1 / fps };
+    });
+    const [top, ...rest] = times;
+    for (const t of rest) {
+      const n = Math.min(t.keys.length, top!.keys.length);
+      expect(Math.abs(t.keys.length - top!.keys.length)).toBeLessThanOrEqual(1);
+      for (let k = 0; k < n; k++) expect(Math.abs(t.keys[k]! - top!.keys[k]!)).toBeLessThan(Math.max(t.frame, top!.frame) + 1e-9);
+    }
+  });
+
+  it('integer rates get exactly the segment length; 29.97 and 59.94 the same 4.004 s', () => {
+    expect(keyframeRules([rate('20')], 4)).toEqual([{ expr: 'expr:gte(n*1,n_forced*80)', gop: 80 }]);
+    expect(keyframeRules([rate('60000/1001'), rate('30000/1001')], 4)).toEqual([
+      { expr: 'expr:gte(n*1,n_forced*240)', gop: 240 },
+      { expr: 'expr:gte(n*1,n_forced*120)', gop: 120 },
+    ]);
+  });
+
+  it('the old time-based rule would have cut one segment a frame short at 29.97 fps', () => {
+    // ceil(29.97 k) frames: keyframe 34 comes 29 frames (0.968 s) after keyframe 33, under the 1 s segment.
+    const old = Array.from({ length: 40 }, (_, k) => Math.ceil((k * 30000) / 1001));
+    expect(old[34]! - old[33]!).toBe(29);
+    expect(simulate(keyframeRules([rate('30000/1001')], 1)[0]!.expr, 1300).slice(33, 35)).toEqual([990, 1020]);
+  });
+});
+
+describe('refusedDemuxerIn', () => {
+  it("reads the demuxer from ffmpeg's whitelist refusal, and nothing from other errors", () => {
+    expect(refusedDemuxerIn("[hls @ 0x5591c09af500] Format not on whitelist 'mov,matroska'\nfile:/x/clip.mp4: Invalid argument\n")).toEqual({ refused: true, demuxer: 'hls' });
+    expect(refusedDemuxerIn("Format not on whitelist 'mov'")).toEqual({ refused: true, demuxer: null });
+    expect(refusedDemuxerIn('[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] moov atom not found')).toEqual({ refused: false, demuxer: null });
   });
 });

@@ -3,7 +3,8 @@ import { TiercastError, type ErrorCode } from '../../../shared/common/errors.ts'
 import type { Tier } from '../../../shared/common/job.ts';
 import type { FittedLadder } from '../../../shared/common/ladder-schema.ts';
 import { getLadder } from '../../../shared/common/ladders.ts';
-import { hashUnit, predictWorkload, routeJob, type RouteInput } from '../../../shared/common/router.ts';
+import { applyCodecs, CODEC_INFO } from '../../../shared/common/codecs.ts';
+import { hashUnit, ladderCodecSpeed, predictSeconds, predictWorkload, routeJob, type RouteInput } from '../../../shared/common/router.ts';
 import { loadConfig, type TiercastConfig } from '../../../shared/node/config.ts';
 
 const MB = 1024 * 1024;
@@ -218,6 +219,22 @@ describe('predictWorkload', () => {
     expect(w.outputMpix).toBeCloseTo(((640 * 360 + 416 * 234) * 30 * 10) / 1e6, 0);
     expect(w.preset).toBe('veryfast');
     expect(w.diskBytes).toBeGreaterThan(5 * MB + w.outputBytes);
+  });
+  it('knows each encoder\'s speed: an AV1 ladder with an H.264 fallback takes longer than H.264 alone', async () => {
+    const c = await cfg();
+    const media = { durationSec: 60, width: 1920, height: 1080, fps: 30 };
+    const h264 = predictWorkload({ sizeBytes: 50 * MB, media, ladder }, c);
+    const both = predictWorkload({ sizeBytes: 50 * MB, media, ladder: applyCodecs(ladder, ['av1', 'h264']) }, c);
+    const hevc = predictWorkload({ sizeBytes: 50 * MB, media, ladder: applyCodecs(ladder, ['hevc']) }, c);
+    expect(h264.codecSpeed).toBe(1);
+    expect(hevc.codecSpeed).toBeCloseTo(CODEC_INFO.hevc.speed, 6);
+    // Half the pixels at x264's speed, half at SVT-AV1's: the harmonic mean.
+    expect(both.codecSpeed).toBeCloseTo(2 / (1 + 1 / CODEC_INFO.av1.speed), 6);
+    expect(both.outputMpix).toBeCloseTo(h264.outputMpix * 2, 6);
+    const t = (w: typeof h264) => predictSeconds('fargate', w, 50 * MB, c).run;
+    expect(t(both)).toBeGreaterThan(t(h264) * 2);
+    expect(t(hevc)).toBeGreaterThan(t(h264) * 1.5);
+    expect(ladderCodecSpeed([])).toBe(1);
   });
   it('rejects a negative size', async () => {
     const c = await cfg();

@@ -4,10 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '../../../cloud/s3-store.ts';
 import { TiercastError } from '../../../shared/common/errors.ts';
-import { ledgerKeys, type JobSpecInput, type JobStatus, type Tier } from '../../../shared/common/job.ts';
+import { storeKeys as ledgerKeys, type JobSpecInput, type JobStatus, type Tier } from '../../../shared/common/job.ts';
+import { createJobsService, type JobsService } from '../../../shared/common/jobs-service.ts';
+import { loadConfig } from '../../../shared/node/config.ts';
 import { executeJob } from '../../../shared/node/execute-job.ts';
-import { createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { createJobOutputs } from '../../../shared/node/job-outputs.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
+import { openSqliteJobStore } from '../../../shared/node/sqlite-job-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 import { makeClip } from '../../helpers/clips.ts';
 import { fixtureClip } from '../../helpers/media.ts';
@@ -34,14 +37,27 @@ function metricsRecorder() {
 
 let tmp: string;
 let store: ObjectStore;
-let ledger: JobLedger;
+let jobs: JobsService;
 let workRoot: string;
 let clip: string;
 
-beforeAll(() => {
+/** The jobs service on a SQLite store, and the reads these tests make of it and of the outputs. */
+async function jobsOn(objects: ObjectStore, dir: string) {
+  const service = createJobsService({ store: openSqliteJobStore(path.join(dir, 'jobs.db')), dispatchers: {}, config: await loadConfig({ env: {}, home: dir }), maxInFlight: {} });
+  return {
+    service,
+    createJob: (s: JobSpecInput) => service.submit([{ spec: s, route: { tier: 'local', reason: 'test' } }]),
+    getStatus: async (id: string) => (await service.get(id)).status,
+    readManifest: (id: string) => createJobOutputs(objects).readManifest(id),
+  };
+}
+let ledger: Awaited<ReturnType<typeof jobsOn>>;
+
+beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tiercast-exec-'));
   store = createLocalStore(path.join(tmp, 'store'));
-  ledger = createLedger(store);
+  ledger = await jobsOn(store, tmp);
+  jobs = ledger.service;
   workRoot = path.join(tmp, 'work');
   clip = makeClip({ durationSec: 2, width: 320, height: 180, fps: 25 });
 });
@@ -52,7 +68,7 @@ afterAll(() => {
 async function submit(id: string, file: string, extra: Partial<JobSpecInput> = {}): Promise<void> {
   const key = `${ledgerKeys.inputPrefix}${id}${path.extname(file)}`;
   await store.putFile(key, file);
-  await ledger.createJob(spec(id, key, path.basename(file), statSync(file).size, extra), { tier: 'local', tierReason: 'test' });
+  await ledger.createJob(spec(id, key, path.basename(file), statSync(file).size, extra));
 }
 
 const workLeft = () => {
@@ -68,7 +84,7 @@ describe('executeJob on the local store with real ffmpeg', () => {
     await submit('ok-1', clip);
     const seen: JobStatus[] = [];
     const metrics = metricsRecorder();
-    const result = await executeJob({ jobId: 'ok-1', store, ledger, tier: 'local', workRoot, worker: 'test/1', onProgress: (s) => seen.push(s), metrics: metrics.sink });
+    const result = await executeJob({ jobId: 'ok-1', store, jobs, tier: 'local', workRoot, worker: 'test/1', onProgress: (s) => seen.push(s), metrics: metrics.sink });
     if (!result.ok) throw result.error;
     const status = await ledger.getStatus('ok-1');
     expect(status).toMatchObject({ stage: 'done', progress: 1, attempts: 1, tier: 'local', worker: 'test/1', error: null });
@@ -95,7 +111,7 @@ describe('executeJob on the local store with real ffmpeg', () => {
     expect(workLeft()).toEqual([]);
 
     // A second delivery finds the published result and does not run again.
-    const again = await executeJob({ jobId: 'ok-1', store, ledger, tier: 'local', workRoot });
+    const again = await executeJob({ jobId: 'ok-1', store, jobs, tier: 'local', workRoot });
     expect(again.ok).toBe(true);
     expect(again.ok && again.manifest).toEqual(manifest);
     expect((await ledger.getStatus('ok-1')).attempts).toBe(1);
@@ -104,7 +120,7 @@ describe('executeJob on the local store with real ffmpeg', () => {
   it('fails a corrupt input with DECODE_FAILED, publishes nothing and cleans up', async () => {
     await submit('corrupt-1', fixtureClip('corruptVp9'));
     const metrics = metricsRecorder();
-    const result = await executeJob({ jobId: 'corrupt-1', store, ledger, tier: 'local', workRoot, metrics: metrics.sink });
+    const result = await executeJob({ jobId: 'corrupt-1', store, jobs, tier: 'local', workRoot, metrics: metrics.sink });
     expect(result.ok).toBe(false);
     expect(!result.ok && result.error.code).toBe('DECODE_FAILED');
     const status = await ledger.getStatus('corrupt-1');
@@ -124,7 +140,7 @@ describe('executeJob on the local store with real ffmpeg', () => {
     const result = await executeJob({
       jobId: 'abort-1',
       store,
-      ledger,
+      jobs,
       tier: 'fargate-spot',
       workRoot,
       signal: controller.signal,
@@ -134,7 +150,7 @@ describe('executeJob on the local store with real ffmpeg', () => {
     });
     expect(!result.ok && result.error.code).toBe('INTERRUPTED');
     const status = await ledger.getStatus('abort-1');
-    expect(status).toMatchObject({ stage: 'queued', attempts: 0, worker: null, error: { code: 'INTERRUPTED' } });
+    expect(status).toMatchObject({ stage: 'queued', attempts: 0, worker: null, lease: null, error: { code: 'INTERRUPTED' } });
     expect(status.error?.message).toContain('Spot interruption');
     expect(await ledger.readManifest('abort-1')).toBeNull();
     expect(workLeft()).toEqual([]);
@@ -143,10 +159,10 @@ describe('executeJob on the local store with real ffmpeg', () => {
 
 describe('executeJob failure paths', () => {
   it('reports a missing job and a missing input', async () => {
-    const missing = await executeJob({ jobId: 'no-such-job', store, ledger, tier: 'local', workRoot });
-    expect(!missing.ok && missing.error.code).toBe('JOB_NOT_FOUND');
+    const missing = await executeJob({ jobId: 'no-such-job', store, jobs, tier: 'local', workRoot });
+    expect(!missing.ok && [missing.error.code, missing.outcome]).toEqual(['JOB_NOT_FOUND', 'skipped']);
     await ledger.createJob(spec('noinput-1', 'inputs/absent.mp4', 'absent.mp4', 10));
-    const r = await executeJob({ jobId: 'noinput-1', store, ledger, tier: 'local', workRoot });
+    const r = await executeJob({ jobId: 'noinput-1', store, jobs, tier: 'local', workRoot });
     expect(!r.ok && r.error.code).toBe('INPUT_NOT_FOUND');
     expect((await ledger.getStatus('noinput-1')).stage).toBe('failed');
   });
@@ -155,17 +171,18 @@ describe('executeJob failure paths', () => {
     await submit('deadline-1', clip);
     let downloads = 0;
     const counting: ObjectStore = { ...store, getFile: (...a) => (downloads++, store.getFile(...a)) };
-    const r = await executeJob({ jobId: 'deadline-1', store: counting, ledger, tier: 'lambda', workRoot, deadline: Date.now() + 3_000 });
+    const r = await executeJob({ jobId: 'deadline-1', store: counting, jobs, tier: 'lambda', workRoot, deadline: Date.now() + 3_000 });
     expect(r.ok).toBe(false);
     const error = (r as { error: TiercastError }).error;
     expect(error.code).toBe('TIER_LIMIT_EXCEEDED');
     expect(error.escalate).toBe(true);
     expect(downloads).toBe(0);
+    // Nothing above lambda is enabled here: the router says so and the job fails with its reason.
     const status = await ledger.getStatus('deadline-1');
-    expect(status).toMatchObject({ stage: 'queued', error: { code: 'TIER_LIMIT_EXCEEDED' } });
+    expect(status).toMatchObject({ stage: 'failed', error: { code: 'TIER_LIMIT_EXCEEDED' } });
   });
 
-  it('requeues a retryable store error until attempts run out, then fails', async () => {
+  it('a retryable store error waits to retry (retry-wait) until attempts run out, then fails dead-lettered', async () => {
     await submit('retry-1', clip, { maxAttempts: 2 });
     const broken: ObjectStore = {
       ...store,
@@ -173,12 +190,15 @@ describe('executeJob failure paths', () => {
         throw new TiercastError('STORE_ERROR', 'connection reset');
       },
     };
-    const first = await executeJob({ jobId: 'retry-1', store: broken, ledger, tier: 'ec2', workRoot });
+    const first = await executeJob({ jobId: 'retry-1', store: broken, jobs, tier: 'ec2', workRoot });
     expect(!first.ok && first.error.code).toBe('STORE_ERROR');
-    expect(await ledger.getStatus('retry-1')).toMatchObject({ stage: 'queued', attempts: 1, error: { code: 'STORE_ERROR' } });
-    const second = await executeJob({ jobId: 'retry-1', store: broken, ledger, tier: 'ec2', workRoot });
+    expect(await ledger.getStatus('retry-1')).toMatchObject({ stage: 'retry-wait', attempts: 1, error: { code: 'STORE_ERROR' } });
+    // Before its backoff is over the job is not claimable; the operator's retry makes it due now.
+    expect(await executeJob({ jobId: 'retry-1', store: broken, jobs, tier: 'ec2', workRoot })).toMatchObject({ ok: false, outcome: 'skipped' });
+    await jobs.retry('retry-1', 'the test');
+    const second = await executeJob({ jobId: 'retry-1', store: broken, jobs, tier: 'ec2', workRoot });
     expect(!second.ok && second.error.code).toBe('STORE_ERROR');
-    expect(await ledger.getStatus('retry-1')).toMatchObject({ stage: 'failed', attempts: 2, error: { code: 'STORE_ERROR' } });
+    expect(await ledger.getStatus('retry-1')).toMatchObject({ stage: 'failed', deadLettered: true, attempts: 2, error: { code: 'STORE_ERROR' } });
     expect(workLeft()).toEqual([]);
   });
 });
@@ -194,10 +214,10 @@ describe('executeJob on S3 (s3rver)', () => {
 
   it('downloads from and publishes to S3 the same way', async () => {
     const s3store = createS3Store({ client: s3.client, bucket: s3.bucket, prefix: 'tiercast' });
-    const s3ledger = createLedger(s3store);
+    const s3ledger = await jobsOn(s3store, mkdtempSync(path.join(tmp, 's3-')));
     await s3store.putFile('inputs/s3-1.mp4', clip);
     await s3ledger.createJob(spec('s3-1', 'inputs/s3-1.mp4', 'clip.mp4', statSync(clip).size));
-    const r = await executeJob({ jobId: 's3-1', store: s3store, tier: 'lambda', workRoot, deadline: Date.now() + 120_000 });
+    const r = await executeJob({ jobId: 's3-1', store: s3store, jobs: s3ledger.service, tier: 'lambda', workRoot, deadline: Date.now() + 120_000 });
     if (!r.ok) throw r.error;
     expect((await s3ledger.getStatus('s3-1')).stage).toBe('done');
     const m = await s3ledger.readManifest('s3-1');

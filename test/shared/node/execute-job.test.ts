@@ -3,11 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TiercastError } from '../../../shared/common/errors.ts';
-import { ledgerKeys } from '../../../shared/common/job.ts';
+import { storeKeys } from '../../../shared/common/job.ts';
+import type { JobStore } from '../../../shared/common/job-store.ts';
+import { createJobsService, type JobsService } from '../../../shared/common/jobs-service.ts';
 import type { TranscodeReport } from '../../../shared/common/transcode-report.ts';
+import { loadConfig } from '../../../shared/node/config.ts';
 import { executeJob } from '../../../shared/node/execute-job.ts';
-import { cancelJob, createLedger, type JobLedger } from '../../../shared/node/ledger.ts';
+import { createJobOutputs } from '../../../shared/node/job-outputs.ts';
 import { createLocalStore } from '../../../shared/node/local-store.ts';
+import { openSqliteJobStore } from '../../../shared/node/sqlite-job-store.ts';
 import type { ObjectStore } from '../../../shared/node/object-store.ts';
 import type { TranscodeOptions } from '../../../shared/node/transcode.ts';
 
@@ -19,25 +23,32 @@ const ladder = { name: 'tiny', rungs: [{ name: '180p', shortEdge: 180, videoBitr
 
 let root: string;
 let store: ObjectStore;
-let ledger: JobLedger;
+let jobStore: JobStore;
+let jobs: JobsService;
 let statusWrites: number;
+const status = async () => (await jobStore.get('j1')).status;
+const manifestOf = () => createJobOutputs(store).readManifest('j1');
+
+async function service(leaseMs = 30_000): Promise<JobsService> {
+  return createJobsService({ store: jobStore, dispatchers: {}, config: await loadConfig({ env: {}, home: root }), maxInFlight: {}, leaseMs });
+}
 
 beforeEach(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'tiercast-exec-unit-'));
-  const inner = createLocalStore(path.join(root, 'store'));
+  store = createLocalStore(path.join(root, 'store'));
+  const inner = openSqliteJobStore(path.join(root, 'jobs.db'));
   statusWrites = 0;
-  store = {
-    ...inner,
-    put: (key, body, opts) => {
-      if (key.endsWith('/status.json')) statusWrites++;
-      return inner.put(key, body, opts);
-    },
-  };
-  ledger = createLedger(store);
+  // The real SQLite store, counting its writes.
+  jobStore = { ...inner, write: (next, expected, event) => (statusWrites++, inner.write(next, expected, event)) };
+  jobs = await service();
   await store.put('inputs/a.mp4', Buffer.alloc(1000, 7));
-  await ledger.createJob({ schemaVersion: 1, id: 'j1', createdAt: new Date().toISOString(), input: { key: 'inputs/a.mp4', name: 'a.mp4', sizeBytes: 1000 }, ladder });
+  await jobs.submit([{ spec: { schemaVersion: 1, id: 'j1', createdAt: new Date().toISOString(), input: { key: 'inputs/a.mp4', name: 'a.mp4', sizeBytes: 1000 }, ladder }, route: { tier: 'local', reason: 'test' } }]);
+  statusWrites = 0;
 });
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+afterEach(async () => {
+  await jobStore.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 /** Writes a plausible output folder and reports `steps` progress events in quick succession. */
 function fakeTranscode(steps: number, fail?: TiercastError) {
@@ -61,31 +72,34 @@ function fakeTranscode(steps: number, fail?: TiercastError) {
 describe('executeJob (stand-in transcoder)', () => {
   it('writes stage changes at once but throttles progress-only status writes', async () => {
     const seen: number[] = [];
-    const r = await executeJob({ jobId: 'j1', store, ledger, tier: 'local', workRoot: path.join(root, 'work'), transcode: fakeTranscode(200), onProgress: (s) => seen.push(s.progress) });
+    const r = await executeJob({ jobId: 'j1', store, jobs, tier: 'local', workRoot: path.join(root, 'work'), transcode: fakeTranscode(200), onProgress: (s) => seen.push(s.progress) });
     expect(r.ok).toBe(true);
-    // 7 stage transitions (downloading .. done) plus the first progress write; 200 progress events do not become 200 writes.
-    expect(statusWrites).toBeLessThanOrEqual(1 + 7 + 3);
+    // The claim, 6 stage transitions (analyzing .. done) plus the first progress write; 200 progress events do not become 200 writes.
+    expect(statusWrites).toBeLessThanOrEqual(1 + 6 + 3);
     expect(seen.length).toBeGreaterThan(100);
-    const status = await ledger.getStatus('j1');
-    expect(status.history.map((h) => h.stage)).toEqual(['queued', 'downloading', 'analyzing', 'encoding', 'packaging', 'uploading', 'finalizing', 'done']);
-    expect((await ledger.readManifest('j1'))?.hls).toMatch(/master\.m3u8$/);
+    const view = await jobs.get('j1');
+    expect(view.status.history.map((h) => h.stage)).toEqual(['queued', 'downloading', 'analyzing', 'encoding', 'packaging', 'uploading', 'finalizing', 'done']);
+    expect((await manifestOf())?.hls).toMatch(/master\.m3u8$/);
   });
 
   it('turns a transcode timeout under a deadline into TIER_LIMIT_EXCEEDED so the router escalates', async () => {
     const r = await executeJob({
-      jobId: 'j1', store, ledger, tier: 'lambda', workRoot: path.join(root, 'work'),
+      jobId: 'j1', store, jobs, tier: 'lambda', workRoot: path.join(root, 'work'),
       deadline: Date.now() + 60_000,
       transcode: fakeTranscode(10, new TiercastError('TIMEOUT', 'transcode did not finish within 48 s')),
     });
     expect(!r.ok && r.error.code).toBe('TIER_LIMIT_EXCEEDED');
     expect(!r.ok && r.error.escalate).toBe(true);
-    expect(await ledger.getStatus('j1')).toMatchObject({ stage: 'queued', attempts: 1, error: { code: 'TIER_LIMIT_EXCEEDED' } });
-    expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
+    // Only the local tier is enabled here, and it is not above lambda: the router has nowhere to send it, so it fails
+    // at once with the reason (escalation that finds a tier: test/shared/common/jobs-service.test.ts).
+    expect(!r.ok && r.outcome).toBe('failed');
+    expect(await status()).toMatchObject({ stage: 'failed', attempts: 1, error: { code: 'TIER_LIMIT_EXCEEDED', message: expect.stringMatching(/no enabled tier above it/) } });
+    expect(await store.head(storeKeys.manifest('j1'))).toBeNull();
   });
 
   it('a stalled encode under a deadline stays TIMEOUT: more time on a bigger tier would not help it', async () => {
     const r = await executeJob({
-      jobId: 'j1', store, ledger, tier: 'lambda', workRoot: path.join(root, 'work'),
+      jobId: 'j1', store, jobs, tier: 'lambda', workRoot: path.join(root, 'work'),
       deadline: Date.now() + 60_000,
       transcode: fakeTranscode(10, new TiercastError('TIMEOUT', 'ffmpeg stalled: no progress for 300 s (before any output)', { details: { stalled: true } })),
     });
@@ -97,7 +111,7 @@ describe('executeJob (stand-in transcoder)', () => {
     let timeoutMs: number | undefined;
     const inner = fakeTranscode(2);
     await executeJob({
-      jobId: 'j1', store, ledger, tier: 'lambda', workRoot: path.join(root, 'work'),
+      jobId: 'j1', store, jobs, tier: 'lambda', workRoot: path.join(root, 'work'),
       deadline: Date.now() + 100_000,
       deadlineReserveMs: 20_000,
       transcode: (o) => ((timeoutMs = o.timeoutMs), inner(o)),
@@ -106,41 +120,37 @@ describe('executeJob (stand-in transcoder)', () => {
     expect(timeoutMs).toBeLessThanOrEqual(80_000);
   });
 
-  it('once the caller has lost its claim (ownsJob false), the run writes no status: the new holder owns the ledger', async () => {
-    let owns = true;
-    const ac = new AbortController();
-    const inner = fakeTranscode(20);
+  it('a run whose lapsed lease another runner reclaimed stops at its next write and leaves the job to it', async () => {
+    // A short lease and no heartbeat: this run's lease lapses mid-encode, as when its host froze.
+    jobs = await service(200);
+    const other = await service(30_000);
     const r = await executeJob({
-      jobId: 'j1', store, ledger, tier: 'ec2', workRoot: path.join(root, 'work'), signal: ac.signal,
-      ownsJob: () => owns,
+      jobId: 'j1', store, jobs, tier: 'ec2', workRoot: path.join(root, 'work'), heartbeatMs: 3_600_000, statusIntervalMs: 0,
       transcode: async (o) => {
-        // The lease lapses mid-encode; the new holder writes its own status; then the worker aborts this run.
-        await ledger.updateStatus('j1', { stage: 'encoding', worker: 'host-b', note: 'attempt 2 on ec2 by host-b' });
-        owns = false;
-        const before = statusWrites;
-        o.onProgress?.({ stage: 'packaging', percent: 95 });
-        ac.abort(new TiercastError('INTERRUPTED', 'lease lost'));
-        await new Promise((res) => setTimeout(res, 20));
-        expect(statusWrites).toBe(before);
-        await inner(o);
+        o.onProgress?.({ stage: 'encoding', percent: 10 });
+        await new Promise((res) => setTimeout(res, 400));
+        const second = await other.claim('j1', { worker: 'host-b', tier: 'ec2', runToken: 'b' });
+        expect(second.ok).toBe(true);
+        for (let i = 0; i < 100 && !o.signal?.aborted; i++) {
+          o.onProgress?.({ stage: 'encoding', percent: 20 + i * 0.5 });
+          await new Promise((res) => setTimeout(res, 10));
+        }
         throw new TiercastError('CANCELLED', 'ffmpeg stopped');
       },
     });
-    expect(!r.ok && r.error.code).toBe('INTERRUPTED');
-    expect(await ledger.getStatus('j1')).toMatchObject({ stage: 'encoding', worker: 'host-b' });
-    expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
+    expect(!r.ok && r.outcome).toBe('lost');
+    expect(await status()).toMatchObject({ stage: 'downloading', worker: 'host-b', attempts: 2 });
+    expect(await store.head(storeKeys.manifest('j1'))).toBeNull();
   });
 
   it('a cancel written to the ledger by the console stops a run on another tier at its next status write', async () => {
     let sawAbort = false;
     const r = await executeJob({
-      jobId: 'j1', store, ledger, tier: 'fargate', workRoot: path.join(root, 'work'), statusIntervalMs: 0,
+      jobId: 'j1', store, jobs, tier: 'fargate', workRoot: path.join(root, 'work'), statusIntervalMs: 0,
       transcode: async (o) => {
         o.onProgress?.({ stage: 'encoding', percent: 20 });
-        // The operator cancels from the console (jobs.cancel writes this), while ffmpeg runs on Fargate.
-        // (Concurrently with the runner's own status writes for the progress above: cancelJob re-asserts a cancel a
-        // racing write put back.)
-        await cancelJob(ledger, 'j1', 'the console', { settleMs: 50 });
+        // The operator cancels from the console while ffmpeg runs on Fargate: one compare-and-set, no re-assertion.
+        await jobs.cancel('j1', 'the console');
         for (let i = 0; i < 1000 && !o.signal?.aborted; i++) {
           o.onProgress?.({ stage: 'encoding', percent: 21 + i * 0.3 });
           await new Promise((res) => setTimeout(res, 10));
@@ -151,15 +161,15 @@ describe('executeJob (stand-in transcoder)', () => {
     });
     expect(sawAbort).toBe(true);
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.error).toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/cancelled from the console; stopped on tier fargate/) });
+    expect(!r.ok && r.error).toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/cancelled by the console; stopped on tier fargate/) });
     // The cancel stands: not written back to encoding or queued, nothing published.
-    expect(await ledger.getStatus('j1')).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED', message: 'cancelled from the console' } });
-    expect(await store.head(ledgerKeys.manifest('j1'))).toBeNull();
+    expect(await status()).toMatchObject({ stage: 'cancelled', error: { code: 'CANCELLED', message: 'cancelled by the console' } });
+    expect(await store.head(storeKeys.manifest('j1'))).toBeNull();
   });
 
   it('a metrics sink that throws does not fail the job', async () => {
     const r = await executeJob({
-      jobId: 'j1', store, ledger, tier: 'local', workRoot: path.join(root, 'work'), transcode: fakeTranscode(2),
+      jobId: 'j1', store, jobs, tier: 'local', workRoot: path.join(root, 'work'), transcode: fakeTranscode(2),
       metrics: { emit: () => { throw new Error('sink down'); } },
     });
     expect(r.ok).toBe(true);

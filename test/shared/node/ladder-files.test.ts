@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LADDERS } from '../../../shared/common/ladders.ts';
-import { listLadders, loadLadder, saveLadder } from '../../../shared/node/ladder-files.ts';
+import { contract } from '../../../shared/common/api-contract.ts';
+import { listLadders, loadLadder, loadNamedLadder, MAX_LADDER_FILE_BYTES, saveLadder } from '../../../shared/node/ladder-files.ts';
 
 const home = mkdtempSync(path.join(os.tmpdir(), 'tiercast-ladders-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -70,5 +72,45 @@ describe('ladder files', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a ladder name is a name, not a path (issue 9)', () => {
+  const secret = 'root:x:0:0:do-not-echo:/root:/bin/bash';
+
+  it('a JSON file that is not JSON: the error never quotes its bytes', async () => {
+    const dir = mkdtempSync(path.join(home, 'secret-'));
+    const file = path.join(dir, 'passwd.json');
+    writeFileSync(file, `${secret}\n`);
+    const err = await loadLadder(file).catch((e: unknown) => e as Error);
+    expect(err).toMatchObject({ code: 'CONFIG_INVALID', message: 'passwd.json: not valid JSON' });
+    expect(JSON.stringify(err)).not.toContain('do-not-echo');
+    expect(String((err as Error).cause ?? '')).not.toContain('do-not-echo');
+  });
+
+  it('/dev/zero, a folder and a FIFO are refused at once as not regular files; an oversized file by its size', async () => {
+    const started = Date.now();
+    await expect(loadLadder('/dev/zero')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: 'zero: not a regular file, so not a ladder JSON file' });
+    await expect(loadLadder(home + '/')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/not a regular file/) });
+    const fifo = path.join(mkdtempSync(path.join(home, 'fifo-')), 'ladder.json');
+    execFileSync('mkfifo', [fifo]);
+    await expect(loadLadder(fifo)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/not a regular file/) });
+    expect(Date.now() - started).toBeLessThan(5000);
+    const big = path.join(mkdtempSync(path.join(home, 'big-')), 'big.json');
+    writeFileSync(big, `{"name":"big","pad":"${'x'.repeat(MAX_LADDER_FILE_BYTES)}"}`);
+    await expect(loadLadder(big)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/over the 262144 bytes/) });
+  });
+
+  it('the console resolves names only: a path is refused before any file is read, and its contract refuses it first', async () => {
+    for (const bad of ['/etc/passwd', '/dev/zero', '../ladders/mine', 'mine.json', 'a/b']) {
+      const err = await loadNamedLadder(bad, { home }).catch((e: unknown) => e as Error);
+      expect(err, bad).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^not a ladder name/) });
+      if (!bad.includes('/')) continue;
+      expect(contract['files.reroute'].request.safeParse({ ladder: bad }).success, bad).toBe(false);
+      expect(contract['ladders.get'].request.safeParse({ name: bad }).success, bad).toBe(false);
+      expect(contract['jobs.dispatch'].request.safeParse({ fileIds: ['f1'], tier: 'auto', ladder: bad }).success, bad).toBe(false);
+    }
+    expect((await loadNamedLadder('default', { home })).name).toBe('default');
+    expect(contract['files.reroute'].request.safeParse({ ladder: 'my-ladder_2.v1' }).success).toBe(true);
   });
 });

@@ -50,6 +50,15 @@ describe('createEmfMetrics', () => {
     expect(directive.Metrics.every((m) => m.Unit === METRIC_UNITS[m.Name as keyof typeof METRIC_UNITS])).toBe(true);
   });
 
+  it('writes a metric without dimensions (an empty dimension set, no Tier member) for a null tier', () => {
+    const doc = buildEmfDocument('Tiercast', 5, null, { WebhookDeliveryFailed: 1 }, { jobId: 'j1' })!;
+    expect(doc).toEqual({
+      _aws: { Timestamp: 5, CloudWatchMetrics: [{ Namespace: 'Tiercast', Dimensions: [[]], Metrics: [{ Name: 'WebhookDeliveryFailed', Unit: 'Count' }] }] },
+      jobId: 'j1',
+      WebhookDeliveryFailed: 1,
+    });
+  });
+
   it('drops non-finite values and unknown names, and writes nothing when no value is left', () => {
     const lines: string[] = [];
     const m = createEmfMetrics({ sink: (l) => lines.push(l), namespace: 'Test' });

@@ -53,6 +53,32 @@ describe('previewLadder', () => {
     expect(r.rungs[1]!.sourceFrameJpeg).toBe(r.rungs[0]!.sourceFrameJpeg);
   });
 
+  it('scores each codec family at the same reference size', async () => {
+    const input = makeClip({ durationSec: 2, width: 320, height: 180, audio: false });
+    const mixed = LadderSchema.parse({
+      name: 'preview-codecs',
+      segmentSeconds: 1,
+      preset: 'ultrafast',
+      rungs: [
+        { name: '180p', shortEdge: 180, videoBitrate: 300_000, maxrate: 330_000, bufsize: 450_000 },
+        { name: '180p-hevc', codec: 'hevc', shortEdge: 180, videoBitrate: 200_000, maxrate: 220_000, bufsize: 300_000 },
+        { name: '180p-av1', codec: 'av1', shortEdge: 180, videoBitrate: 200_000, maxrate: 220_000, bufsize: 300_000 },
+      ],
+    });
+    const r = await previewLadder({ input, ladder: mixed, startSec: 0, durationSec: 1, outDir: path.join(dir, 'p-codecs') });
+    expect(r.rungs.map((x) => [x.name, x.codec, x.width])).toEqual([
+      ['180p', 'h264', 320],
+      ['180p-hevc', 'hevc', 320],
+      ['180p-av1', 'av1', 320],
+    ]);
+    for (const rung of r.rungs) {
+      expect(rung.ssim).toBeGreaterThan(0.8);
+      expect(rung.ssim).toBeLessThan(1);
+      expect(rung.bitrateMeasured).toBeGreaterThan(0);
+      expect(rung.encodeSpeed).toBeGreaterThan(0);
+    }
+  });
+
   it('clamps a window that runs past the end', async () => {
     const input = makeClip({ durationSec: 2, width: 320, height: 180, audio: false });
     const r = await previewLadder({ input, ladder, startSec: 1.5, durationSec: 10, outDir: path.join(dir, 'p2') });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProbe } from '../../../shared/common/probe-parse.ts';
 import { probeFile } from '../../../shared/node/probe.ts';
+import { makeTimingClip } from '../../helpers/clips.ts';
 import { fixtureClip, fixtureClips, type FixtureClip } from '../../helpers/media.ts';
 
 let dir: string;
@@ -75,6 +76,16 @@ describe('probeFile on generated anamorphic and rotated clips', () => {
   });
 });
 
+describe('probeFile reads frame rates through B-frames and edit lists', () => {
+  it.each(['none', 'video-late', 'cut', 'shifted'] as const)('29.97 fps with B-frames (%s) stays constant 29.97, not VFR', async (offset) => {
+    // The 60-packet sample is cut in decode order: the B-frames after the cut are missing from its last shown
+    // frames, which looked like a 67 ms gap and made the clip "variable rate" (then encoded at 30 fps).
+    const v = (await probeFile(makeTimingClip({ rate: '30000/1001', audio: 'aac', offset, bframes: true, faststart: offset === 'cut' }))).video!;
+    expect(v.variableFrameRate).toBe(false);
+    expect(v.fps).toBeCloseTo(29.97, 2);
+  });
+});
+
 describe('probeFile classifies broken inputs', () => {
   it('missing file -> INPUT_NOT_FOUND', async () => {
     await expect(probeFile(path.join(dir, 'nope.mp4'))).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND', message: 'nope.mp4: no such file' });
@@ -109,6 +120,22 @@ describe('probeFile classifies broken inputs', () => {
     ffmpeg(['-f', 'lavfi', '-i', 'sine=duration=0.5', '-i', cover, '-map', '0:a', '-map', '1:v', '-c:v', 'png', '-disposition:v', 'attached_pic', f]);
     await expect(probeFile(f)).rejects.toMatchObject({ code: 'NO_VIDEO_STREAM' });
     await expect(probeFile(cover)).rejects.toMatchObject({ code: 'NO_VIDEO_STREAM', message: expect.stringMatching(/still image/) });
+  });
+
+  it('an HLS playlist renamed .mp4, an ffconcat list and an image2 pattern name -> UNSUPPORTED_INPUT, nothing they name is opened', async () => {
+    const sub = mkdtempSync(path.join(dir, 'lists-'));
+    // Named files that do not exist: a demuxer that followed them would fail differently (or hang on a FIFO).
+    const playlist = path.join(sub, 'clip.mp4');
+    writeFileSync(playlist, '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nother.ts\n#EXT-X-ENDLIST\n');
+    await expect(probeFile(playlist)).rejects.toMatchObject({ code: 'UNSUPPORTED_INPUT', message: expect.stringMatching(/^clip\.mp4: this is an HLS playlist/), details: { demuxer: 'hls' } });
+    const fifo = path.join(sub, 'fifo.ts');
+    execFileSync('mkfifo', [fifo]);
+    const list = path.join(sub, 'list.mkv');
+    writeFileSync(list, `ffconcat version 1.0\nfile '${fifo}'\n`);
+    await expect(probeFile(list)).rejects.toMatchObject({ code: 'UNSUPPORTED_INPUT', details: { demuxer: 'concat' } });
+    const pattern = path.join(sub, 'shot%03d.jpg');
+    copyFileSync(fixtureClip('portrait4k60'), pattern);
+    await expect(probeFile(pattern)).rejects.toMatchObject({ code: 'UNSUPPORTED_INPUT', details: { demuxer: 'image2' } });
   });
 
   it('a container whose video never decodes -> DECODE_FAILED with the decoder\'s reason', async () => {

@@ -15,7 +15,7 @@ const HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   NO_VIDEO_STREAM: 'The file has no video track (audio only or a still); remove it from the batch.',
   DECODE_FAILED: 'The video could not be decoded; the source is probably corrupt. Re-export it and try again.',
   INPUT_TRUNCATED: 'The file ends early (an interrupted copy?). Copy it again and retry.',
-  UNSUPPORTED_INPUT: 'This codec or layout is not supported; transcode it to H.264 or HEVC first.',
+  UNSUPPORTED_INPUT: 'Not a file Tiercast can transcode as it is: a playlist, list or image sequence (give the media file itself), or no rung of the ladder fits it.',
   INPUT_TOO_LARGE: 'The file exceeds the limits of the chosen tier; pick a larger tier or let routing decide (auto).',
   FFMPEG_MISSING: 'Install ffmpeg (or set TIERCAST_FFMPEG) and restart the console.',
   ENCODE_FAILED: 'The encoder failed; retry the job, and look at the job report if it fails again.',
@@ -36,6 +36,7 @@ const HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   INTERNAL: 'Something unexpected failed; retry, and report it with the message if it persists.',
   INVALID_REQUEST: 'The console refused a malformed request; reload the window, and report it if it persists.',
   FORBIDDEN: 'The console refused this page; open the URL that `tiercast console --web` printed (it carries the access token).',
+  SUBTITLE_INVALID: 'A subtitle file could not be read or its language is not a BCP 47 tag (en, fr, pt-BR); fix or remove the file named in the message.',
 } as Partial<Record<string, string>>;
 
 export function errorHint(code: ErrorCode): string {

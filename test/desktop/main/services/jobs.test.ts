@@ -2,100 +2,105 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobRow } from '../../../../shared/common/api-contract.ts';
-import { contract } from '../../../../shared/common/api-contract.ts';
-import { LADDERS } from '../../../../shared/common/ladders.ts';
-import { createLedger, type JobLedger } from '../../../../shared/node/ledger.ts';
-import { createLocalStore } from '../../../../shared/node/local-store.ts';
-import { createJobsService, type JobsService } from '../../../../desktop/main/services/jobs.ts';
+import { contract, type JobRow } from '../../../../shared/common/api-contract.ts';
+import { createConsoleJobs, type ConsoleJobs } from '../../../../desktop/main/services/jobs.ts';
+import { jobsFor, testSpec } from '../../../helpers/jobs.ts';
 
-/** The jobs table over a real local ledger: listing, filters, paging, and refreshes that re-read only what changed. */
-describe('jobs service', () => {
-  let tmp: string;
-  let ledger: JobLedger;
-  let reads = 0;
-  let service: JobsService;
+/** The console's jobs over a real SQLite job store in a temp data home: pages, changes since a cursor, and actions. */
+describe('console jobs on the job store', () => {
+  let home: string;
+  let setup: Awaited<ReturnType<typeof jobsFor>>;
+  let jobs: ConsoleJobs;
   const updates: JobRow[][] = [];
-  const sent: string[] = [];
+  const ids: string[] = [];
 
   beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-jobs-'));
-    const real = createLedger(createLocalStore(tmp));
-    // Count status reads to prove a refresh only reads what changed.
-    ledger = { ...real, getStatus: (id: string) => (reads++, real.getStatus(id)) };
-    for (let i = 0; i < 30; i++) {
-      const id = `job${String(i).padStart(3, '0')}`;
-      await real.createJob(
-        {
-          schemaVersion: 1,
-          id,
-          createdAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
-          input: { key: `inputs/${id}/x.mp4`, name: i % 3 === 0 ? `Holiday ${i}.mp4` : `clip ${i}.mov`, sizeBytes: 1000 + i },
-          ladder: LADDERS.default!,
-        },
-        { tier: 'local', tierReason: 'small', estimatedCostUsd: 0, priceDate: '2025-06-01' },
-      );
-      if (i < 10) await real.updateStatus(id, { stage: 'done', progress: 1, startedAt: new Date(Date.UTC(2026, 0, 1, 1)).toISOString(), finishedAt: new Date(Date.UTC(2026, 0, 1, 1, 0, 30)).toISOString() });
-      else if (i < 13) await real.updateStatus(id, { stage: 'failed', error: { code: 'DECODE_FAILED', message: 'bad' }, finishedAt: new Date().toISOString() });
-    }
-    service = createJobsService({
-      ledger: () => ledger,
-      route: () => ({ tier: 'local', reason: 'test', estimatedCostUsd: 0, priceDate: '2025-06-01' }),
-      send: async (job) => void sent.push(job.jobId),
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-jobs-'));
+    // No admission (cap 0): the jobs stay where the test puts them.
+    setup = await jobsFor(home, { caps: { local: 0 } });
+    const submitted = await setup.jobs.submit(
+      Array.from({ length: 30 }, (_, i) => ({ spec: testSpec({ input: { key: `inputs/k${i}.mp4`, name: i % 3 === 0 ? `Holiday ${i}.mp4` : `clip ${i}.mov`, sizeBytes: 1000 + i } }) })),
+      { admit: false },
+    );
+    ids.push(...submitted.map((s) => s.jobId));
+    for (const id of ids.slice(0, 5)) await setup.jobs.cancel(id, 'the test');
+    jobs = createConsoleJobs({
+      jobs: () => setup.jobs,
+      route: () => {
+        throw new Error('not used');
+      },
+      newJobId: () => 'unused',
       onUpdate: (rows) => updates.push(rows),
     });
   });
-  afterAll(() => {
-    service.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
+  afterAll(async () => {
+    jobs.close();
+    await setup.close();
+    fs.rmSync(home, { recursive: true, force: true });
   });
 
-  it('lists every job with filters, search, counts and pages', async () => {
-    await service.refreshAll();
-    const all = service.list({ limit: 1000 });
-    expect(all.total).toBe(30);
-    expect(all.counts).toEqual({ done: 10, failed: 3, queued: 17 });
-    expect(all.jobs[0]!.id).toBe('job029');
-    expect(contract['jobs.list'].response.safeParse(all).success).toBe(true);
-    expect(all.jobs.find((j) => j.id === 'job001')).toMatchObject({ stage: 'done', elapsedSec: 30, ladder: 'default', name: 'clip 1.mov' });
-
-    expect(service.list({ limit: 100, stage: 'active' }).total).toBe(17);
-    expect(service.list({ limit: 100, stage: 'failed' }).jobs.every((j) => j.error?.code === 'DECODE_FAILED')).toBe(true);
-    expect(service.list({ limit: 100, search: 'holiday' }).total).toBe(10);
-    expect(service.list({ limit: 100, tier: 'lambda' }).total).toBe(0);
-
-    const page1 = service.list({ limit: 12 });
-    const page2 = service.list({ limit: 12, cursor: page1.nextCursor! });
-    const page3 = service.list({ limit: 12, cursor: page2.nextCursor! });
-    expect(page3.nextCursor).toBeNull();
-    const ids = [...page1.jobs, ...page2.jobs, ...page3.jobs].map((j) => j.id);
-    expect(new Set(ids).size).toBe(30);
+  it('reads pages by stage with a cursor and counts per stage', async () => {
+    const first = await jobs.page({ limit: 12 });
+    expect(first.counts).toEqual({ queued: 25, cancelled: 5 });
+    expect(first.rows).toHaveLength(12);
+    expect(first.rows[0]).toMatchObject({ ladder: 'default' });
+    const seen = new Set(first.rows.map((r) => r.id));
+    let cursor = first.cursor;
+    while (cursor) {
+      const next = await jobs.page({ limit: 12, cursor });
+      for (const r of next.rows) seen.add(r.id);
+      cursor = next.cursor;
+    }
+    expect(seen.size).toBe(30);
+    const cancelled = await jobs.page({ stage: 'cancelled', limit: 50 });
+    expect(cancelled.rows.map((r) => r.id).sort()).toEqual(ids.slice(0, 5).sort());
+    expect(cancelled.rows.every((r) => r.error?.code === 'CANCELLED')).toBe(true);
+    expect((await jobs.page({ stage: 'active', limit: 50 })).rows).toHaveLength(25);
+    const holiday = cancelled.rows.find((r) => r.id === ids[0]);
+    expect(holiday?.name).toBe('Holiday 0.mp4');
   });
 
-  it('re-reads only the statuses that changed since the last listing', async () => {
-    await new Promise((r) => setTimeout(r, 20));
-    await createLedger(createLocalStore(tmp)).updateStatus('job020', { stage: 'encoding', progress: 0.5 });
-    reads = 0;
+  it('a refresh returns only what changed since the cursor, and the poll emits just those rows', async () => {
+    const start = await jobs.changes(null);
+    expect(start.rows).toEqual([]);
+    await setup.jobs.cancel(ids[10]!, 'elsewhere');
+    const changed = await jobs.changes(start.cursor);
+    expect(changed.rows.map((r) => r.id)).toEqual([ids[10]]);
+    expect(changed.counts).toEqual({ queued: 24, cancelled: 6 });
+    expect(contract['jobs.changes'].response.safeParse(changed).success).toBe(true);
+    const again = await jobs.changes(changed.cursor);
+    expect(again).toMatchObject({ rows: [], counts: null });
+
+    await jobs.poll(); // takes the cursor
     updates.length = 0;
-    await service.refreshAll();
-    expect(reads).toBe(1);
-    expect(updates.flat().map((r) => r.id)).toEqual(['job020']);
-    expect(service.list({ limit: 5, search: 'job020' }).jobs[0]).toMatchObject({ stage: 'encoding', progress: 0.5 });
+    await setup.jobs.cancel(ids[11]!, 'elsewhere');
+    await jobs.poll();
+    expect(updates.flat().map((r) => r.id)).toEqual([ids[11]]);
   });
 
-  it('retries a failed job and cancels a queued one, refusing the wrong states', async () => {
-    const retried = await service.retry('job011');
-    expect(retried).toMatchObject({ stage: 'queued', error: null });
-    expect(sent).toEqual(['job011']);
-    await expect(service.retry('job001')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
-    await expect(service.retry('job015')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
-    // Queued after an error (waiting out a backoff): "retry now" sends it again, with its attempts reset.
-    await createLedger(createLocalStore(tmp)).updateStatus('job016', { attempts: 3, error: { code: 'ENCODE_FAILED', message: 'x' } });
-    expect(await service.retry('job016')).toMatchObject({ stage: 'queued', error: null, attempts: 0 });
-    expect(sent).toEqual(['job011', 'job016']);
-    const cancelled = await service.cancel('job025');
-    expect(cancelled).toMatchObject({ stage: 'failed', error: { code: 'CANCELLED' } });
-    await expect(service.cancel('job025')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
-    await expect(service.get('nosuchjob')).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+  it('retries, cancels, deletes and redrives through the jobs service, each id on its own', async () => {
+    const [retried] = await jobs.retry([ids[0]!]);
+    expect(retried).toMatchObject({ id: ids[0], error: null, job: { stage: 'queued', attempts: 0 } });
+    const [refused] = await jobs.retry([ids[20]!]);
+    expect(refused!.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(refused!.error!.message).toContain('queued');
+    const [cancelled, done] = await jobs.cancel([ids[21]!, ids[1]!]);
+    expect(cancelled).toMatchObject({ error: null, job: { stage: 'cancelled', error: { code: 'CANCELLED' } } });
+    expect(done!.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(done!.error!.message).toContain('cancelled');
+
+    const removed = await jobs.remove([ids[2]!, ids[22]!, 'nosuchjob']);
+    expect(removed[0]).toMatchObject({ error: null });
+    expect(removed[1]!.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(removed[2]!.error).toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await expect(jobs.detail(ids[2]!)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+
+    const [notDead] = await jobs.redrive([ids[3]!]);
+    expect(notDead!.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(await jobs.deadLettered()).toEqual([]);
+
+    const detail = await jobs.detail(ids[0]!);
+    expect(detail.history.map((h) => h.stage)).toEqual(['queued', 'cancelled', 'queued']);
+    expect(detail.input.name).toBe('Holiday 0.mp4');
   });
 });

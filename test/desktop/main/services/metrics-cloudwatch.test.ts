@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invokeCall } from '../../../../desktop/main/api-dispatch.ts';
+import { invokeCall } from '../../../../desktop/main/api-calls.ts';
 import { createServices } from '../../../../desktop/main/services/index.ts';
 import type { ConsoleServices } from '../../../../desktop/main/services/types.ts';
 import type { ApiResponse, ApiResult } from '../../../../shared/common/api-contract.ts';

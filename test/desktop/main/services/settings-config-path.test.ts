@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invokeCall } from '../../../../desktop/main/api-dispatch.ts';
+import { invokeCall } from '../../../../desktop/main/api-calls.ts';
 import { createServices } from '../../../../desktop/main/services/index.ts';
 import type { ConsoleServices } from '../../../../desktop/main/services/types.ts';
 import type { ApiResponse, ApiResult } from '../../../../shared/common/api-contract.ts';

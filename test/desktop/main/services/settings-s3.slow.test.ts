@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract, type ApiRequest, type ApiResponse, type CallName } from '../../../../shared/common/api-contract.ts';
 import { loadConfig } from '../../../../shared/node/config.ts';
 import { createLogger } from '../../../../shared/node/log.ts';
-import { invokeCall } from '../../../../desktop/main/api-dispatch.ts';
+import { invokeCall } from '../../../../desktop/main/api-calls.ts';
 import { createServices } from '../../../../desktop/main/services/index.ts';
 import type { ConsoleServices } from '../../../../desktop/main/services/types.ts';
 import { makeClip } from '../../../helpers/clips.ts';

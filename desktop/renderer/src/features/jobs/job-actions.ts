@@ -10,16 +10,17 @@ export interface JobActionState {
 }
 
 /**
- * Retry only where it means something: a failed job, or a queued one that already carries an error (it failed
- * and waits for its next attempt). Cancel only while the job can still stop: every stage but done and failed.
+ * The moves the jobs service allows (shared/common/job-lifecycle.ts): Retry a failed or cancelled job, or one waiting
+ * out its retry backoff (now instead of later); never a queued or running one. Cancel while the job is not finished.
+ * The service still decides: a refusal (INVALID_REQUEST naming the stage) is shown as it comes.
  */
 export function jobActionState(job: Pick<JobRow, 'stage' | 'error'>): JobActionState {
   const terminal = TERMINAL_STAGES.includes(job.stage);
-  const canRetry = job.stage === 'failed' || (job.stage === 'queued' && job.error !== null);
+  const canRetry = job.stage === 'failed' || job.stage === 'cancelled' || job.stage === 'retry-wait';
   return {
     canRetry,
     canCancel: !terminal,
-    retryHint: canRetry ? 'Queue this job again' : `Only failed jobs can be retried; this one is ${job.stage}`,
-    cancelHint: terminal ? `This job is already ${job.stage}` : 'Stop this job; it ends as failed (CANCELLED)',
+    retryHint: canRetry ? 'Queue this job again' : `Only failed, cancelled or retry-waiting jobs can be retried; this one is ${job.stage}`,
+    cancelHint: terminal ? `This job is already ${job.stage}` : 'Stop this job; it ends as cancelled',
   };
 }

@@ -1,6 +1,6 @@
 import { useShallow } from 'zustand/react/shallow';
 import type { JobDetail } from '../../../../../../shared/common/api-contract.ts';
-import type { TranscodeReport } from '../../../../../../shared/common/transcode-report.ts';
+import type { AudioReport, TranscodeReport } from '../../../../../../shared/common/transcode-report.ts';
 import { formatBitrate, formatBytes, formatCost, formatElapsed, formatResolution, formatSpeed, formatTimestamp } from '../../../shared/format.ts';
 import { ErrorBanner, Loading } from '../../../shared/components/feedback.tsx';
 import { jobActionState } from '../job-actions.ts';
@@ -78,6 +78,33 @@ export function JobDetailPanel() {
   );
 }
 
+function lufs(n: unknown, unit: string): string {
+  return typeof n === 'number' ? `${n.toFixed(1)} ${unit}` : '—';
+}
+
+/** EBU R128 of each audio track (and what normalisation reached) and the subtitle tracks, from report.json. */
+function AudioAndText({ audio, subtitles }: { audio: readonly Partial<AudioReport>[]; subtitles: TranscodeReport['subtitles'] | undefined }) {
+  const loud = audio.filter((a) => a.loudness && typeof a.loudness === 'object');
+  const tracks = subtitles && Array.isArray(subtitles.tracks) ? subtitles.tracks : [];
+  const leftOut = subtitles && Array.isArray(subtitles.leftOut) ? subtitles.leftOut : [];
+  if (!loud.length && !tracks.length && !leftOut.length) return null;
+  return (
+    <ul className="small" aria-label="Loudness and subtitles">
+      {loud.map((a, i) => {
+        const l = a.loudness!;
+        return (
+          <li key={`l${i}`} data-loudness={a.language ?? ''}>
+            loudness{a.language ? ` ${a.language}` : ''}: {lufs(l.source?.integratedLufs, 'LUFS')}, peak {lufs(l.source?.truePeakDbtp, 'dBTP')}, LRA {lufs(l.source?.lraLu, 'LU')}
+            {l.target && l.output ? ` → ${lufs(l.output.integratedLufs, 'LUFS')}, peak ${lufs(l.output.truePeakDbtp, 'dBTP')} (${l.target.preset}, ${l.normalization ?? ''})` : ''}
+          </li>
+        );
+      })}
+      {tracks.length > 0 && <li data-testid="subtitle-tracks">subtitles: {tracks.map((t) => t.language ?? t.name).join(', ')}</li>}
+      {leftOut.length > 0 && <li className="muted">subtitles left out: {leftOut.map((t) => `${t.codec}${t.language ? ` ${t.language}` : ''}`).join(', ')}</li>}
+    </ul>
+  );
+}
+
 /** report.json as the transcode core writes it; read defensively (an older or foreign report may lack fields). */
 function Report({ report }: { report: JobDetail['report'] }) {
   if (!report) return <p className="muted small">No report yet: it is written when the outputs are published.</p>;
@@ -121,6 +148,7 @@ function Report({ report }: { report: JobDetail['report'] }) {
           </tbody>
         </table>
       )}
+      <AudioAndText audio={audio} subtitles={r.subtitles} />
       {(stages || typeof r.speed === 'number') && (
         <dl className="kv small" aria-label="Timings">
           {stages &&

@@ -127,6 +127,28 @@ export function PlayerScreen() {
                 </select>
               </>
             )}
+            {shaka.textTracks.length > 0 && (
+              <>
+                <h2 className="small">
+                  <label htmlFor="text-track">Subtitles</label>
+                </h2>
+                <select
+                  id="text-track"
+                  data-testid="text-track"
+                  value={String(shaka.textTracks.find((t) => t.active)?.id ?? 'off')}
+                  onChange={(e) => shaka.selectTextTrack(e.target.value === 'off' ? null : Number(e.target.value))}
+                >
+                  <option value="off">Off</option>
+                  {shaka.textTracks.map((t) => (
+                    <option key={t.id} value={String(t.id)} data-language={t.language}>
+                      {t.label && t.label !== t.language ? `${t.label} · ` : ''}
+                      {languageName(t.language)}
+                      {t.forced ? ' (forced)' : ''}
+                    </option>
+                  ))}
+                </select>
+              </>
+            )}
             <h2 className="small">Stats</h2>
             <dl className="kv" data-testid="stats">
               <dt>Estimated bandwidth</dt>

@@ -77,3 +77,26 @@ export function statsView(
   };
 }
 
+
+/** A subtitle track as the picker shows it. */
+export interface TextTrackView {
+  readonly id: number;
+  /** BCP 47 as shaka normalises it (ISO 639-2 `eng` becomes `en`). */
+  readonly language: string;
+  readonly label: string | null;
+  readonly forced: boolean;
+  readonly active: boolean;
+}
+
+export interface ShakaTextTrackLike {
+  readonly id: number;
+  readonly language: string;
+  readonly label: string | null;
+  readonly forced?: boolean;
+  readonly active: boolean;
+}
+
+/** Subtitle tracks in manifest order; `active` only while they are shown (shaka keeps one selected when hidden). */
+export function textTrackViews(tracks: readonly ShakaTextTrackLike[], visible: boolean): TextTrackView[] {
+  return tracks.map((t) => ({ id: t.id, language: t.language, label: t.label, forced: t.forced === true, active: visible && t.active }));
+}

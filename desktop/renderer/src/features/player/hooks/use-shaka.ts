@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState } from 'react';
 import shaka from 'shaka-player/dist/shaka-player.compiled.js';
 import type { UiError } from '../../../shared/errors.ts';
-import { statsView, variantViews, type PlaybackStats, type VariantView } from './shaka-views.ts';
+import { statsView, textTrackViews, variantViews, type PlaybackStats, type TextTrackView, type VariantView } from './shaka-views.ts';
 
-export type { PlaybackStats, VariantView };
+export type { PlaybackStats, TextTrackView, VariantView };
 
 export interface ThumbnailView {
   readonly uri: string;
@@ -26,9 +26,13 @@ export interface ShakaControls {
   readonly audioLanguages: readonly string[];
   /** Language of the audio playing now. */
   readonly audioLanguage: string | null;
+  /** Subtitle tracks of the job; the one shown has `active`. */
+  readonly textTracks: readonly TextTrackView[];
   setAbr(enabled: boolean): void;
   selectVariant(id: number): void;
   selectAudioLanguage(language: string): void;
+  /** Shows that subtitle track, or hides subtitles with null. */
+  selectTextTrack(id: number | null): void;
   thumbnailAt(time: number): Promise<ThumbnailView | null>;
 }
 
@@ -72,6 +76,7 @@ export function useShaka(
   const [loadedUrl, setLoadedUrl] = useState<string | null>(null);
   const [audioLanguages, setAudioLanguages] = useState<string[]>([]);
   const [audioLanguage, setAudioLanguage] = useState<string | null>(null);
+  const [textTracks, setTextTracks] = useState<TextTrackView[]>([]);
   const headersRef = useRef(mediaHeaders);
   headersRef.current = mediaHeaders;
   const errRef = useRef(onError);
@@ -90,6 +95,7 @@ export function useShaka(
     setVariants(variantViews(tracks));
     setAudioLanguages(p.getAudioLanguages());
     setAudioLanguage(tracks.find((t) => t.active)?.language ?? null);
+    setTextTracks(textTrackViews(p.getTextTracks(), p.isTextTrackVisible()));
     const v = video;
     if (!v || p.getLoadMode() !== shaka.Player.LoadMode.MEDIA_SOURCE) return;
     setStats(statsView(p.getStats(), v));
@@ -120,6 +126,8 @@ export function useShaka(
     player.addEventListener('variantchanged', onTracks);
     player.addEventListener('adaptation', onTracks);
     player.addEventListener('trackschanged', onTracks);
+    player.addEventListener('textchanged', onTracks);
+    player.addEventListener('texttrackvisibility', onTracks);
     // The decoded picture's size changes a little after the variant does (once its first frame is shown).
     video.addEventListener('resize', onTracks);
     attachRef.current = destroying.then(() => player.attach(video));
@@ -141,6 +149,7 @@ export function useShaka(
     setAbrState(true);
     setAudioLanguages([]);
     setAudioLanguage(null);
+    setTextTracks([]);
     if (!player || !video) return;
     if (!source) {
       // Nothing to show (job switch in flight): stop the previous job's playback rather than leave it running.
@@ -192,6 +201,7 @@ export function useShaka(
     loadedUrl,
     audioLanguages,
     audioLanguage,
+    textTracks,
     setAbr(enabled) {
       playerRef.current?.configure({ abr: { enabled } });
       setAbrState(enabled);
@@ -215,6 +225,14 @@ export function useShaka(
       const p = playerRef.current;
       if (!p) return;
       p.selectAudioLanguage(language);
+      snapshotRef.current();
+    },
+    selectTextTrack(id) {
+      const p = playerRef.current;
+      if (!p) return;
+      const track = id === null ? undefined : p.getTextTracks().find((t) => t.id === id);
+      if (track) p.selectTextTrack(track);
+      void p.setTextTrackVisibility(track !== undefined);
       snapshotRef.current();
     },
     async thumbnailAt(time) {

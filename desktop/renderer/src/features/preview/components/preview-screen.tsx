@@ -118,7 +118,7 @@ export function PreviewScreen({ files }: { files: readonly PreviewFile[] }) {
             <strong>Rungs of {s.draft.name}</strong> {s.dirty && <span className="badge warn">edited</span>}
             {s.savedAs && <span className="badge ok">saved as {s.savedAs}</span>}
           </summary>
-          <RungEditor ladder={s.draft} errors={s.draftErrors} onEdit={actions.editRung} onAdd={actions.addRung} onRemove={actions.removeRung} />
+          <RungEditor ladder={s.draft} errors={s.draftErrors} onEdit={actions.editRung} onCodec={actions.setRungCodec} onAdd={actions.addRung} onRemove={actions.removeRung} />
           <form
             className="toolbar"
             aria-label="Save ladder"

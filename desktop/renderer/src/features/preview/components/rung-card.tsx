@@ -1,4 +1,5 @@
 import type { PreviewRung } from '../../../../../../shared/common/api-contract.ts';
+import { CODEC_INFO } from '../../../../../../shared/common/codecs.ts';
 import { formatBitrate, formatBytes, formatNumber, formatSpeed } from '../../../shared/format.ts';
 
 export function RungCard({ rung, frameAtSec }: { rung: PreviewRung; frameAtSec: number }) {
@@ -7,7 +8,7 @@ export function RungCard({ rung, frameAtSec }: { rung: PreviewRung; frameAtSec: 
       <header className="toolbar">
         <strong>{rung.name}</strong>
         <span className="muted">
-          {rung.width}×{rung.height}
+          {CODEC_INFO[rung.codec ?? 'h264'].label} {rung.width}×{rung.height}
         </span>
       </header>
       <div className="frames">

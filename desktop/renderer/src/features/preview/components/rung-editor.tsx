@@ -1,3 +1,4 @@
+import { CODEC_INFO, VIDEO_CODECS, type VideoCodec } from '../../../../../../shared/common/codecs.ts';
 import type { Ladder } from '../../../../../../shared/common/ladder-schema.ts';
 import type { RungField } from '../stores/preview-slice.ts';
 
@@ -13,12 +14,14 @@ export function RungEditor({
   ladder,
   errors,
   onEdit,
+  onCodec,
   onAdd,
   onRemove,
 }: {
   ladder: Ladder;
   errors: Readonly<Record<string, string>>;
   onEdit(index: number, field: RungField, value: number): void;
+  onCodec?(index: number, codec: VideoCodec): void;
   onAdd(): void;
   onRemove(index: number): void;
 }) {
@@ -28,6 +31,7 @@ export function RungEditor({
         <thead>
           <tr>
             <th>Rung</th>
+            <th>Codec</th>
             {FIELDS.map((f) => (
               <th key={f.field} className="num">
                 {f.label}
@@ -40,6 +44,15 @@ export function RungEditor({
           {ladder.rungs.map((r, i) => (
             <tr key={i}>
               <td className="mono">{r.name}</td>
+              <td>
+                <select aria-label={`${r.name} codec`} value={r.codec} disabled={!onCodec} onChange={(e) => onCodec?.(i, e.target.value as VideoCodec)}>
+                  {VIDEO_CODECS.map((c) => (
+                    <option key={c} value={c}>
+                      {CODEC_INFO[c].label}
+                    </option>
+                  ))}
+                </select>
+              </td>
               {FIELDS.map((f) => {
                 const err = errors[`rungs.${i}.${f.field}`];
                 const id = `rung-${i}-${f.field}`;

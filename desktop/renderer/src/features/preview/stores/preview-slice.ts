@@ -1,4 +1,5 @@
 import type { StateCreator } from 'zustand';
+import type { VideoCodec } from '../../../../../../shared/common/codecs.ts';
 import type { ApiResponse, EventPayload, LadderSummary } from '../../../../../../shared/common/api-contract.ts';
 import { LadderSchema, type Ladder } from '../../../../../../shared/common/ladder-schema.ts';
 import { toUiError, type UiError } from '../../../shared/errors.ts';
@@ -36,6 +37,8 @@ export interface PreviewActions {
   setFile(fileId: string | null): void;
   setWindow(startSec: number, durationSec: number): void;
   editRung(index: number, field: RungField, value: number): void;
+  /** A rung's codec family (H.264, HEVC, AV1): the preview then scores each family's rungs. */
+  setRungCodec(index: number, codec: VideoCodec): void;
   addRung(): void;
   removeRung(index: number): void;
   run(): Promise<void>;
@@ -122,6 +125,9 @@ export function createPreviewSlice(services: ConsoleServices): StateCreator<Prev
         editRung(index, field, value) {
           editDraft((l) => ({ ...l, rungs: l.rungs.map((r, i) => (i === index ? { ...r, [field]: value } : r)) }));
         },
+        setRungCodec(index, codec) {
+          editDraft((l) => ({ ...l, rungs: l.rungs.map((r, i) => (i === index ? { ...r, codec } : r)) }));
+        },
         addRung() {
           editDraft((l) => {
             const last = l.rungs[l.rungs.length - 1];
@@ -131,7 +137,7 @@ export function createPreviewSlice(services: ConsoleServices): StateCreator<Prev
               ...l,
               rungs: [
                 ...l.rungs,
-                { name: `${shortEdge}p`, shortEdge, videoBitrate, maxrate: Math.round(videoBitrate * 1.1), bufsize: Math.round(videoBitrate * 1.5), profile: 'main', maxFps: last?.maxFps ?? null },
+                { name: `${shortEdge}p`, shortEdge, videoBitrate, maxrate: Math.round(videoBitrate * 1.1), bufsize: Math.round(videoBitrate * 1.5), profile: 'main', maxFps: last?.maxFps ?? null, codec: last?.codec ?? 'h264' },
               ],
             };
           });
