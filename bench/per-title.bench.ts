@@ -14,7 +14,7 @@
  * film grain (the roadtrip clip from test/fixtures/media with temporal noise).
  * CPU is read from /proc/self/stat (children reaped by this process), so run nothing else in this process.
  *
- *   npx tsx bench/per-title.bench.ts [--duration 12] [--only static,grain] [--json]
+ *   npx tsx bench/per-title.bench.ts [--duration 60] [--only static,grain] [--json]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
 
-const duration = Number(arg('duration', '12'));
+const duration = Number(arg('duration', '60'));
 const W = 960;
 const H = 540;
 const media = (name: string) => path.join(repo, 'test/fixtures/media', name);
@@ -115,6 +115,7 @@ interface Row {
   analysisShare: number;
   rungs: { default: string[]; auto: string[] };
   matched: { size: string; defaultDb: number; autoDb: number; deltaDb: number }[];
+  worstDeltaDb: number | null;
   qualityOk: boolean;
 }
 
@@ -148,6 +149,7 @@ async function benchOne(dir: string, name: string): Promise<Row> {
     analysisShare: r3(analysis.cpuSec / auto.cpuSec),
     rungs: { default: label(def.value, dq), auto: label(auto.value, aq) },
     matched,
+    worstDeltaDb: matched.length ? Math.min(...matched.map((m) => m.deltaDb)) : null,
     qualityOk: matched.every((m) => m.autoDb >= Math.min(m.defaultDb, TRANSPARENT_DB) - QUALITY_TOLERANCE_DB),
   };
 }
@@ -169,7 +171,7 @@ async function main(): Promise<void> {
       `${name.padEnd(10)} bits auto/default ${(row.autoBits / 1e6).toFixed(2)}/${(row.defaultBits / 1e6).toFixed(2)} Mb (saving ${(row.saving * 100).toFixed(1)} %), ` +
         `analysis ${row.analysisCpuSec} CPU s = ${(row.analysisShare * 100).toFixed(1)} % of the auto encode (${row.autoEncodeCpuSec} s; default encode ${row.defaultEncodeCpuSec} s), ` +
         `quality ${row.qualityOk ? 'ok' : 'WORSE'}\n    default: ${row.rungs.default.join(', ')}\n    auto:    ${row.rungs.auto.join(', ')}\n` +
-        `    matched: ${row.matched.map((m) => `${m.size} ${m.deltaDb >= 0 ? '+' : ''}${m.deltaDb} dB`).join(', ') || 'none'}\n`,
+        `    matched: ${row.matched.map((m) => `${m.size} ${m.deltaDb >= 0 ? '+' : ''}${m.deltaDb} dB`).join(', ') || 'none'} (worst ${row.worstDeltaDb ?? '-'} dB)\n`,
     );
   }
   const totalDefault = rows.reduce((s, r) => s + r.defaultBits, 0);
@@ -184,7 +186,13 @@ async function main(): Promise<void> {
     analysisShare: r3(share),
     analysisShareTargetMet: share <= 0.15,
   };
-  process.stdout.write(`\nper-title: ${JSON.stringify(summary)}\n`);
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  process.stdout.write(
+    `\nper-title (${duration} s sources): total bits ${(saving * 100).toFixed(1)} % below the default ladder: ${verdict(summary.savingTargetMet)} (target >= 15 %); ` +
+      `never more bits on a source: ${verdict(summary.neverMoreBits)}; quality per matched rung: ${verdict(summary.qualityOk)}; ` +
+      `analysis CPU ${(share * 100).toFixed(1)} % of the encode: ${verdict(summary.analysisShareTargetMet)} (target <= 15 %)\n`,
+  );
+  process.stdout.write(`per-title: ${JSON.stringify(summary)}\n`);
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(path.join(resultsDir, `per-title-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ duration, rows, summary }, null, 2));
   if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ rows, summary })}\n`);

@@ -163,6 +163,8 @@ const RatePointSchema = z.strictObject({
   bitrate: z.number().nonnegative(),
   /** VMAF (0-100) or SSIM in dB, as `metric` says. */
   quality: z.number(),
+  /** A trial's target rate (it may spend less); a chosen rung's bitrate is its target. */
+  target: z.number().nonnegative().optional(),
 });
 
 /** The per-title analysis of an "Automatic" preview: every trial, their rate-quality hull and the rungs chosen on it. */

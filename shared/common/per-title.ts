@@ -17,30 +17,26 @@ export type QualityMetric = 'vmaf' | 'ssim-db';
 export interface RatePoint {
   readonly width: number;
   readonly height: number;
+  /** Bits per second the encode spent. */
   readonly bitrate: number;
   readonly quality: number;
+  /** The rate the encoder was asked for (a trial on easy content spends less than it is given); absent: `bitrate`. */
+  readonly target?: number;
 }
 
-/** A rung chosen on the hull; `quality` is what the trials predict for it. */
+/** A rung chosen from the trials: `bitrate` is its target rate, `quality` what the trials predict for it. */
 export interface ChosenPoint extends RatePoint {
   readonly why: string;
 }
 
 export interface RungChoiceOptions {
   readonly metric: QualityMetric;
-  /** No rung above this (the base ladder's top rung for this source: never spend more than it would). */
-  readonly maxBitrate: number;
-  /** The lowest rung sits at this bitrate (a rung for poor networks). */
-  readonly floorBitrate: number;
-  /** Quality gain per doubling of bitrate under which quality counts as saturated (default by metric). */
-  readonly saturationPerDoubling?: number;
-  /** Quality no viewer can tell from the source: the top rung need not go past it (default by metric). */
+  /** The base ladder's rungs fitted to this source (size and target rate), top first: the quality to match per size. */
+  readonly base: readonly { readonly width: number; readonly height: number; readonly bitrate: number }[];
+  /** Quality no viewer can tell from the source: no rung need go past it (default by metric). */
   readonly ceiling?: number;
-  /** A rung must beat the rung below it by at least this much (default by metric). */
-  readonly minQualityGain?: number;
-  /** Bitrate ratio between neighbouring rungs: aimed at, and the bounds kept where the span allows. */
-  readonly stepTarget?: number;
-  readonly maxRungs?: number;
+  /** How far below the base rung's trial quality a rung may land: the noise of the measurement (default by metric). */
+  readonly tolerance?: number;
 }
 
 /** SSIM (0..1) in dB; a perfect match is capped at 60 dB. */
@@ -49,18 +45,17 @@ export function ssimToDb(ssim: number): number {
 }
 
 /**
- * Defaults per metric: gains of about a just-noticeable difference (roughly 1 VMAF point is 0.25 dB of SSIM at
- * high quality), and the ceiling past which viewers see no difference (VMAF 95; SSIM 0.996, 24 dB), where a top
- * rung stops even if the metric could still climb (clean synthetic pictures head towards lossless).
+ * Defaults per metric: the ceiling past which viewers see no difference (VMAF 95; SSIM 0.996, 24 dB), where a rung
+ * stops even if the metric could still climb (clean synthetic pictures head towards lossless), and the tolerance
+ * of a matched rung: what repeated trials of one picture scatter by (bench/README.md "per-title").
  */
-export const METRIC_DEFAULTS: Readonly<Record<QualityMetric, { saturationPerDoubling: number; minQualityGain: number; ceiling: number }>> = {
-  'ssim-db': { saturationPerDoubling: 0.6, minQualityGain: 0.25, ceiling: 24 },
-  vmaf: { saturationPerDoubling: 2, minQualityGain: 1, ceiling: 95 },
+export const METRIC_DEFAULTS: Readonly<Record<QualityMetric, { ceiling: number; tolerance: number }>> = {
+  'ssim-db': { ceiling: 24, tolerance: 0.1 },
+  vmaf: { ceiling: 95, tolerance: 0.5 },
 };
 
-export const STEP_MIN = 1.5;
-export const STEP_MAX = 2;
-const STEP_TARGET = 1.75;
+/** A rung spends at least this many times the rate of the rung below it (players order variants by bandwidth). */
+export const MIN_STEP = 1.15;
 
 const lg = (x: number) => Math.log2(x);
 
@@ -89,139 +84,96 @@ function turnsRight(a: RatePoint, b: RatePoint, c: RatePoint): boolean {
   return cross < 0;
 }
 
-/** Quality per doubling of bitrate along a hull segment. */
-function slope(a: RatePoint, b: RatePoint): number {
-  return (b.quality - a.quality) / (lg(b.bitrate) - lg(a.bitrate));
+/** One size's trials as (target rate, spent rate, quality), by ascending target. */
+export type Trial = { target: number; spent: number; quality: number };
+
+function trialsOf(points: readonly RatePoint[], width: number, height: number): Trial[] {
+  return points
+    .filter((p) => p.width === width && p.height === height && p.bitrate > 0 && Number.isFinite(p.quality))
+    .map((p) => ({ target: p.target ?? p.bitrate, spent: p.bitrate, quality: p.quality }))
+    .sort((a, b) => a.target - b.target);
 }
 
-/** The hull's quality at a bitrate: linear in log2 bitrate between vertices, the end segments extended outside. */
-export function hullQualityAt(hull: readonly RatePoint[], bitrate: number): number {
-  if (hull.length === 0) throw new Error('hullQualityAt: empty hull');
-  if (hull.length === 1) return hull[0]!.quality;
-  let i = hull.findIndex((p) => p.bitrate >= bitrate);
-  if (i <= 0) i = i === 0 ? 1 : hull.length - 1;
-  const a = hull[i - 1]!;
-  const b = hull[i]!;
-  const q = a.quality + slope(a, b) * (lg(bitrate) - lg(a.bitrate));
-  // Above the last vertex quality does not keep climbing.
-  return bitrate > hull.at(-1)!.bitrate ? hull.at(-1)!.quality : q;
+/** Linear in log2 target rate between two trials. */
+function between(a: Trial, b: Trial, target: number): { spent: number; quality: number } {
+  const f = b.target === a.target ? 1 : (lg(target) - lg(a.target)) / (lg(b.target) - lg(a.target));
+  return { spent: a.spent * (b.spent / a.spent) ** f, quality: a.quality + f * (b.quality - a.quality) };
+}
+
+/** A size's trial quality at a target rate: interpolated between trials, flat outside them (never extrapolated). */
+export function trialQualityAt(trials: readonly Trial[], target: number): number {
+  if (trials.length === 0) throw new Error('trialQualityAt: no trial');
+  if (target <= trials[0]!.target) return trials[0]!.quality;
+  const i = trials.findIndex((t) => t.target >= target);
+  return i < 0 ? trials.at(-1)!.quality : between(trials[i - 1]!, trials[i]!, target).quality;
 }
 
 /**
- * The top of the useful range: the first hull vertex after which a doubling of bitrate gains less than the
- * saturation threshold (the hull is concave, so it only flattens from there), at most `maxBitrate`.
+ * The lowest target rate whose trial quality reaches `goal`, found on the straight lines between trials in log
+ * rate: rate-quality curves are concave, so a chord lies under the curve and the rate found is, if anything, high
+ * (safe for quality). Never below the lowest trial (no extrapolation) nor above `cap`.
  */
-export function saturationBitrate(hull: readonly RatePoint[], saturationPerDoubling: number, maxBitrate: number, ceiling = Infinity): { bitrate: number; why: string } {
-  const reach = hull.findIndex((p) => p.quality >= ceiling);
-  if (reach >= 0) {
-    const a = hull[reach - 1];
-    const b = hull[reach]!;
-    // The rate where the hull crosses the ceiling (interpolated in log rate).
-    const at = a ? a.bitrate * 2 ** ((ceiling - a.quality) / slope(a, b)) : b.bitrate;
-    const capped = Math.min(at, maxBitrate);
-    const gains = hull.slice(0, reach + 1).every((p, i, l) => i === 0 || slope(l[i - 1]!, p) >= saturationPerDoubling);
-    if (gains && capped < maxBitrate) return { bitrate: Math.round(capped), why: `reaches ${ceiling} (transparent) at ${kb(capped)}` };
-  }
-  for (let i = 0; i + 1 < hull.length; i++) {
-    const s = slope(hull[i]!, hull[i + 1]!);
-    if (s < saturationPerDoubling) {
-      const b = Math.min(hull[i]!.bitrate, maxBitrate);
-      return { bitrate: b, why: `quality saturates: +${s.toFixed(2)} per doubling above ${kb(hull[i]!.bitrate)}` };
+export function lowestRateFor(trials: readonly Trial[], goal: number, cap: number): number {
+  const i = trials.findIndex((t) => t.quality >= goal);
+  if (i < 0) return cap;
+  if (i === 0) return Math.min(cap, trials[0]!.target);
+  const a = trials[i - 1]!;
+  const b = trials[i]!;
+  const f = (goal - a.quality) / (b.quality - a.quality);
+  return Math.min(cap, a.target * (b.target / a.target) ** f);
+}
+
+/**
+ * Rungs, top first, one per base rung that earns its place: each size's target rate is the lowest one at which its
+ * trials reach what the base rung of that size reaches in the same trials (or the transparency ceiling, when
+ * that is lower), within the metric's tolerance; never above the base rung's rate, so quality per matched rung is
+ * never worse and easy content spends less. A rung is dropped when the rung below it (as chosen) already reaches
+ * the quality it has to deliver; the smallest size always stays (the rung for poor networks). Each rung spends at
+ * least MIN_STEP times the rung below: a rung that would not, yet gives more quality, replaces the rung below (the
+ * hull says the larger size is better at that rate), except the floor, above which it is raised instead.
+ */
+export function chooseRungs(points: readonly RatePoint[], options: RungChoiceOptions): ChosenPoint[] {
+  const defaults = METRIC_DEFAULTS[options.metric];
+  const ceiling = options.ceiling ?? defaults.ceiling;
+  const tolerance = options.tolerance ?? defaults.tolerance;
+  const candidates = options.base.flatMap((b) => {
+    const trials = trialsOf(points, b.width, b.height);
+    if (trials.length === 0) return [];
+    const reached = trialQualityAt(trials, b.bitrate);
+    const goal = Math.min(reached, ceiling) - tolerance;
+    // Rounded up: a rate a bit short of the goal is a rung a bit worse than the base one.
+    const target = Math.ceil(lowestRateFor(trials, goal, b.bitrate));
+    const quality = round2(trialQualityAt(trials, target));
+    const why =
+      reached > ceiling
+        ? `reaches transparency (${ceiling}) at ${kb(target)} of the base rung's ${kb(b.bitrate)}`
+        : `matches the base rung's ${round2(reached)} (within ${tolerance}) at ${kb(target)} of its ${kb(b.bitrate)}`;
+    return [{ width: b.width, height: b.height, bitrate: target, quality, goal, why }];
+  });
+  // Bottom up: the smallest size stays; a rung whose goal the kept rung below already reaches is dropped.
+  const kept: (ChosenPoint & { goal: number })[] = [];
+  for (const c of [...candidates].reverse()) {
+    for (;;) {
+      const below = kept[0];
+      if (below && below.quality >= c.goal) break;
+      if (!below || c.bitrate >= below.bitrate * MIN_STEP) {
+        kept.unshift(c);
+        break;
+      }
+      // This rung costs about what the one below does and gives more: the one below is of no use (unless it is the floor).
+      if (kept.length > 1 && c.quality > below.quality) {
+        kept.shift();
+        continue;
+      }
+      kept.unshift({ ...c, bitrate: Math.ceil(below.bitrate * MIN_STEP), why: `${c.why}; raised to ${MIN_STEP}x the rung below` });
+      break;
     }
   }
-  const last = hull.at(-1)!.bitrate;
-  return last >= maxBitrate
-    ? { bitrate: maxBitrate, why: `capped at the base ladder's top rate ${kb(maxBitrate)}` }
-    : { bitrate: last, why: `best trial (${kb(last)}); quality still climbing there` };
+  if (kept.length > 0) kept[kept.length - 1] = { ...kept.at(-1)!, why: `${kept.at(-1)!.why}; the rung for poor networks` };
+  return kept.map(({ goal: _goal, ...c }) => c);
 }
 
 const kb = (b: number) => `${Math.round(b / 1000)} kb/s`;
-
-/** Number of equal geometric steps between two rates whose ratio is nearest the target (ties to the 1.5-2x band). */
-export function geometricSteps(top: number, floor: number, target = STEP_TARGET): number {
-  const span = Math.log(top / floor);
-  if (span < Math.log(STEP_MIN)) return 0;
-  const candidates = [Math.floor(span / Math.log(target)), Math.ceil(span / Math.log(target))].filter((n) => n >= 1);
-  const score = (n: number) => {
-    const r = Math.exp(span / n);
-    const inBand = r >= STEP_MIN - 1e-9 && r <= STEP_MAX + 1e-9 ? 0 : 1;
-    return inBand * 10 + Math.abs(Math.log(r / target));
-  };
-  return candidates.sort((a, b) => score(a) - score(b))[0] ?? 1;
-}
-
-/**
- * The picture size for a rung at a bitrate: among trial sizes smaller than `belowArea` (and at least `aboveArea`), the one whose own
- * rate-quality curve is best there (inside the rates it was tried at), else the size whose extended curve is best
- * there (static pictures cannot spend the rates they are given, so their trials cover narrow ranges). Null when
- * no trial size is small enough.
- */
-export function sizeAt(points: readonly RatePoint[], bitrate: number, belowArea = Infinity, aboveArea = 0): { width: number; height: number; quality: number } | null {
-  const curves = new Map<string, RatePoint[]>();
-  for (const p of points) {
-    if (p.width * p.height >= belowArea || p.width * p.height < aboveArea) continue;
-    const key = `${p.width}x${p.height}`;
-    curves.set(key, [...(curves.get(key) ?? []), p]);
-  }
-  if (curves.size === 0) return null;
-  let best: { width: number; height: number; quality: number; inside: boolean } | null = null;
-  for (const list of curves.values()) {
-    const curve = convexHull(list);
-    if (curve.length === 0) continue;
-    const inside = bitrate >= curve[0]!.bitrate && bitrate <= curve.at(-1)!.bitrate;
-    // Outside its trials a curve is extended (flat above its best point, its first slope below): a size tried
-    // inside the rate wins over one extended to it.
-    const q = hullQualityAt(curve, bitrate);
-    const better = !best || (inside && !best.inside) || (inside === best.inside && q > best.quality);
-    if (better) best = { width: curve[0]!.width, height: curve[0]!.height, quality: q, inside };
-  }
-  return best ? { width: best.width, height: best.height, quality: best.quality } : null;
-}
-
-/**
- * Rungs on the hull, top first: the top where quality saturates (at most maxBitrate), the bottom at the floor
- * rate, geometric steps of about 1.5-2x between them, each rung smaller than the one above, and no rung kept
- * whose predicted quality the rung below already reaches (within minQualityGain). The floor rung always stays.
- */
-export function chooseRungs(points: readonly RatePoint[], options: RungChoiceOptions): ChosenPoint[] {
-  const hull = convexHull(points);
-  if (hull.length === 0) return [];
-  const defaults = METRIC_DEFAULTS[options.metric];
-  const saturation = options.saturationPerDoubling ?? defaults.saturationPerDoubling;
-  const minGain = options.minQualityGain ?? defaults.minQualityGain;
-  const maxRungs = options.maxRungs ?? 8;
-  const floor = Math.min(options.floorBitrate, options.maxBitrate);
-  const top = saturationBitrate(hull, saturation, options.maxBitrate, options.ceiling ?? defaults.ceiling);
-  const topRate = Math.max(top.bitrate, floor);
-
-  const sizes = new Set(points.map((p) => p.width * p.height)).size;
-  const steps = Math.min(maxRungs - 1, sizes - 1, geometricSteps(topRate, floor, options.stepTarget));
-  const rates = steps === 0 ? [topRate] : Array.from({ length: steps + 1 }, (_, i) => topRate * (floor / topRate) ** (i / steps));
-  const chosen: ChosenPoint[] = [];
-  // Areas largest first: rung i may not take a size that leaves too few smaller ones for the rungs below it.
-  const areas = [...new Set(points.map((p) => p.width * p.height))].sort((a, b) => b - a);
-  let belowArea = Infinity;
-  for (const [i, rate] of rates.entries()) {
-    const size = sizeAt(points, rate, belowArea, areas[areas.length - rates.length + i] ?? 0);
-    if (!size) break;
-    belowArea = size.width * size.height;
-    const why = i === 0 ? top.why : i === rates.length - 1 ? 'floor rung for poor networks' : `${(rates[i - 1]! / rate).toFixed(2)}x below the rung above`;
-    chosen.push({ width: size.width, height: size.height, bitrate: Math.round(rate), quality: round2(size.quality), why });
-  }
-  // Sizes ran out before the floor: the smallest rung moves down to the floor rate.
-  const last = chosen.at(-1)!;
-  if (steps > 0 && last.bitrate > floor * 1.01) {
-    const size = sizeAt(points, floor, last.width * last.height + 1)!;
-    chosen[chosen.length - 1] = { ...last, bitrate: Math.round(floor), quality: round2(size.quality), why: 'floor rung for poor networks' };
-  }
-  // Bottom up: drop a rung that does not beat the (kept) rung below by minGain; the lowest stays.
-  const kept: ChosenPoint[] = [chosen.at(-1)!];
-  for (let i = chosen.length - 2; i >= 0; i--) {
-    const c = chosen[i]!;
-    if (c.quality - kept[0]!.quality >= minGain) kept.unshift(c);
-  }
-  return kept;
-}
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 /** What the analysis found, for report.json and the console's chart. */
@@ -242,14 +194,15 @@ export interface PerTitleAnalysis {
 export const AUTO_LADDER_NAME = 'auto';
 
 /**
- * Windows to sample: 3 to 5 spread evenly over the source (centred in equal slices, so the opening titles and end
- * credits weigh no more than the rest), together about `share` of the duration, each 0.4-2 s. A long source gets
- * 5 windows of 2 s; a short one gets shorter windows so the analysis stays a small part of the encode.
+ * Windows to sample: 3 spread evenly over the source (4 from 2 minutes on), centred in equal slices so the opening
+ * titles and end credits weigh no more than the rest, together about `share` of the duration, each 0.5-2 s: the
+ * trials cost about twice the sample's share of the encode, so the analysis stays a small part of it from about a
+ * minute of source on (bench/README.md "per-title"); a shorter source still gets windows long enough to judge.
  */
-export function planWindows(durationSec: number, share = 0.05): { startSec: number; durationSec: number }[] {
+export function planWindows(durationSec: number, share = 0.04): { startSec: number; durationSec: number }[] {
   if (!(durationSec > 0)) return [];
-  const count = durationSec < 30 ? 3 : durationSec < 120 ? 4 : 5;
-  const length = Math.min(2, Math.max(0.4, (durationSec * share) / count), durationSec / count);
+  const count = durationSec < 120 ? 3 : 4;
+  const length = Math.min(2, Math.max(0.5, (durationSec * share) / count), durationSec / count);
   return Array.from({ length: count }, (_, i) => {
     const centre = ((i + 0.5) / count) * durationSec;
     const startSec = Math.max(0, Math.min(durationSec - length, centre - length / 2));

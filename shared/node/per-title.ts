@@ -7,7 +7,6 @@ import type { FittedLadder, FittedRung, Ladder } from '../common/ladder-schema.t
 import { fitLadder, getLadder, DEFAULT_LADDER_NAME } from '../common/ladders.ts';
 import type { MediaInfo } from '../common/media.ts';
 import {
-  AUTO_LADDER_NAME,
   autoLadder,
   chooseRungs,
   convexHull,
@@ -21,7 +20,6 @@ import {
 import { childCpuSeconds } from './child-cpu.ts';
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
-import { loadLadder } from './ladder-files.ts';
 import { meanStat, readVmaf, scoringChains } from './preview.ts';
 import { probeFile } from './probe.ts';
 import { parseM3u8 } from './verify.ts';
@@ -35,12 +33,15 @@ import { parseM3u8 } from './verify.ts';
 
 /** Trials are for ranking sizes and finding where quality saturates, not for shipping: a fast preset. */
 export const TRIAL_PRESET = 'superfast';
-/** Trial rates per size, as fractions of the base ladder's rate for that size. */
+/**
+ * Trial rates per size, as fractions of the base ladder's rate for that size: the base rung itself (the quality to
+ * match) and one low rate; the rate a rung needs is found between them in log rate (shared/common/per-title.ts).
+ */
 export const TRIAL_RATES: readonly number[] = [0.3, 1];
+/** Trials are scored on every 2nd frame: half the scoring's cost, and the mean moves by less than the tolerance. */
+export const SCORE_FRAME_STEP = 2;
 /** Scores are computed at the top rung's size, but at most this short edge (SSIM at 1080p costs more than the trials). */
 const MAX_SCORE_SHORT_EDGE = 720;
-/** The floor rung's rate (a rung for poor networks), or the base ladder's lowest rate when that is lower. */
-export const FLOOR_BITRATE = 300_000;
 
 export interface PerTitleOptions {
   readonly input: string;
@@ -71,17 +72,6 @@ export async function analyzePerTitle(options: PerTitleOptions): Promise<PerTitl
   } finally {
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-/** `--ladder NAME|FILE|auto`: a named or file ladder as loadLadder does; `auto` analyses this input first. */
-export async function resolveLadderFor(
-  nameOrFile: string,
-  input: string,
-  options: Omit<PerTitleOptions, 'input'> & { home?: string } = {},
-): Promise<{ ladder: Ladder; analysis: PerTitleAnalysis | null }> {
-  if (nameOrFile !== AUTO_LADDER_NAME) return { ladder: await loadLadder(nameOrFile, { home: options.home }), analysis: null };
-  const r = await analyzePerTitle({ ...options, input });
-  return { ladder: r.ladder, analysis: r.analysis };
 }
 
 async function analyze(options: PerTitleOptions, work: string): Promise<PerTitleResult> {
@@ -126,10 +116,9 @@ async function analyze(options: PerTitleOptions, work: string): Promise<PerTitle
   const points: RatePoint[] = [];
   for (const [i, r] of cmd.outputs.renditions.entries()) {
     const size = await renditionSize(work, r);
-    points.push({ width: r.width, height: r.height, bitrate: Math.round((size.bytes * 8) / size.seconds), quality: round2(metric === 'vmaf' ? scores[i]! : ssimToDb(scores[i]!)) });
+    points.push({ width: r.width, height: r.height, target: trials[i]!.videoBitrate, bitrate: Math.round((size.bytes * 8) / size.seconds), quality: round2(metric === 'vmaf' ? scores[i]! : ssimToDb(scores[i]!)) });
   }
-  const bottom = fitted.rungs.at(-1)!;
-  const chosen = chooseRungs(points, { metric, maxBitrate: top.videoBitrate, floorBitrate: Math.min(FLOOR_BITRATE, bottom.videoBitrate) });
+  const chosen = chooseRungs(points, { metric, base: fitted.rungs.map((r) => ({ width: r.width, height: r.height, bitrate: r.videoBitrate })) });
   const ladder = autoLadder(base, fitted, chosen);
   const cpu1 = await childCpuSeconds();
   return {
@@ -183,7 +172,7 @@ async function scoreTrials(a: {
 }): Promise<number[]> {
   const video = a.media.video!;
   const n = a.renditions.length;
-  const { refChain, distChain } = scoringChains(video, a.install, a.renditions[0]!.fps, a.ref.width, a.ref.height);
+  const { refChain, distChain } = scoringChains(video, a.install, a.renditions[0]!.fps, a.ref.width, a.ref.height, { frameStep: SCORE_FRAME_STEP });
   const refLabels = Array.from({ length: n }, (_, i) => `[r${i}]`).join('');
   const graph = [`[${n}:${video.index}]${refChain},split=${n}${refLabels}`];
   const args: string[] = [];

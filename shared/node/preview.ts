@@ -167,11 +167,20 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
  * transcode's own fixes (deinterlace, tone-map, CFR) and an encoded rung, both at the rung's rate and scaled to
  * the reference size, so scores compare like with like.
  */
-export function scoringChains(video: VideoStreamInfo, caps: FfmpegCaps, rate: Rational, refW: number, refH: number): { refChain: string; distChain: string } {
+export function scoringChains(
+  video: VideoStreamInfo,
+  caps: FfmpegCaps,
+  rate: Rational,
+  refW: number,
+  refH: number,
+  options: { frameStep?: number } = {},
+): { refChain: string; distChain: string } {
   const fixes = sourceFilters(video, caps, video.variableFrameRate ? rate : null).filters;
+  // Scoring every Nth frame (after the rate is fixed, before the scaling) keeps both sides on the same frames.
+  const step = (options.frameStep ?? 1) > 1 ? [`framestep=${options.frameStep}`] : [];
   return {
-    refChain: [...fixes, `fps=${rationalToString(rate)}`, `scale=w=${refW}:h=${refH}:flags=lanczos`, 'setsar=1', 'format=yuv420p'].join(','),
-    distChain: [`fps=${rationalToString(rate)}`, `scale=w=${refW}:h=${refH}:flags=bicubic`, 'setsar=1', 'format=yuv420p'].join(','),
+    refChain: [...fixes, `fps=${rationalToString(rate)}`, ...step, `scale=w=${refW}:h=${refH}:flags=lanczos`, 'setsar=1', 'format=yuv420p'].join(','),
+    distChain: [`fps=${rationalToString(rate)}`, ...step, `scale=w=${refW}:h=${refH}:flags=bicubic`, 'setsar=1', 'format=yuv420p'].join(','),
   };
 }
 

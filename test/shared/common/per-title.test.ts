@@ -6,12 +6,12 @@ import {
   buildSampleCommand,
   chooseRungs,
   convexHull,
-  geometricSteps,
-  hullQualityAt,
+  lowestRateFor,
+  METRIC_DEFAULTS,
+  MIN_STEP,
   planWindows,
   ssimToDb,
-  STEP_MAX,
-  STEP_MIN,
+  trialQualityAt,
   type RatePoint,
 } from '../../../shared/common/per-title.ts';
 
@@ -40,7 +40,6 @@ function grid(o: { slope: number; ceilingTop: number; ceilingStep: number; offse
 }
 
 const HARD = grid({ slope: 2.5, ceilingTop: 40, ceilingStep: 3 }); // quality still climbing at the top rate
-const EASY = grid({ slope: 2.5, ceilingTop: 22, ceilingStep: 0.5, offset: 6 }); // saturates early (static screen)
 
 describe('convexHull', () => {
   const p = (bitrate: number, quality: number, width = 640): RatePoint => ({ width, height: 360, bitrate, quality });
@@ -64,71 +63,113 @@ describe('convexHull', () => {
     const slopes = hull.slice(1).map((b, i) => (b.quality - hull[i]!.quality) / Math.log2(b.bitrate / hull[i]!.bitrate));
     for (let i = 1; i < slopes.length; i++) expect(slopes[i]!).toBeLessThanOrEqual(slopes[i - 1]! + 1e-9);
     expect(new Set(hull.map((x) => x.width)).size).toBeGreaterThan(1);
-    for (const point of HARD) expect(point.quality).toBeLessThanOrEqual(hullQualityAt(hull, point.bitrate) + 1e-9);
   });
 });
 
-describe('geometricSteps', () => {
-  it.each([
-    [6e6, 300e3],
-    [3e6, 300e3],
-    [2e6, 365e3],
-    [1e6, 300e3],
-    [700e3, 300e3],
-  ])('%d down to %d in steps inside 1.5-2x', (top, floor) => {
-    const n = geometricSteps(top, floor);
-    const ratio = (top / floor) ** (1 / n);
-    expect(ratio).toBeGreaterThanOrEqual(STEP_MIN - 1e-9);
-    expect(ratio).toBeLessThanOrEqual(STEP_MAX + 1e-9);
+/** The default ladder fitted to a 960x540 source: the sizes and rates whose trial quality the auto rungs must match. */
+const BASE = [
+  { width: 960, height: 540, bitrate: 2_000_000 },
+  { width: 768, height: 432, bitrate: 1_100_000 },
+  { width: 640, height: 360, bitrate: 730_000 },
+  { width: 416, height: 234, bitrate: 365_000 },
+];
+
+/** Trials as the analysis runs them: each base size at 30 % and 100 % of its rate, `spent` the share actually spent. */
+function trials(quality: (size: number, fraction: number) => number, spent = 1): RatePoint[] {
+  return BASE.flatMap((b, i) =>
+    [0.3, 1].map((f) => ({ width: b.width, height: b.height, target: Math.round(b.bitrate * f), bitrate: Math.round(b.bitrate * f * spent), quality: quality(i, f) })),
+  );
+}
+const curveOf = (points: readonly RatePoint[], w: number) =>
+  points.filter((p) => p.width === w).map((p) => ({ target: p.target!, spent: p.bitrate, quality: p.quality })).sort((a, b) => a.target - b.target);
+
+describe('trialQualityAt and lowestRateFor', () => {
+  const curve = [
+    { target: 300e3, spent: 290e3, quality: 16 },
+    { target: 1200e3, spent: 1100e3, quality: 20 },
+  ];
+  it('interpolates in log rate between trials and stays flat outside them', () => {
+    expect(trialQualityAt(curve, 600e3)).toBeCloseTo(18, 6);
+    expect(trialQualityAt(curve, 100e3)).toBe(16);
+    expect(trialQualityAt(curve, 5e6)).toBe(20);
   });
-  it('no step when the top is within 1.5x of the floor', () => expect(geometricSteps(400e3, 300e3)).toBe(0));
+  it('finds the lowest rate reaching a quality on the chord, never below the lowest trial nor above the cap', () => {
+    expect(lowestRateFor(curve, 18, 2e6)).toBeCloseTo(600e3, -1);
+    expect(lowestRateFor(curve, 12, 2e6)).toBe(300e3);
+    expect(lowestRateFor(curve, 25, 1.5e6)).toBe(1.5e6);
+    expect(lowestRateFor(curve, 19, 500e3)).toBe(500e3);
+  });
 });
 
 describe('chooseRungs', () => {
-  const options = { metric: 'ssim-db' as const, maxBitrate: 6e6, floorBitrate: 300e3, ceiling: 100 };
+  const ssim = { metric: 'ssim-db' as const, base: BASE };
+  const tolerance = METRIC_DEFAULTS['ssim-db'].tolerance;
 
-  it('climbing content: top at the cap, steps of 1.5-2x, sizes shrinking, a floor rung', () => {
-    const rungs = chooseRungs(HARD, options);
-    expect(rungs[0]!.bitrate).toBe(6e6);
-    expect(rungs.at(-1)!.bitrate).toBe(300e3);
-    expect(rungs.at(-1)!.why).toMatch(/floor/);
-    for (let i = 1; i < rungs.length; i++) {
-      const ratio = rungs[i - 1]!.bitrate / rungs[i]!.bitrate;
-      expect(ratio).toBeGreaterThanOrEqual(STEP_MIN - 0.01);
-      expect(ratio).toBeLessThanOrEqual(STEP_MAX + 0.01);
-      expect(rungs[i]!.width * rungs[i]!.height).toBeLessThan(rungs[i - 1]!.width * rungs[i - 1]!.height);
-      expect(rungs[i - 1]!.quality - rungs[i]!.quality).toBeGreaterThanOrEqual(0.25);
+  /** The rule the bench checks on real encodes: per size, the trials predict at least the base rung's quality. */
+  function expectMatchesBase(points: RatePoint[], rungs: ReturnType<typeof chooseRungs>, ceiling = METRIC_DEFAULTS['ssim-db'].ceiling) {
+    for (const r of rungs) {
+      const b = BASE.find((x) => x.width === r.width)!;
+      const curve = curveOf(points, r.width);
+      expect(r.bitrate).toBeLessThanOrEqual(b.bitrate);
+      expect(trialQualityAt(curve, r.bitrate)).toBeGreaterThanOrEqual(Math.min(trialQualityAt(curve, b.bitrate), ceiling) - tolerance - 1e-9);
     }
-    expect(rungs.length).toBeGreaterThanOrEqual(4);
+  }
+
+  it('hard content: every size kept, each at the rate its trials need to match the base rung, just under it', () => {
+    const hard = trials((i, f) => 17 - i * 1.5 - (f < 1 ? 3.5 : 0));
+    const rungs = chooseRungs(hard, ssim);
+    expect(rungs.map((r) => r.width)).toEqual([960, 768, 640, 416]);
+    expectMatchesBase(hard, rungs);
+    // 0.1 dB of the 3.5 dB the rate's last 3.3x buys: 0.3 x (1/0.3)^(3.4/3.5) of the base rate.
+    for (const [i, r] of rungs.entries()) expect(r.bitrate).toBeCloseTo(BASE[i]!.bitrate * 0.3 * (1 / 0.3) ** (3.4 / 3.5), -3);
+    expect(rungs.at(-1)!.why).toMatch(/poor networks/);
   });
 
-  it('saturating content: the top stops where a doubling gains little, far below the cap', () => {
-    const rungs = chooseRungs(EASY, options);
-    expect(rungs[0]!.bitrate).toBeLessThan(2e6);
-    expect(rungs[0]!.why).toMatch(/saturates/);
-    const hull = convexHull(EASY);
-    const gainAbove = hullQualityAt(hull, rungs[0]!.bitrate * 2) - hullQualityAt(hull, rungs[0]!.bitrate);
-    expect(gainAbove).toBeLessThan(0.6);
-    expect(rungs.length).toBeLessThan(chooseRungs(HARD, options).length);
+  it('easy content: a rung stops at transparency, far below the base rate; a smaller size it beats at a lower rate goes', () => {
+    // 540p is transparent (24 dB) well below its base rate; the smaller sizes are not.
+    const easy = trials((i, f) => (i === 0 ? (f < 1 ? 22 : 28) : 21 - i - (f < 1 ? 3 : 0)));
+    const rungs = chooseRungs(easy, ssim);
+    expectMatchesBase(easy, rungs);
+    // 23.9 dB on the chord from (600k, 22) to (2000k, 28): 600k x (2000/600)^(1.9/6).
+    expect(rungs[0]!.bitrate).toBeCloseTo(600e3 * (2000 / 600) ** (1.9 / 6), -3);
+    expect(rungs[0]!.why).toMatch(/transparency/);
+    // 432p would need about 1.06 Mb/s for 19.9 dB: 540p gives 23.9 dB for less, so 432p is of no use.
+    expect(rungs.map((r) => r.width)).toEqual([960, 640, 416]);
+    expect(rungs.reduce((s, r) => s + r.bitrate, 0)).toBeLessThan(BASE.reduce((s, b) => s + b.bitrate, 0) * 0.85);
   });
 
-  it('drops a rung whose quality the rung below already reaches', () => {
-    // Two sizes, both flat: the large one adds nothing over the small one.
-    const flat: RatePoint[] = [
-      { width: 1280, height: 720, bitrate: 300e3, quality: 20 },
-      { width: 1280, height: 720, bitrate: 3e6, quality: 20.1 },
-      { width: 640, height: 360, bitrate: 100e3, quality: 19.95 },
-      { width: 640, height: 360, bitrate: 1e6, quality: 20 },
-    ];
-    const rungs = chooseRungs(flat, { ...options, maxBitrate: 3e6, floorBitrate: 100e3, saturationPerDoubling: 0.01 });
-    for (let i = 1; i < rungs.length; i++) expect(rungs[i - 1]!.quality - rungs[i]!.quality).toBeGreaterThanOrEqual(0.25);
+  it('rates are the encoder targets the trials were given, not what they spent (easy content spends less)', () => {
+    const spendsHalf = trials((i, f) => 17 - i * 1.5 - (f < 1 ? 3.5 : 0), 0.5);
+    const full = chooseRungs(trials((i, f) => 17 - i * 1.5 - (f < 1 ? 3.5 : 0)), ssim);
+    expect(chooseRungs(spendsHalf, ssim).map((r) => r.bitrate)).toEqual(full.map((r) => r.bitrate));
+  });
+
+  it('never below the base rung quality even where the hull of all sizes would pick a smaller size', () => {
+    // A smaller size is better than 540p at low rates (the hull takes it there), but 540p at its base rate is best.
+    const crossing = trials((i, f) => (f < 1 ? 16 - i * 0.2 : 20 - i * 1.5));
+    const rungs = chooseRungs(crossing, ssim);
+    expectMatchesBase(crossing, rungs);
+    expect(rungs[0]!.width).toBe(960);
+  });
+
+  it('drops a rung whose quality the rung below already reaches; the smallest size always stays', () => {
+    // Flat content: every size gives ~20 dB whatever the rate.
+    const flat = trials((i, f) => 20 + (f < 1 ? 0 : 0.05) - i * 0.01);
+    const rungs = chooseRungs(flat, ssim);
     expect(rungs).toHaveLength(1);
-    expect(rungs[0]!.bitrate).toBe(100e3);
+    expect(rungs[0]).toMatchObject({ width: 416, bitrate: Math.round(365_000 * 0.3) });
   });
 
-  it('never goes above the cap, even when quality still climbs', () => {
-    const rungs = chooseRungs(HARD, { ...options, maxBitrate: 1.5e6 });
-    expect(Math.max(...rungs.map((r) => r.bitrate))).toBeLessThanOrEqual(1.5e6);
+  it('a rung spends at least MIN_STEP times the rung below it; the floor rung is never replaced', () => {
+    // 432p is flat at 18 dB (its lowest trial, 330k, is enough); 360p and 234p need nearly their full rates.
+    const odd = trials((i, f) => (i === 0 ? (f < 1 ? 17 : 20) : i === 1 ? 18 : 17 - i - (f < 1 ? 3 : 0)));
+    const rungs = chooseRungs(odd, ssim);
+    // 360p would cost more than 432p for less quality: gone. 234p is the floor: 432p is raised above it instead.
+    expect(rungs.map((r) => r.width)).toEqual([960, 768, 416]);
+    const r432 = rungs[1]!;
+    expect(r432.bitrate).toBe(Math.ceil(rungs[2]!.bitrate * MIN_STEP));
+    expect(r432.why).toMatch(/raised/);
+    for (let i = 1; i < rungs.length; i++) expect(rungs[i - 1]!.bitrate).toBeGreaterThanOrEqual(rungs[i]!.bitrate * MIN_STEP - 1);
   });
 });
 
@@ -141,10 +182,11 @@ describe('ssimToDb and planWindows', () => {
   ])('SSIM %d is %d dB', (ssim, db) => expect(ssimToDb(ssim)).toBeCloseTo(db, 6));
 
   it.each([
-    [6, 3, 0.4],
-    [20, 3, 0.4],
-    [90, 4, 1.125],
-    [600, 5, 2],
+    [6, 3, 0.5],
+    [30, 3, 0.5],
+    [60, 3, 0.8],
+    [90, 3, 1.2],
+    [600, 4, 2],
   ])('%d s source: %d windows of %d s, spread inside it', (duration, count, length) => {
     const w = planWindows(duration);
     expect(w).toHaveLength(count);
@@ -154,6 +196,11 @@ describe('ssimToDb and planWindows', () => {
       expect(x.startSec + x.durationSec).toBeLessThanOrEqual(duration + 1e-9);
     }
     expect(w.at(-1)!.startSec - w[0]!.startSec).toBeGreaterThan(duration / 2);
+  });
+
+  it.each([60, 120, 300, 3600])('%d s source: the windows are at most 4 %% of it (the analysis CPU budget)', (duration) => {
+    const total = planWindows(duration).reduce((s, w) => s + w.durationSec, 0);
+    expect(total / duration).toBeLessThanOrEqual(0.04 + 1e-9);
   });
 });
 
@@ -201,23 +248,5 @@ describe('buildSampleCommand', () => {
     expect(graph).toContain('[w0][w1]concat=n=2:v=1:a=0[sample]');
     expect(graph).toContain('scale=w=1280:h=720');
     expect(args.slice(-10)).toEqual(['-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-threads', '1', '-y', 'file:/w/sample.mkv']);
-  });
-});
-
-describe('quality ceiling', () => {
-  it('stops the top rung where the hull reaches transparency, even while the metric still climbs', () => {
-    const clean: RatePoint[] = [
-      { width: 1280, height: 720, bitrate: 500e3, quality: 18 },
-      { width: 1280, height: 720, bitrate: 1e6, quality: 21.5 },
-      { width: 1280, height: 720, bitrate: 2e6, quality: 24.5 },
-      { width: 1280, height: 720, bitrate: 4e6, quality: 27 },
-      { width: 640, height: 360, bitrate: 200e3, quality: 12 },
-      { width: 640, height: 360, bitrate: 800e3, quality: 16 },
-    ];
-    const rungs = chooseRungs(clean, { metric: 'ssim-db', maxBitrate: 4e6, floorBitrate: 300e3 });
-    // 24 dB is crossed between 1 Mb/s (21.5) and 2 Mb/s (24.5): at 1 Mb/s x 2^(2.5/3).
-    expect(rungs[0]!.bitrate).toBeCloseTo(1e6 * 2 ** (2.5 / 3), -3);
-    expect(rungs[0]!.why).toMatch(/transparent/);
-    expect(chooseRungs(clean, { metric: 'ssim-db', maxBitrate: 4e6, floorBitrate: 300e3, ceiling: 100 })[0]!.bitrate).toBe(4e6);
   });
 });
