@@ -196,10 +196,10 @@ export const AUTO_LADDER_NAME = 'auto';
 /**
  * Windows to sample: 3 spread evenly over the source (4 from 2 minutes on), centred in equal slices so the opening
  * titles and end credits weigh no more than the rest, together about `share` of the duration, each 0.5-2 s: the
- * trials cost about twice the sample's share of the encode, so the analysis stays a small part of it from about a
- * minute of source on (bench/README.md "per-title"); a shorter source still gets windows long enough to judge.
+ * trials cost about twice the sample's share of the encode, so the analysis stays under 15 % of it from about a
+ * minute of source on (bench/README.md); a shorter source still gets windows long enough to judge (0.5 s each).
  */
-export function planWindows(durationSec: number, share = 0.04): { startSec: number; durationSec: number }[] {
+export function planWindows(durationSec: number, share = 0.025): { startSec: number; durationSec: number }[] {
   if (!(durationSec > 0)) return [];
   const count = durationSec < 120 ? 3 : 4;
   const length = Math.min(2, Math.max(0.5, (durationSec * share) / count), durationSec / count);

@@ -177,12 +177,13 @@ async function scoreTrials(a: {
   const graph = [`[${n}:${video.index}]${refChain},split=${n}${refLabels}`];
   const args: string[] = [];
   for (const [i, r] of a.renditions.entries()) {
-    args.push('-i', fileUrl(path.join(a.dir, r.playlist)));
+    args.push('-threads', '1', '-i', fileUrl(path.join(a.dir, r.playlist)));
     // Log files are relative to the working folder: no escaping of paths inside the filter graph.
     const meter = a.metric === 'vmaf' ? `libvmaf=log_fmt=json:log_path=vmaf-${i}.json` : `ssim=stats_file=ssim-${i}.log`;
     graph.push(`[${i}:v:0]${distChain}[d${i}]`, `[d${i}][r${i}]${meter}[o${i}]`);
   }
-  args.push('-i', fileUrl(a.sample), '-filter_complex', graph.join(';'));
+  // One thread per decoder and for the graph: the budget is CPU, and nine decoders' thread pools cost more than they save.
+  args.push('-threads', '1', '-i', fileUrl(a.sample), '-filter_complex_threads', '1', '-filter_complex', graph.join(';'));
   for (let i = 0; i < n; i++) args.push('-map', `[o${i}]`, '-f', 'null', '-');
   await runFfmpeg(args, { bin: a.install.ffmpeg, signal: a.signal, cwd: a.dir });
   const out: number[] = [];
