@@ -25,20 +25,20 @@ import { probeFile } from './probe.ts';
 import { parseM3u8 } from './verify.ts';
 
 /**
- * Per-title analysis (README "Per-title ladders"): a few short windows of the source are encoded at several sizes
- * and rates with the transcode's own command builder (one ffmpeg process per window: the window is decoded once
- * and split to every trial, as in the transcode), scored against the source window like the preview, pooled into
- * one rate-quality point per trial, and the rungs are chosen on their convex hull (shared/common/per-title.ts).
+ * Per-title analysis (README "Per-title ladders"): a few short windows of the source are joined into one lossless
+ * sample, encoded at every base size and two rates with the transcode's own command builder (one ffmpeg process:
+ * the sample is decoded once and split to every trial, as in the transcode), scored against the sample like the
+ * preview (one more process), and each size's rung is chosen from its trials (shared/common/per-title.ts).
  */
 
-/** Trials are for ranking sizes and finding where quality saturates, not for shipping: a fast preset. */
+/** Trials compare rates at one size with each other, not with shipped encodes: a fast preset does. */
 export const TRIAL_PRESET = 'superfast';
 /**
  * Trial rates per size, as fractions of the base ladder's rate for that size: the base rung itself (the quality to
  * match) and one low rate; the rate a rung needs is found between them in log rate (shared/common/per-title.ts).
  */
 export const TRIAL_RATES: readonly number[] = [0.3, 1];
-/** Trials are scored on every 2nd frame: half the scoring's cost, and the mean moves by less than the tolerance. */
+/** Trials are scored on every 2nd frame (both sides the same frames): half the scaling and SSIM work. */
 export const SCORE_FRAME_STEP = 2;
 /** Scores are computed at the top rung's size, but at most this short edge (SSIM at 1080p costs more than the trials). */
 const MAX_SCORE_SHORT_EDGE = 720;
