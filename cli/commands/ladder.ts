@@ -1,7 +1,21 @@
 import type { Command } from 'commander';
 import type { FittedLadder } from '../../shared/common/ladder-schema.ts';
 import type { MediaInfo } from '../../shared/common/media.ts';
+import type { PerTitleAnalysis } from '../../shared/common/per-title.ts';
+import { LADDER_HELP, ladderOption } from './ladder-option.ts';
 import { formatBitrate, reportFailure } from './probe.ts';
+
+function formatAnalysis(a: PerTitleAnalysis): string {
+  const unit = a.metric === 'vmaf' ? 'VMAF' : 'dB SSIM';
+  const pt = (p: { width: number; height: number; bitrate: number; quality: number }) => `${p.width}x${p.height} ${formatBitrate(p.bitrate)} ${p.quality} ${unit}`;
+  const lines = [
+    `Per-title analysis: ${a.windows.length} windows (${a.windows.map((w) => `${w.startSec}s+${w.durationSec}s`).join(', ')}), ${a.points.length} trials (${a.trialPreset}), ` +
+      `${a.cpuSec ?? '?'} CPU s, ${a.elapsedSec} s`,
+    `Hull: ${a.hull.map(pt).join(' | ')}`,
+    ...a.chosen.map((c) => `Chosen: ${pt(c)} (${c.why})`),
+  ];
+  return lines.join('\n');
+}
 
 function formatFitted(file: string, info: MediaInfo, fitted: FittedLadder): string {
   const v = info.video!;
@@ -39,7 +53,7 @@ export function register(program: Command): void {
     .description('Show the ABR ladder fitted to a file: rung sizes, rates, fps, preset, and why rungs were dropped')
     .argument('[file]', 'the media file (use -- before a name that starts with a dash)')
     .option('--list', 'list the built-in and saved ladders instead')
-    .option('--ladder <name|file>', 'a built-in ladder (default, reference, mobile), a saved one, or a ladder JSON file', 'default')
+    .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
     .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s; e.g. av1,h264 for AV1 with an H.264 fallback)')
     .option('--json', 'print one JSON document on stdout')
@@ -56,18 +70,13 @@ export function register(program: Command): void {
       }
       if (file === undefined) cmd.error("error: missing required argument 'file' (or use --list)", { exitCode: 2 });
       try {
-        const [{ loadLadder }, { fitLadder }, { probeFile }, { LadderSchema }] = await Promise.all([
-          import('../../shared/node/ladder-files.ts'),
+        const [{ fitLadder }, { probeFile }, { LadderSchema }] = await Promise.all([
           import('../../shared/common/ladders.ts'),
           import('../../shared/node/probe.ts'),
           import('../../shared/common/ladder-schema.ts'),
         ]);
         // Configuration first: a bad --ladder or --preset is a usage error whatever the file is.
-        let ladder = await loadLadder(opts.ladder);
-        if (opts.codecs !== undefined) {
-          const { applyCodecs, parseCodecList } = await import('../../shared/common/codecs.ts');
-          ladder = applyCodecs(ladder, parseCodecList(opts.codecs));
-        }
+        const ladderFor = await ladderOption(opts.ladder, opts.codecs);
         let preset: string | null = null;
         if (opts.preset !== undefined) {
           const parsed = LadderSchema.shape.preset.safeParse(opts.preset);
@@ -78,13 +87,15 @@ export function register(program: Command): void {
           preset = parsed.data;
         }
         const info = await probeFile(file);
+        const { ladder, analysis } = await ladderFor(file);
         const fitted = fitLadder(info, ladder, { preset });
         if (json) {
           const v = info.video!;
           const source = { width: v.displayWidth, height: v.displayHeight, fps: v.fps, variableFrameRate: v.variableFrameRate, videoBitrate: v.bitrate, durationSec: info.durationSec, audio: info.audio.length > 0 };
-          process.stdout.write(`${JSON.stringify({ schemaVersion: 1, verb: 'ladder', file, ok: true, source, fitted, warnings: info.warnings }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ schemaVersion: 1, verb: 'ladder', file, ok: true, source, fitted, ...(analysis ? { ladder, perTitle: analysis } : {}), warnings: info.warnings }, null, 2)}\n`);
         } else {
           process.stdout.write(`${formatFitted(file, info, fitted)}\n`);
+          if (analysis) process.stdout.write(`\n${formatAnalysis(analysis)}\n`);
         }
         process.exitCode = 0;
       } catch (err) {

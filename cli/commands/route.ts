@@ -6,6 +6,7 @@ import type { Tier } from '../../shared/common/job.ts';
 import { TIERS } from '../../shared/common/job.ts';
 import type { FittedLadder, Ladder } from '../../shared/common/ladder-schema.ts';
 import type { Route, RouteMedia } from '../../shared/common/router.ts';
+import { LADDER_HELP, ladderOption, type LadderFor } from './ladder-option.ts';
 import { exitCodeFor, formatBytes } from './probe.ts';
 
 /** One input after probing, ladder fitting and routing; `error` set when any step failed for this file alone. */
@@ -75,6 +76,22 @@ export async function analyzeFile(
   } catch (err) {
     return { file, sizeBytes, media, fitted, route: null, error: errorOf(err, file) };
   }
+}
+
+/** analyzeFile with the ladder of `--ladder` for this file (`auto` runs the per-title analysis on it first). */
+export async function analyzeWithLadder(
+  file: string,
+  ladderFor: LadderFor,
+  config: TiercastConfig,
+  options: Parameters<typeof analyzeFile>[3] = {},
+): Promise<{ analyzed: AnalyzedFile; ladder: Ladder | null }> {
+  let ladder: Ladder;
+  try {
+    ({ ladder } = await ladderFor(file));
+  } catch (err) {
+    return { analyzed: { file, sizeBytes: null, media: null, fitted: null, route: null, error: errorOf(err, file) }, ladder: null };
+  }
+  return { analyzed: await analyzeFile(file, ladder, config, options), ladder };
 }
 
 export function formatUsdShort(usd: number): string {
@@ -151,7 +168,7 @@ export function register(program: Command): void {
     .command('route')
     .description('Show which tier each file would run on, why, and what it would cost (nothing is uploaded)')
     .argument('<files...>', 'media files')
-    .option('--ladder <name|file>', 'ladder to fit (built-in, saved, or a JSON file)', 'default')
+    .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--tier <tier>', `auto or one of ${TIERS.join(', ')}`, 'auto')
     .option('--config <file>', 'config file instead of <data home>/config.json')
     .option('--json', 'print one JSON document on stdout')
@@ -166,19 +183,18 @@ export function register(program: Command): void {
       const json = opts.json === true;
       const tier = parseTier(opts.tier);
       let config: TiercastConfig;
-      let ladder: Ladder;
+      let ladderFor: LadderFor;
       try {
         if (!tier) throw Object.assign(new Error(`--tier "${opts.tier}": use auto or one of ${TIERS.join(', ')}`), { code: 'CONFIG_INVALID' });
         config = await configForVerb(opts);
-        const { loadLadder } = await import('../../shared/node/ladder-files.ts');
-        ladder = await loadLadder(opts.ladder);
+        ladderFor = await ladderOption(opts.ladder);
       } catch (err) {
         failVerb('route', err, json);
         return;
       }
       const results: AnalyzedFile[] = [];
       for (const file of files) {
-        const a = await analyzeFile(file, ladder, config, { tier: tier! });
+        const { analyzed: a } = await analyzeWithLadder(file, ladderFor!, config, { tier: tier! });
         results.push(a);
         if (!json) printHuman(a, true);
         else if (a.error) process.stderr.write(`${a.error.code}: ${a.error.message}\n`);

@@ -6,8 +6,9 @@ import type { Ladder } from '../../shared/common/ladder-schema.ts';
 import type { TransferProgress } from '../../shared/node/object-store.ts';
 import { newJobId } from '../../shared/node/job-ids.ts';
 import { openBackends, type Backends } from '../backends.ts';
+import { LADDER_HELP, ladderOption, type LadderFor } from './ladder-option.ts';
 import { exitCodeFor, formatBytes } from './probe.ts';
-import { analyzeFile, configForVerb, failVerb, formatUsdShort, parseTier, routeToJson, type AnalyzedFile } from './route.ts';
+import { analyzeWithLadder, configForVerb, failVerb, formatUsdShort, parseTier, routeToJson, type AnalyzedFile } from './route.ts';
 
 async function uploadProgress(label: string, total: number): Promise<{ update: (p: TransferProgress) => void; stop: () => void }> {
   if (process.stderr.isTTY) {
@@ -47,12 +48,12 @@ function parseFormats(v: string): OutputFormat[] | null {
 async function submitOne(
   a: AnalyzedFile,
   jobId: string,
-  ladder: Ladder,
+  ladder: Ladder | null,
   opts: { priority: number; tier: 'auto' | Tier; formats: OutputFormat[]; webhookUrl: string | null },
   backends: Backends,
 ): Promise<SubmittedFile> {
   const base = { analyzed: a, jobId: null, tier: null, reason: null, estimatedCostUsd: null, final: null };
-  if (a.error || !a.route || a.sizeBytes === null) return { ...base, error: a.error ?? { code: 'INTERNAL', message: 'not routed' } };
+  if (a.error || !a.route || a.sizeBytes === null || !ladder) return { ...base, error: a.error ?? { code: 'INTERNAL', message: 'not routed' } };
   const { safeName } = await import('../../shared/node/safe-name.ts');
   const name = path.basename(a.file);
   const ext = path.extname(name).toLowerCase().replace(/[^.a-z0-9]/g, '');
@@ -144,7 +145,7 @@ export function register(program: Command): void {
     .description('Upload files to the store and submit a job for each; admission hands them to their tiers')
     .argument('<files...>', 'media files')
     .option('--tier <tier>', `auto or one of ${TIERS.join(', ')}`, 'auto')
-    .option('--ladder <name|file>', 'ladder (built-in, saved, or a JSON file)', 'default')
+    .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--priority <n>', '1-10: admission takes the highest first, then the oldest', '5')
     .option('--formats <list>', 'hls, dash or both', 'hls,dash')
     .option('--codecs <list>', 'video codecs, comma-separated, in order of preference: h264, hevc, av1 (overrides the ladder\'s)')
@@ -167,7 +168,7 @@ export function register(program: Command): void {
       const priority = Number(opts.priority);
       const formats = parseFormats(opts.formats);
       let config: TiercastConfig;
-      let ladder: Ladder;
+      let ladderFor: LadderFor;
       let backends: Backends;
       try {
         const usage = (m: string) => Object.assign(new Error(m), { code: 'CONFIG_INVALID' });
@@ -176,12 +177,7 @@ export function register(program: Command): void {
         if (!formats) throw usage(`--formats "${opts.formats}": use hls, dash or hls,dash`);
         if (opts.webhook !== undefined && !/^https?:\/\/[^\s]+$/.test(opts.webhook)) throw usage(`--webhook "${opts.webhook}": an http(s) URL`);
         config = await configForVerb(opts);
-        const { loadLadder } = await import('../../shared/node/ladder-files.ts');
-        ladder = await loadLadder(opts.ladder);
-        if (opts.codecs !== undefined) {
-          const { applyCodecs, parseCodecList } = await import('../../shared/common/codecs.ts');
-          ladder = applyCodecs(ladder, parseCodecList(opts.codecs));
-        }
+        ladderFor = await ladderOption(opts.ladder, opts.codecs);
         backends = await openBackends(config);
       } catch (err) {
         failVerb('submit', err, json);
@@ -195,7 +191,8 @@ export function register(program: Command): void {
         for (const file of files) {
           if (controller.signal.aborted) break;
           const jobId = newJobId();
-          const analyzed = await analyzeFile(file, ladder, config, { tier: tier!, jobId, formatCount: formats!.length });
+          // `auto` is resolved here, where the source is on disk: the job spec carries the resolved ladder.
+          const { analyzed, ladder } = await analyzeWithLadder(file, ladderFor!, config, { tier: tier!, jobId, formatCount: formats!.length });
           const r = await submitOne(analyzed, jobId, ladder, { priority, tier: tier!, formats: formats!, webhookUrl: opts.webhook ?? null }, backends);
           results.push(r);
           const name = path.basename(file);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { TranscodeProgress, TranscodeReport } from '../../shared/node/transcode.ts';
 import { LOUDNESS_SETTINGS, type LoudnessSetting } from '../../shared/common/loudness.ts';
+import { LADDER_HELP, ladderOption } from './ladder-option.ts';
 import { formatBitrate } from './probe.ts';
 
 interface InputOutcome {
@@ -65,7 +66,7 @@ export function register(program: Command): void {
     .description('Transcode files into verified ABR ladders (H.264, CMAF segments with HLS and DASH, poster, thumbnails)')
     .argument('<inputs...>', 'media files (put -- before names that start with a dash, after the options)')
     .requiredOption('--out <dir>', 'output folder; each input goes to <dir>/<safe name>/')
-    .option('--ladder <name|file>', 'a built-in ladder (default, reference, mobile), a saved one, or a ladder JSON file', 'default')
+    .option('--ladder <name|file|auto>', LADDER_HELP, 'default')
     .option('--formats <list>', 'hls, dash or both, comma-separated', 'hls,dash')
     .option('--preset <preset>', 'x264 preset instead of the one chosen by duration')
     .option('--subtitles <file[:lang]>', 'a .srt or .vtt file to add as a WebVTT track, with its BCP 47 language (repeatable; <name>[.<lang>].srt|vtt next to an input are added too)', (v: string, prev: string[]) => [...prev, v], [] as string[])
@@ -93,8 +94,7 @@ export function register(program: Command): void {
       if (opts.loudness !== undefined && !(LOUDNESS_SETTINGS as readonly string[]).includes(opts.loudness)) return usage(`--loudness "${opts.loudness}": use broadcast, streaming or off`);
       const loudness = opts.loudness as LoudnessSetting | undefined;
 
-      const [{ loadLadder }, { LadderSchema }, { transcodeFile }, { uniqueSafeNames, outputDirFor }, { resolveFfmpeg }] = await Promise.all([
-        import('../../shared/node/ladder-files.ts'),
+      const [{ LadderSchema }, { transcodeFile }, { uniqueSafeNames, outputDirFor }, { resolveFfmpeg }] = await Promise.all([
         import('../../shared/common/ladder-schema.ts'),
         import('../../shared/node/transcode.ts'),
         import('../../shared/node/safe-name.ts'),
@@ -103,14 +103,10 @@ export function register(program: Command): void {
       const { parseSubtitleArg } = await import('../../shared/node/subtitles.ts');
       const subtitles = opts.subtitles.map(parseSubtitleArg);
       // Configuration first, so a bad --ladder or a missing ffmpeg fails before any input is touched.
-      let ladder;
+      let ladderFor;
       let preset: string | null = null;
       try {
-        ladder = await loadLadder(opts.ladder);
-        if (opts.codecs !== undefined) {
-          const { applyCodecs, parseCodecList } = await import('../../shared/common/codecs.ts');
-          ladder = applyCodecs(ladder, parseCodecList(opts.codecs));
-        }
+        ladderFor = await ladderOption(opts.ladder, opts.codecs);
         if (opts.preset !== undefined) {
           const parsed = LadderSchema.shape.preset.safeParse(opts.preset);
           if (!parsed.success || parsed.data === null) return usage(`--preset "${opts.preset}" is not an x264 preset (ultrafast ... veryslow)`);
@@ -143,7 +139,8 @@ export function register(program: Command): void {
           }
           const progress = await createProgress(label);
           try {
-            const r = await transcodeFile({ input, outDir, ladder, formats, preset, subtitles, ...(loudness ? { loudness } : {}), signal: controller.signal, onProgress: progress.update });
+            const { ladder, analysis } = await ladderFor(input, { signal: controller.signal, workDir: outRoot, onProgress: (f) => progress.update({ stage: 'analyzing', percent: f * 5 }) });
+            const r = await transcodeFile({ input, outDir, ladder, formats, preset, subtitles, ...(loudness ? { loudness } : {}), signal: controller.signal, onProgress: progress.update, perTitle: analysis });
             progress.stop();
             process.stderr.write(`OK ${label} -> ${outDir}: ${summary(r)}\n`);
             for (const w of r.warnings) process.stderr.write(`  warning: ${w}\n`);

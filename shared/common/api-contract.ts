@@ -156,6 +156,28 @@ export const PreviewRungSchema = z.strictObject({
 });
 export type PreviewRung = z.infer<typeof PreviewRungSchema>;
 
+const RatePointSchema = z.strictObject({
+  width: z.number().int().nonnegative(),
+  height: z.number().int().nonnegative(),
+  /** Bits per second. */
+  bitrate: z.number().nonnegative(),
+  /** VMAF (0-100) or SSIM in dB, as `metric` says. */
+  quality: z.number(),
+  /** A trial's target rate (it may spend less); a chosen rung's bitrate is its target. */
+  target: z.number().nonnegative().optional(),
+});
+
+/** The per-title analysis of an "Automatic" preview: every trial, their rate-quality hull and the rungs chosen on it. */
+export const PerTitleViewSchema = z.strictObject({
+  metric: z.enum(['vmaf', 'ssim-db']),
+  points: z.array(RatePointSchema).max(200),
+  hull: z.array(RatePointSchema).max(200),
+  chosen: z.array(RatePointSchema.extend({ why: Text(500) })).max(12),
+  cpuSec: z.number().nonnegative().nullable(),
+  elapsedSec: z.number().nonnegative(),
+});
+export type PerTitleView = z.infer<typeof PerTitleViewSchema>;
+
 export const JobRowSchema = z.strictObject({
   id: Id,
   /** The source's original file name. */
@@ -409,6 +431,8 @@ export const contract = {
         fileId: Id.optional(),
         path: Text(4096).optional(),
         ladder: LadderSchema,
+        /** "Automatic": build a per-title ladder from `ladder` (the base) for this file first, then preview that. */
+        auto: z.boolean().optional(),
         startSec: z.number().nonnegative().max(86_400 * 2),
         durationSec: z.number().min(0.5).max(30),
       })
@@ -423,6 +447,9 @@ export const contract = {
       dropped: z.array(z.strictObject({ name: Text(32), reason: Text(500) })).max(12),
       vmafAvailable: z.boolean(),
       elapsedSec: z.number().nonnegative(),
+      /** With `auto`: the ladder the analysis resolved (what was previewed) and the analysis itself. */
+      ladder: LadderSchema.optional(),
+      perTitle: PerTitleViewSchema.optional(),
     }),
   },
   'preview.cancel': {

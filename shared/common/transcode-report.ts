@@ -1,3 +1,5 @@
+import type { PerTitleAnalysis } from './per-title.ts';
+
 /** report.json of one transcode job: what was made, measured, and how long each stage took. */
 import type { TrackLoudness } from './loudness.ts';
 import type { LeftOutSubtitle } from './subtitles.ts';
@@ -135,6 +137,8 @@ export interface TranscodeReport {
   readonly ffmpeg: { readonly version: string; readonly tonemapMethod: string };
   /** The ffmpeg argument array that produced the outputs (work-folder paths shown as <out>). */
   readonly command: readonly string[];
+  /** With `--ladder auto`: the trials, their rate-quality hull and the rungs chosen on it. */
+  readonly perTitle?: PerTitleAnalysis;
 }
 
 /** One rung of a ladder preview (a short window encoded and scored against the source). */

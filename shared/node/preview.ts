@@ -2,9 +2,10 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { requireEncoders } from '../common/codecs.ts';
 import { TiercastError, toTiercastError } from '../common/errors.ts';
-import { buildLadderCommand, fileUrl, rationalToString, sourceFilters } from '../common/ffmpeg-args.ts';
+import { buildLadderCommand, type FfmpegCaps, fileUrl, rationalToString, sourceFilters } from '../common/ffmpeg-args.ts';
 import { inputGuardArgs } from '../common/input-formats.ts';
 import type { FittedLadder, Ladder } from '../common/ladder-schema.ts';
+import type { Rational, VideoStreamInfo } from '../common/media.ts';
 import { fitLadder } from '../common/ladders.ts';
 import type { PreviewResult, PreviewRungResult } from '../common/transcode-report.ts';
 import { resolveFfmpeg } from './ffmpeg-locate.ts';
@@ -109,9 +110,7 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
 
     // Scoring: the rung upscaled to the reference size versus the source window with the same fixes.
     const rate = r.fps;
-    const fixes = sourceFilters(video, install, video.variableFrameRate ? rate : null).filters;
-    const refChain = [...fixes, `fps=${rationalToString(rate)}`, `scale=w=${refW}:h=${refH}:flags=lanczos`, 'setsar=1', 'format=yuv420p'].join(',');
-    const distChain = [`fps=${rationalToString(rate)}`, `scale=w=${refW}:h=${refH}:flags=bicubic`, 'setsar=1', 'format=yuv420p'].join(',');
+    const { refChain, distChain } = scoringChains(video, install, rate, refW, refH);
     const vmaf = install.hasLibvmaf;
     const n = vmaf ? 4 : 3;
     const dl = Array.from({ length: n }, (_, k) => `[d${k}]`).join('');
@@ -163,6 +162,28 @@ async function preview(options: PreviewOptions): Promise<PreviewResult> {
   return { input: options.input, startSec, durationSec, referenceWidth: refW, referenceHeight: refH, preset: fitted.preset, rungs, warnings };
 }
 
+/**
+ * The two filter chains every quality score uses (previews and per-title trials): the source window with the
+ * transcode's own fixes (deinterlace, tone-map, CFR) and an encoded rung, both at the rung's rate and scaled to
+ * the reference size, so scores compare like with like.
+ */
+export function scoringChains(
+  video: VideoStreamInfo,
+  caps: FfmpegCaps,
+  rate: Rational,
+  refW: number,
+  refH: number,
+  options: { frameStep?: number } = {},
+): { refChain: string; distChain: string } {
+  const fixes = sourceFilters(video, caps, video.variableFrameRate ? rate : null).filters;
+  // Scoring every Nth frame (after the rate is fixed, before the scaling) keeps both sides on the same frames.
+  const step = (options.frameStep ?? 1) > 1 ? [`framestep=${options.frameStep}`] : [];
+  return {
+    refChain: [...fixes, `fps=${rationalToString(rate)}`, ...step, `scale=w=${refW}:h=${refH}:flags=lanczos`, 'setsar=1', 'format=yuv420p'].join(','),
+    distChain: [`fps=${rationalToString(rate)}`, ...step, `scale=w=${refW}:h=${refH}:flags=bicubic`, 'setsar=1', 'format=yuv420p'].join(','),
+  };
+}
+
 /** Mean of one per-frame value in an ssim/psnr stats file; identical frames (PSNR inf) count as 100 dB. */
 export function meanStat(text: string, pattern: RegExp): number {
   const values: number[] = [];
@@ -174,7 +195,7 @@ export function meanStat(text: string, pattern: RegExp): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-async function readVmaf(file: string): Promise<number | null> {
+export async function readVmaf(file: string): Promise<number | null> {
   try {
     const json = JSON.parse(await readFile(file, 'utf8')) as { pooled_metrics?: { vmaf?: { mean?: number } } };
     const v = json.pooled_metrics?.vmaf?.mean;

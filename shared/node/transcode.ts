@@ -21,6 +21,7 @@ import { inputGuardArgs } from '../common/input-formats.ts';
 import { loudnessTarget, type LoudnessMeasure, type LoudnessSetting } from '../common/loudness.ts';
 import { countVttCues, planSubtitles, type SidecarSubtitle, type SubtitlePlan, type SubtitleTrack } from '../common/subtitles.ts';
 import type { MediaInfo } from '../common/media.ts';
+import type { PerTitleAnalysis } from '../common/per-title.ts';
 import { TRANSCODE_REPORT_SCHEMA_VERSION, type AudioReport, type SubtitleReport, type TranscodeReport } from '../common/transcode-report.ts';
 import { resolveFfmpeg, type FfmpegInstall } from './ffmpeg-locate.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
@@ -65,6 +66,8 @@ export interface TranscodeOptions {
   readonly log?: Logger;
   /** Poster and thumbnail sprite (default on). */
   readonly thumbnails?: boolean;
+  /** The per-title analysis that made `ladder` (`--ladder auto`), carried into report.json. */
+  readonly perTitle?: PerTitleAnalysis | null;
   /** Subtitle files to add (`--subtitles FILE[:lang]`), besides those found next to the input. */
   readonly subtitles?: readonly SidecarSubtitle[];
   /** Look for `<stem>[.<lang>].srt|vtt` next to the input (default on). */
@@ -229,7 +232,7 @@ export async function transcodeFile(options: TranscodeOptions): Promise<Transcod
     });
     const finalizingSec = (performance.now() - finalizingStarted) / 1000;
     const totalSec = (performance.now() - started) / 1000;
-    const final: TranscodeReport = { ...result, stages: { analyzingSec: r3(analyzingSec), encodingSec: r3(encodingSec), packagingSec: r3(packagingSec), finalizingSec: r3(finalizingSec), totalSec: r3(totalSec) } };
+    const final: TranscodeReport = { ...result, ...(options.perTitle ? { perTitle: options.perTitle } : {}), stages: { analyzingSec: r3(analyzingSec), encodingSec: r3(encodingSec), packagingSec: r3(packagingSec), finalizingSec: r3(finalizingSec), totalSec: r3(totalSec) } };
     await writeFile(path.join(work, REPORT_NAME), JSON.stringify(final, null, 2) + '\n');
     checkAbort();
     await publish(work, outDir);

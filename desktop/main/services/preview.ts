@@ -1,6 +1,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { ApiResponse, EventPayload } from '../../../shared/common/api-contract.ts';
+import type { PerTitleAnalysis } from '../../../shared/common/per-title.ts';
 import { TiercastError, toTiercastError } from '../../../shared/common/errors.ts';
 import type { Ladder } from '../../../shared/common/ladder-schema.ts';
 import type { MediaInfo } from '../../../shared/common/media.ts';
@@ -45,11 +46,25 @@ export type PreviewFn = (options: {
   onProgress?: (p: { progress: number; rung: string | null; phase: 'encoding' | 'measuring' }) => void;
 }) => Promise<PreviewOutcome>;
 
+/** The per-title analysis (`--ladder auto`): the resolved ladder for this input from a base ladder. */
+export type PerTitleFn = (options: { input: string; media: MediaInfo; base: Ladder; workDir: string; signal: AbortSignal; onProgress?: (fraction: number) => void }) => Promise<{
+  ladder: Ladder;
+  analysis: PerTitleAnalysis;
+}>;
+
+/** The shared core's per-title analysis (README "Per-title ladders"), loaded on first use. */
+export const corePerTitle: PerTitleFn = async ({ input, media, base, workDir, signal, onProgress }) => {
+  const { analyzePerTitle } = await import('../../../shared/node/per-title.ts');
+  return analyzePerTitle({ input, media, base, workDir, signal, ...(onProgress ? { onProgress } : {}) });
+};
+
 const KEEP_RUNS = 8;
 
 export function createPreviewService(options: {
   dir: string;
   run: PreviewFn | null;
+  /** Default: the shared core's analysis (corePerTitle); null: not available. */
+  perTitle?: PerTitleFn | null;
   onProgress: (p: EventPayload<'preview.progress'>) => void;
 }) {
   const running = new Map<string, AbortController>();
@@ -71,7 +86,7 @@ export function createPreviewService(options: {
   }
 
   return {
-    async run(req: { runId: string; input: string; media: MediaInfo; ladder: Ladder; startSec: number; durationSec: number }): Promise<ApiResponse<'preview.run'>> {
+    async run(req: { runId: string; input: string; media: MediaInfo; ladder: Ladder; auto?: boolean; startSec: number; durationSec: number }): Promise<ApiResponse<'preview.run'>> {
       if (!options.run) throw new TiercastError('INTERNAL', 'ladder preview is not available in this build');
       if (running.has(req.runId)) throw new TiercastError('INVALID_REQUEST', `preview ${req.runId} is already running`);
       const duration = req.media.durationSec;
@@ -87,15 +102,27 @@ export function createPreviewService(options: {
         options.onProgress({ runId: req.runId, phase, progress: Math.max(0, Math.min(1, value)), rung, error });
       progress('encoding', 0, null);
       try {
+        let ladder = req.ladder;
+        let perTitle: ApiResponse<'preview.run'>['perTitle'];
+        if (req.auto) {
+          const perTitleFn = options.perTitle === undefined ? corePerTitle : options.perTitle;
+          if (!perTitleFn) throw new TiercastError('INTERNAL', 'per-title ladders are not available in this build');
+          // The analysis takes the first half of the progress bar, the preview of its ladder the second.
+          const r = await perTitleFn({ input: req.input, media: req.media, base: req.ladder, workDir: outDir, signal: controller.signal, onProgress: (f) => progress('measuring', f / 2, 'analysis') });
+          ladder = r.ladder;
+          const a = r.analysis;
+          perTitle = { metric: a.metric, points: [...a.points], hull: [...a.hull], chosen: a.chosen.map((c) => ({ ...c, why: c.why.slice(0, 500) })), cpuSec: a.cpuSec, elapsedSec: a.elapsedSec };
+        }
+        const share = req.auto ? 0.5 : 0;
         const out = await options.run({
           input: req.input,
           media: req.media,
-          ladder: req.ladder,
+          ladder,
           startSec,
           durationSec: window,
           outDir,
           signal: controller.signal,
-          onProgress: (p) => progress(p.phase, p.progress, p.rung),
+          onProgress: (p) => progress(p.phase, share + (1 - share) * p.progress, p.rung),
         });
         progress('done', 1, null);
         return {
@@ -119,6 +146,7 @@ export function createPreviewService(options: {
           dropped: out.dropped.map((d) => ({ name: d.name.slice(0, 32), reason: d.reason.slice(0, 500) })),
           vmafAvailable: out.vmafAvailable,
           elapsedSec: (Date.now() - t0) / 1000,
+          ...(perTitle ? { ladder, perTitle } : {}),
         };
       } catch (err) {
         const e = controller.signal.aborted ? new TiercastError('CANCELLED', `preview ${req.runId} cancelled`, { cause: err }) : toTiercastError(err);

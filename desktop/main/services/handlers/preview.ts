@@ -30,7 +30,7 @@ export function previewHandlers({ files, preview }: PreviewDeps): NamespaceHandl
   return {
     async 'preview.run'(req) {
       const { input, media } = await inputOf(req);
-      return preview.run({ runId: req.runId, input, media, ladder: req.ladder, startSec: req.startSec, durationSec: req.durationSec });
+      return preview.run({ runId: req.runId, input, media, ladder: req.ladder, ...(req.auto ? { auto: true } : {}), startSec: req.startSec, durationSec: req.durationSec });
     },
     async 'preview.cancel'(req) {
       return { cancelled: preview.cancel(req.runId) };

@@ -216,6 +216,19 @@ describe('console services (local tier, real ffmpeg)', () => {
     await expect(call('preview.run', { runId: 'run-2', fileId: notesId, ladder, startSec: 0, durationSec: 1 })).rejects.toHaveProperty('code');
   });
 
+  it('previews an Automatic ladder: the per-title analysis runs first and the answer carries its ladder and hull', async () => {
+    const { ladder } = await call('ladders.get', { name: 'default' });
+    const result = await call('preview.run', { runId: 'run-auto', fileId: clipId, ladder, auto: true, startSec: 0, durationSec: 1 });
+    expect(result.ladder?.name).toBe('auto');
+    const pt = result.perTitle!;
+    expect(pt.metric).toBe('ssim-db');
+    // Every trial has the rate it was given and the rate it spent; the chosen rungs are what was previewed.
+    expect(pt.points.length).toBeGreaterThanOrEqual(2);
+    for (const p of pt.points) expect(p.target).toBeGreaterThan(0);
+    expect(result.rungs.map((r) => [r.width, r.height])).toEqual(pt.chosen.map((c) => [c.width, c.height]));
+    expect(pt.cpuSec).toBeGreaterThan(0);
+  });
+
   it('answers settings without credentials and saves a validated change', async () => {
     const { settings } = await call('settings.get', {});
     expect(settings.store).toEqual({ kind: 'local', path: path.join(home, 'store') });

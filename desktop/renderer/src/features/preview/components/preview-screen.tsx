@@ -2,7 +2,9 @@ import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { formatDuration, formatElapsed } from '../../../shared/format.ts';
 import { EmptyState, ErrorBanner, ProgressBar } from '../../../shared/components/feedback.tsx';
+import { AUTO_LADDER } from '../stores/preview-slice.ts';
 import { usePreview } from '../stores/use-preview.ts';
+import { PerTitleChart } from './per-title-chart.tsx';
 import { RungCard } from './rung-card.tsx';
 import { RungEditor } from './rung-editor.tsx';
 
@@ -61,6 +63,7 @@ export function PreviewScreen({ files }: { files: readonly PreviewFile[] }) {
                   {l.builtin ? '' : ' (saved)'}
                 </option>
               ))}
+              <option value={AUTO_LADDER}>Automatic (per-title)</option>
             </select>
           </label>
           <label className="field">
@@ -139,6 +142,7 @@ export function PreviewScreen({ files }: { files: readonly PreviewFile[] }) {
             Frame at {s.result.frameAtSec.toFixed(2)} s · source {s.result.source.width}×{s.result.source.height} · took {formatElapsed(s.result.elapsedSec)}
             {!s.result.vmafAvailable && ' · VMAF not available in this ffmpeg build'}
           </div>
+          {s.result.perTitle && <PerTitleChart analysis={s.result.perTitle} />}
           {s.result.dropped.length > 0 && (
             <div className="banner info small">Left out: {s.result.dropped.map((d) => `${d.name} (${d.reason})`).join('; ')}</div>
           )}

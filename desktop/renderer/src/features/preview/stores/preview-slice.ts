@@ -6,6 +6,9 @@ import { toUiError, type UiError } from '../../../shared/errors.ts';
 import type { ConsoleServices } from '../../../services/api.ts';
 
 export type PreviewResult = ApiResponse<'preview.run'>;
+/** The picker's "Automatic" entry: a per-title ladder built from the default ladder for the chosen file. */
+export const AUTO_LADDER = 'auto';
+
 export type RungField = 'shortEdge' | 'videoBitrate' | 'maxrate' | 'bufsize';
 
 export interface PreviewState {
@@ -106,7 +109,8 @@ export function createPreviewSlice(services: ConsoleServices): StateCreator<Prev
         async pickLadder(name) {
           patch({ ladderName: name });
           try {
-            const res = await services.api['ladders.get']({ name });
+            // Automatic edits and sends its base ladder (the default); the main process builds the rungs per file.
+            const res = await services.api['ladders.get']({ name: name === AUTO_LADDER ? 'default' : name });
             if (get().preview.ladderName === name) patch({ draft: res.ladder, draftErrors: {}, dirty: false, savedAs: null });
           } catch (err) {
             patch({ error: toUiError(err) });
@@ -142,14 +146,15 @@ export function createPreviewSlice(services: ConsoleServices): StateCreator<Prev
           editDraft((l) => ({ ...l, rungs: l.rungs.filter((_, i) => i !== index) }));
         },
         async run() {
-          const { draft, fileId, startSec, durationSec } = get().preview;
+          const { draft, fileId, startSec, durationSec, ladderName } = get().preview;
           if (!draft || !fileId) return;
           const checked = validateLadder(draft);
           if (!checked.ladder) return patch({ draftErrors: checked.errors });
           const runId = `preview-${Date.now().toString(36)}-${++runCounter}`;
           patch({ runId, running: true, error: null, progress: null });
           try {
-            const result = await services.api['preview.run']({ runId, fileId, ladder: checked.ladder, startSec, durationSec });
+            const auto = ladderName === AUTO_LADDER ? { auto: true } : {};
+            const result = await services.api['preview.run']({ runId, fileId, ladder: checked.ladder, ...auto, startSec, durationSec });
             if (get().preview.runId === runId) patch({ result, running: false });
           } catch (err) {
             if (get().preview.runId === runId) patch({ running: false, error: toUiError(err) });
