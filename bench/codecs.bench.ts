@@ -13,27 +13,18 @@
  *   npx tsx bench/codecs.bench.ts [--seconds 10] [--preset veryfast] [--sources testsrc2,grain] [--json]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CODEC_INFO, rungEncoderArgs, VIDEO_CODECS, type VideoCodec } from '../shared/common/codecs.ts';
 import { resolveFfmpeg } from '../shared/node/ffmpeg-locate.ts';
+import { arg, cpuSeconds } from './cli-args.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, 'results');
 const media = path.join(here, '..', 'test', 'fixtures', 'media');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-/** CPU seconds used so far by this process and its reaped children (utime, stime, cutime, cstime). */
-function cpuSeconds(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return [14, 15, 16, 17].reduce((sum, n) => sum + Number(fields[n - 3]), 0) / 100;
-}
 
 const seconds = Number(arg('seconds', '10'));
 const preset = arg('preset', 'veryfast');

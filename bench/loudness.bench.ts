@@ -11,7 +11,7 @@
  *   npx tsx bench/loudness.bench.ts [--duration 10] [--json]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,21 +20,12 @@ import { getLadder } from '../shared/common/ladders.ts';
 import { LOUDNESS_TOLERANCE_LU, loudnessTarget, type LoudnessPreset } from '../shared/common/loudness.ts';
 import { measureLoudness } from '../shared/node/loudness.ts';
 import { transcodeFile } from '../shared/node/transcode.ts';
+import { arg, cpuSeconds } from './cli-args.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, 'results');
 const repoRoot = path.resolve(here, '..');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-/** CPU seconds used so far by this process and its reaped children (utime, stime, cutime, cstime). */
-function cpuSeconds(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return [14, 15, 16, 17].reduce((sum, n) => sum + Number(fields[n - 3]), 0) / 100;
-}
 
 async function cpuOf(fn: () => Promise<unknown>): Promise<number> {
   const c0 = cpuSeconds();
